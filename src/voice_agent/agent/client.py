@@ -1,0 +1,280 @@
+"""One live Claude Code client, owned by one long-lived task.
+
+The SDK's ``ClaudeSDKClient`` keeps an anyio task group open from connect to
+disconnect, so it must be opened, used and closed from the same task. Here one
+owner task does all three; callers only put commands in its inbox (run a turn,
+interrupt it, close) and read the turn's events from a queue. Close, interrupt
+and restart are therefore clean: no subprocess is killed from outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ClaudeSDKError
+
+from voice_agent.agent.events import AgentEvent, TurnError, TurnResult
+from voice_agent.agent.parse import MessageParser
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT = 60.0
+INTERRUPT_TIMEOUT = 10.0
+
+UserInput = str | dict[str, Any]
+
+
+class AgentUnavailable(Exception):
+    """The Claude Code CLI could not be started or has gone away."""
+
+
+@dataclass
+class _Turn:
+    message: UserInput
+    events: asyncio.Queue[AgentEvent | None] = field(default_factory=asyncio.Queue)
+
+
+@dataclass
+class _Interrupt:
+    done: asyncio.Future[bool]
+
+
+@dataclass
+class _Close:
+    pass
+
+
+_Command = _Turn | _Interrupt | _Close
+
+
+async def _single(message: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    yield message
+
+
+class LiveClient:
+    """A ``ClaudeSDKClient`` served by its own task.
+
+    Attributes:
+        key: What the client serves (the pool's key), for logs.
+        signature: What the options were built from (compared to decide a restart).
+        last_used: ``time.monotonic()`` of the last turn's end.
+    """
+
+    def __init__(
+        self,
+        options: ClaudeAgentOptions,
+        key: object = None,
+        on_exit: Callable[[LiveClient], None] | None = None,
+        signature: object = None,
+    ) -> None:
+        """Prepare (but do not start) the client.
+
+        Args:
+            options: Options for the SDK client.
+            key: What the client serves, for logs and the pool.
+            on_exit: Called once the owner task has closed the client.
+            signature: What the options were built from (compared to decide a restart).
+        """
+        self.key = key
+        self.signature = signature
+        self.last_used = time.monotonic()
+        self._options = options
+        self._on_exit = on_exit
+        self._inbox: asyncio.Queue[_Command] = asyncio.Queue()
+        self._ready: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._turn: asyncio.Task[bool] | None = None
+        self._closed = False
+
+    @property
+    def alive(self) -> bool:
+        """Whether the owner task is running (started and not closed)."""
+        return self._task is not None and not self._closed
+
+    @property
+    def busy(self) -> bool:
+        """Whether a turn is running."""
+        return self._turn is not None and not self._turn.done()
+
+    async def start(self) -> None:
+        """Start the owner task and wait until the CLI is connected.
+
+        Raises:
+            AgentUnavailable: The CLI could not be started.
+        """
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        self._task = asyncio.create_task(self._own(), name=f"claude-client-{self.key}")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+        except TimeoutError as exc:
+            await self.close()
+            raise AgentUnavailable("Claude Code did not start within a minute") from exc
+
+    async def run_turn(self, message: UserInput) -> AsyncGenerator[AgentEvent, None]:
+        """Send one user message and yield the turn's events until its result.
+
+        Args:
+            message: Prompt text, or a stream-json user message dict (images).
+
+        Yields:
+            The turn's events; the last is a :class:`TurnResult` or :class:`TurnError`.
+        """
+        if not self.alive:
+            yield TurnError("Claude Code is not running", kind="cli-exited")
+            return
+        turn = _Turn(message)
+        self._inbox.put_nowait(turn)
+        while (event := await turn.events.get()) is not None:
+            yield event
+
+    async def interrupt(self) -> bool:
+        """Stop the running turn; the client stays usable.
+
+        Returns:
+            True if a turn was running and was asked to stop.
+        """
+        if not self.alive or not self.busy:
+            return False
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Interrupt(done))
+        return await done
+
+    async def close(self) -> None:
+        """Close the client from its owner task and wait until it is gone."""
+        if self._task is None:
+            return
+        if not self._task.done():
+            self._inbox.put_nowait(_Close())
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._task)
+
+    # -- the owner task ----------------------------------------------------
+
+    async def _own(self) -> None:
+        assert self._ready is not None
+        try:
+            async with ClaudeSDKClient(self._options) as client:
+                self._ready.set_result(None)
+                logger.info("Claude Code client %s started", self.key)
+                await self._serve(client)
+        except Exception as exc:
+            logger.warning("Claude Code client %s failed: %s", self.key, exc)
+            if not self._ready.done():
+                self._ready.set_exception(AgentUnavailable(f"Claude Code could not start: {exc}"))
+        finally:
+            self._closed = True
+            if self._ready.done() is False:
+                self._ready.set_exception(AgentUnavailable("Claude Code stopped while starting"))
+            self._drain_inbox()
+            logger.info("Claude Code client %s closed", self.key)
+            if self._on_exit is not None:
+                self._on_exit(self)
+
+    async def _serve(self, client: ClaudeSDKClient) -> None:
+        command_wait: asyncio.Task[_Command] | None = None
+        try:
+            while True:
+                if command_wait is None:
+                    command_wait = asyncio.create_task(self._inbox.get())
+                waits: set[asyncio.Task[Any]] = {command_wait}
+                if self._turn is not None:
+                    waits.add(self._turn)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                turn = self._turn
+                if turn is not None and turn in done:
+                    broken = turn.cancelled() or turn.exception() is not None or not turn.result()
+                    self._turn = None
+                    self.last_used = time.monotonic()
+                    if broken:
+                        return
+                if command_wait in done:
+                    command = command_wait.result()
+                    command_wait = None
+                    if not await self._handle(client, command):
+                        return
+        finally:
+            if command_wait is not None:
+                command_wait.cancel()
+            await self._stop_turn(client)
+
+    async def _handle(self, client: ClaudeSDKClient, command: _Command) -> bool:
+        """Carry out one command; False means close the client."""
+        if isinstance(command, _Turn):
+            if self.busy:
+                command.events.put_nowait(TurnError("a turn is already running"))
+                command.events.put_nowait(None)
+            else:
+                self._turn = asyncio.create_task(self._run(client, command))
+            return True
+        if isinstance(command, _Interrupt):
+            command.done.set_result(await self._interrupt(client))
+            return True
+        return False
+
+    async def _interrupt(self, client: ClaudeSDKClient) -> bool:
+        if not self.busy:
+            return False
+        try:
+            await asyncio.wait_for(client.interrupt(), INTERRUPT_TIMEOUT)
+        except (TimeoutError, ClaudeSDKError) as exc:
+            logger.warning("interrupt of %s failed: %s", self.key, exc)
+            return False
+        return True
+
+    async def _stop_turn(self, client: ClaudeSDKClient) -> None:
+        turn = self._turn
+        if turn is None or turn.done():
+            return
+        await self._interrupt(client)
+        try:
+            await asyncio.wait_for(asyncio.shield(turn), INTERRUPT_TIMEOUT)
+        except (TimeoutError, Exception):
+            turn.cancel()
+            with contextlib.suppress(BaseException):
+                await turn
+
+    async def _run(self, client: ClaudeSDKClient, turn: _Turn) -> bool:
+        """Serve one turn; returns False when the client is no longer usable."""
+        parser = MessageParser()
+        finished = False
+        try:
+            if isinstance(turn.message, str):
+                await client.query(turn.message)
+            else:
+                await client.query(_single(turn.message))
+            async for message in client.receive_response():
+                for event in parser.parse(message):
+                    finished = finished or isinstance(event, TurnResult)
+                    turn.events.put_nowait(event)
+            if not finished:
+                turn.events.put_nowait(
+                    TurnError("Claude Code stopped in the middle of the answer", kind="cli-exited")
+                )
+        except asyncio.CancelledError:
+            turn.events.put_nowait(TurnError("The turn was cancelled", kind="cancelled"))
+            raise
+        except Exception as exc:
+            logger.warning("turn on %s failed: %s", self.key, exc)
+            turn.events.put_nowait(
+                TurnError(f"Claude Code stopped unexpectedly: {exc}", kind="cli-exited")
+            )
+        finally:
+            turn.events.put_nowait(None)
+        return finished
+
+    def _drain_inbox(self) -> None:
+        """Answer commands that arrived after the client stopped."""
+        while not self._inbox.empty():
+            command = self._inbox.get_nowait()
+            if isinstance(command, _Turn):
+                command.events.put_nowait(TurnError("Claude Code is not running", "cli-exited"))
+                command.events.put_nowait(None)
+            elif isinstance(command, _Interrupt) and not command.done.done():
+                command.done.set_result(False)

@@ -1,0 +1,109 @@
+"""The events of one turn, as front ends see them.
+
+The SDK's messages are parsed once, here at the edge, into these dataclasses;
+front ends never touch SDK types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of assistant text as it streams in.
+
+    Attributes:
+        text: The new characters.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TextBlockDone:
+    """A complete assistant text block (the sum of its deltas).
+
+    Attributes:
+        text: The whole block.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    """Claude called a tool.
+
+    Attributes:
+        tool_use_id: The call's id.
+        name: The tool's name.
+        input: The tool's input.
+        summary: One line saying what it does (``pytest -q``, a path, a URL).
+    """
+
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+    summary: str
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    """A tool call finished (or was refused).
+
+    Attributes:
+        tool_use_id: The call's id.
+        name: The tool's name, when known.
+        is_error: Whether the tool failed or was denied.
+        output: The start of its output, as text.
+    """
+
+    tool_use_id: str
+    name: str
+    is_error: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """The turn ended.
+
+    Attributes:
+        session_id: Claude's session id (for resume).
+        is_error: Whether the turn ended in an error.
+        interrupted: Whether the turn was stopped by an interrupt.
+        duration_ms: Wall time of the turn as measured by the CLI.
+        num_turns: Model round trips in the turn.
+        cost_usd: Cost reported by the CLI, when known.
+        usage: Token usage reported by the CLI.
+        result: The final result text, when any.
+        errors: Error messages reported by the CLI.
+    """
+
+    session_id: str
+    is_error: bool = False
+    interrupted: bool = False
+    duration_ms: int = 0
+    num_turns: int = 0
+    cost_usd: float | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    result: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TurnError:
+    """The turn failed outside the model (the CLI crashed, could not start…).
+
+    Attributes:
+        message: What went wrong, fit to show the user.
+        kind: ``cli-exited``, ``cli-start`` or ``internal``.
+    """
+
+    message: str
+    kind: str = "internal"
+
+
+AgentEvent = TextDelta | TextBlockDone | ToolStarted | ToolFinished | TurnResult | TurnError

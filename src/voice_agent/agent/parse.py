@@ -1,0 +1,116 @@
+"""Turn the SDK's messages into :mod:`voice_agent.agent.events`, in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from claude_agent_sdk import (
+    AssistantMessage,
+    ResultMessage,
+    StreamEvent,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
+)
+
+from voice_agent.agent.events import (
+    AgentEvent,
+    TextBlockDone,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnResult,
+)
+from voice_agent.sessions.describe import summarize_input
+
+logger = logging.getLogger(__name__)
+
+_OUTPUT_LIMIT = 2000
+_INTERRUPTED = frozenset({"aborted_streaming", "aborted_tools", "interrupted"})
+
+
+def _result_text(content: str | list[dict[str, Any]] | None) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content[:_OUTPUT_LIMIT]
+    parts = [str(item.get("text", "")) for item in content if item.get("type") == "text"]
+    return "\n".join(parts)[:_OUTPUT_LIMIT]
+
+
+class MessageParser:
+    """Parses one client's messages; remembers tool names to label their results."""
+
+    def __init__(self) -> None:
+        self._tool_names: dict[str, str] = {}
+
+    def parse(self, message: object) -> Iterator[AgentEvent]:
+        """Yield the events one SDK message carries (none for unknown kinds).
+
+        Args:
+            message: Anything ``ClaudeSDKClient.receive_messages`` yields.
+        """
+        if isinstance(message, StreamEvent):
+            yield from self._stream_event(message)
+        elif isinstance(message, AssistantMessage):
+            if message.parent_tool_use_id is None:
+                yield from self._assistant(message)
+        elif isinstance(message, UserMessage):
+            yield from self._user(message)
+        elif isinstance(message, ResultMessage):
+            yield self._result(message)
+        else:
+            logger.debug("skipping %s", type(message).__name__)
+
+    @staticmethod
+    def _stream_event(message: StreamEvent) -> Iterator[AgentEvent]:
+        if message.parent_tool_use_id is not None:
+            return
+        event = message.event
+        if event.get("type") != "content_block_delta":
+            return
+        delta = event.get("delta") or {}
+        if delta.get("type") == "text_delta" and delta.get("text"):
+            yield TextDelta(str(delta["text"]))
+
+    def _assistant(self, message: AssistantMessage) -> Iterator[AgentEvent]:
+        for block in message.content:
+            if isinstance(block, TextBlock):
+                yield TextBlockDone(block.text)
+            elif isinstance(block, ToolUseBlock):
+                self._tool_names[block.id] = block.name
+                yield ToolStarted(
+                    tool_use_id=block.id,
+                    name=block.name,
+                    input=dict(block.input),
+                    summary=summarize_input(block.name, block.input),
+                )
+
+    def _user(self, message: UserMessage) -> Iterator[AgentEvent]:
+        if isinstance(message.content, str):
+            return
+        for block in message.content:
+            if isinstance(block, ToolResultBlock):
+                yield ToolFinished(
+                    tool_use_id=block.tool_use_id,
+                    name=self._tool_names.pop(block.tool_use_id, ""),
+                    is_error=bool(block.is_error),
+                    output=_result_text(block.content),
+                )
+
+    @staticmethod
+    def _result(message: ResultMessage) -> TurnResult:
+        return TurnResult(
+            session_id=message.session_id,
+            is_error=message.is_error,
+            interrupted=message.terminal_reason in _INTERRUPTED,
+            duration_ms=message.duration_ms,
+            num_turns=message.num_turns,
+            cost_usd=message.total_cost_usd,
+            usage=dict(message.usage or {}),
+            result=message.result,
+            errors=list(message.errors or []),
+        )

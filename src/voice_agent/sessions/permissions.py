@@ -1,0 +1,564 @@
+"""Permission handling for Claude SDK tool calls.
+
+Manages the canUseTool callback flow for requesting user approval.
+
+Decision order for each call: explicit deny rules, then the safe-call policy
+(provably read-only calls inside the working directory), then the session's
+sticky rules, then its permission mode, and finally a question to the user.
+Many requests can wait at once, each with its own id; a decision names the id
+or acts on the oldest. A request nobody answers is denied after ``timeout``
+seconds. Every decision is written to the store's audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from typing import TYPE_CHECKING, Any
+
+from voice_agent.sessions.safety import (
+    is_safe_bash_command,
+    is_safe_read_call,
+    is_secret_path,
+    is_within,
+    simple_commands,
+)
+
+from voice_agent.sessions.describe import describe_call, summarize_input
+from voice_agent.sessions.records import AuditEntry
+from voice_agent.sessions.sticky import (
+    EDIT_TOOLS,
+    TOOL_FIELD_NAMES,
+    StickyApproval,
+    derive_rule,
+    is_inert,
+)
+
+if TYPE_CHECKING:
+    from voice_agent.sessions.storage import SessionStorage
+
+__all__ = [
+    "SAFE_TOOLS",
+    "TOOL_FIELD_NAMES",
+    "PendingPermission",
+    "PermissionHandler",
+    "PermissionState",
+    "StickyApproval",
+    "is_safe_bash_command",
+    "is_safe_tool_call",
+]
+
+logger = logging.getLogger(__name__)
+
+# Tools that touch nothing outside Claude's own bookkeeping.
+SAFE_TOOLS = frozenset({"TodoWrite", "TodoRead", "BashOutput", "TaskOutput"})
+READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})
+PERMISSION_MODES = ("default", "acceptEdits", "plan")
+
+NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
+RequestCallback = Callable[["PendingPermission"], Awaitable[None]]
+
+
+def is_safe_tool_call(
+    tool_name: str,
+    input_data: Mapping[str, Any],
+    cwd: str | None = None,
+    extra_roots: Sequence[str] = (),
+) -> bool:
+    """Check if a tool call is safe to auto-approve.
+
+    Safe means provably read-only: bookkeeping tools, reads inside the working
+    directory (or ``extra_roots``) of files that do not look secret, and Bash
+    commands that :func:`is_safe_bash_command` proves read-only. ``WebFetch``,
+    ``WebSearch`` and everything else ask.
+
+    Args:
+        tool_name: Name of the tool.
+        input_data: Input parameters for the tool.
+        cwd: The session's working directory (default: the process's).
+        extra_roots: Further directories whose files may be read.
+
+    Returns:
+        True if the tool call is safe.
+    """
+    if tool_name in SAFE_TOOLS:
+        return True
+    if tool_name in READ_TOOLS:
+        return is_safe_read_call(tool_name, input_data, cwd, extra_roots)
+    if tool_name == "Bash":
+        command = input_data.get("command", "")
+        return isinstance(command, str) and is_safe_bash_command(command, cwd, extra_roots)
+    return False
+
+
+class PermissionState(Enum):
+    """State of a pending permission request."""
+
+    PENDING = auto()
+    APPROVED = auto()
+    DENIED = auto()
+    TIMEOUT = auto()
+
+
+@dataclass
+class PendingPermission:
+    """A permission request waiting for user approval.
+
+    Attributes:
+        tool_name: Name of the tool requesting permission.
+        input_data: Input parameters for the tool.
+        event: Event to signal when user responds.
+        state: Current state of the permission.
+        deny_message: Optional message explaining denial.
+        request_id: Unguessable id carried by buttons; unique across restarts.
+        number: Short number shown to the user ("approve two").
+        tool_use_id: The tool call's id from Claude, when known.
+        decided_by: User id of whoever decided, when a person did.
+        sticky: The sticky rule created by an "Always" decision.
+    """
+
+    tool_name: str
+    input_data: dict[str, Any]
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    state: PermissionState = PermissionState.PENDING
+    deny_message: str | None = None
+    request_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
+    number: int = 0
+    tool_use_id: str | None = None
+    decided_by: int | None = None
+    sticky: StickyApproval | None = None
+
+    @property
+    def description(self) -> str:
+        """One line saying what the call will do."""
+        return describe_call(self.tool_name, self.input_data)
+
+
+class PermissionHandler:
+    """Handles permission requests for Claude SDK tool calls.
+
+    Attributes:
+        timeout: Seconds to wait for user approval.
+        notify_callback: Async callback ``(tool_name, input_data)`` told of each request.
+        on_request: Async callback given each new :class:`PendingPermission`
+            (front ends show a prompt with its ``request_id`` on the buttons).
+        on_resolved: Async callback given each request once decided or timed out.
+        sticky_approvals: Sticky approval rules for auto-approving.
+        cwd: The session's working directory, for the safe-call policy.
+        extra_roots: Further directories whose files may be read without asking.
+        permission_mode: ``default``, ``acceptEdits`` (edits inside cwd pass) or ``plan``.
+        deny_rules: Rules whose matching calls are refused without asking.
+        chat_id: Chat of the session (for persistence and the audit log).
+        session_name: Name of the session (for persistence and the audit log).
+    """
+
+    def __init__(
+        self,
+        timeout: int = 300,
+        notify_callback: NotifyCallback | None = None,
+        *,
+        cwd: str | None = None,
+        extra_roots: Sequence[str] = (),
+        storage: SessionStorage | None = None,
+        chat_id: int | None = None,
+        session_name: str | None = None,
+        permission_mode: str = "default",
+        deny_rules: Sequence[StickyApproval] = (),
+    ) -> None:
+        """Initialize the permission handler.
+
+        Args:
+            timeout: Seconds to wait for user approval.
+            notify_callback: Async function to notify user of permission request.
+            cwd: The session's working directory.
+            extra_roots: Further directories whose files may be read without asking.
+            storage: Store for sticky rules and the audit log.
+            chat_id: Chat of the session.
+            session_name: Name of the session.
+            permission_mode: Initial permission mode.
+            deny_rules: Rules whose matching calls are refused without asking.
+        """
+        self.timeout = timeout
+        self.notify_callback = notify_callback
+        self.on_request: RequestCallback | None = None
+        self.on_resolved: RequestCallback | None = None
+        self.cwd = cwd
+        self.extra_roots = list(extra_roots)
+        self.permission_mode = permission_mode
+        self.deny_rules = list(deny_rules)
+        self.chat_id = chat_id
+        self.session_name = session_name
+        self._storage = storage
+        self._pending: dict[str, PendingPermission] = {}
+        self.sticky_approvals: list[StickyApproval] = self._load_sticky()
+
+    # -- pending requests ------------------------------------------------
+
+    @property
+    def pending(self) -> PendingPermission | None:
+        """The oldest pending request, if any."""
+        return next(iter(self._pending.values()), None)
+
+    def pending_requests(self) -> list[PendingPermission]:
+        """All pending requests, oldest first."""
+        return list(self._pending.values())
+
+    def get_request(self, request_id: str) -> PendingPermission | None:
+        """The pending request with this id, if it is still pending."""
+        return self._pending.get(request_id)
+
+    def has_pending(self) -> bool:
+        """Check if there's a pending permission request.
+
+        Returns:
+            True if a permission is pending.
+        """
+        return bool(self._pending)
+
+    def get_pending_description(self, request_id: str | None = None) -> str | None:
+        """Get a human-readable description of a pending permission.
+
+        Args:
+            request_id: Which request; the oldest when None.
+
+        Returns:
+            Description string or None if no pending permission.
+        """
+        request = self._select(request_id)
+        return request.description if request else None
+
+    def _select(self, request_id: str | None) -> PendingPermission | None:
+        if request_id is None:
+            return self.pending
+        return self._pending.get(request_id)
+
+    # -- the callback path -------------------------------------------------
+
+    async def request_permission(
+        self, tool_name: str, input_data: dict[str, Any], *, tool_use_id: str | None = None
+    ) -> tuple[bool, str | None]:
+        """Request permission for a tool call.
+
+        Auto-approves safe tools and sticky approvals, queues others for user.
+
+        Args:
+            tool_name: Name of the tool.
+            input_data: Input parameters for the tool.
+            tool_use_id: The tool call's id from Claude, when known.
+
+        Returns:
+            Tuple of (approved, deny_message).
+        """
+        automatic = self._automatic_decision(tool_name, input_data)
+        if automatic is not None:
+            approved, decision, rule, message = automatic
+            self._audit(tool_name, input_data, decision, rule=rule)
+            return approved, message
+        request = PendingPermission(
+            tool_name=tool_name,
+            input_data=input_data,
+            number=self._next_number(),
+            tool_use_id=tool_use_id,
+        )
+        self._pending[request.request_id] = request
+        try:
+            if not await self._announce(request):
+                self._finish(request, PermissionState.DENIED, "Could not show the approval prompt")
+            else:
+                await asyncio.wait_for(request.event.wait(), timeout=self.timeout)
+        except TimeoutError:
+            self._finish(request, PermissionState.TIMEOUT, "Permission request timed out")
+        except asyncio.CancelledError:
+            self._finish(request, PermissionState.DENIED, "Cancelled")
+            raise
+        finally:
+            await self._report(request)
+        return request.state is PermissionState.APPROVED, request.deny_message
+
+    def _automatic_decision(
+        self, tool_name: str, input_data: Mapping[str, Any]
+    ) -> tuple[bool, str, str | None, str | None] | None:
+        """(approved, audit decision, rule, deny message) when no person is needed."""
+        for rule in self.deny_rules:
+            if rule.matches(tool_name, input_data, self.cwd):
+                return False, "policy-deny", rule.describe(), f"Refused by rule: {rule.describe()}"
+        if is_safe_tool_call(tool_name, input_data, self.cwd, self.extra_roots):
+            return True, "auto", "read-only", None
+        sticky = self.matching_sticky(tool_name, input_data)
+        if sticky is not None:
+            return True, "sticky", sticky.describe(), None
+        if self.permission_mode == "acceptEdits" and self._edit_inside_cwd(tool_name, input_data):
+            return True, "mode", "acceptEdits", None
+        return None
+
+    def matching_sticky(
+        self, tool_name: str, input_data: Mapping[str, Any]
+    ) -> StickyApproval | None:
+        """The sticky rule that approves this call, if any.
+
+        A Bash command made of several simple commands passes when each is
+        covered by some rule (or is inert, like ``cd`` inside the cwd).
+
+        Args:
+            tool_name: Name of the tool.
+            input_data: Its input.
+        """
+        for rule in self.sticky_approvals:
+            if rule.matches(tool_name, input_data, self.cwd):
+                return rule
+        if tool_name != "Bash":
+            return None
+        commands = simple_commands(str(input_data.get("command", "")))
+        bash_rules = [r for r in self.sticky_approvals if r.tool_name == "Bash"]
+        if not commands or not bash_rules:
+            return None
+        used: StickyApproval | None = None
+        for argv in commands:
+            covering = next((r for r in bash_rules if r.covers_argv(argv)), None)
+            if covering is None and not is_inert(argv, self.cwd):
+                return None
+            used = used or covering
+        return used
+
+    def _edit_inside_cwd(self, tool_name: str, input_data: Mapping[str, Any]) -> bool:
+        if tool_name not in EDIT_TOOLS or self.cwd is None:
+            return False
+        path = input_data.get(TOOL_FIELD_NAMES[tool_name])
+        if not isinstance(path, str) or not path:
+            return False
+        resolved = os.path.realpath(os.path.join(self.cwd, path))
+        return is_within(resolved, [self.cwd]) and not is_secret_path(resolved)
+
+    def _next_number(self) -> int:
+        used = {request.number for request in self._pending.values()}
+        return next(n for n in itertools.count(1) if n not in used)
+
+    async def _announce(self, request: PendingPermission) -> bool:
+        """Tell the front end; False if it could not be told."""
+        try:
+            if self.on_request is not None:
+                await self.on_request(request)
+            if self.notify_callback is not None:
+                await self.notify_callback(request.tool_name, request.input_data)
+        except Exception:
+            logger.exception("could not announce permission request %s", request.request_id)
+            return False
+        return True
+
+    async def _report(self, request: PendingPermission) -> None:
+        if self.on_resolved is None:
+            return
+        try:
+            await self.on_resolved(request)
+        except Exception:
+            logger.exception("could not report the outcome of %s", request.request_id)
+
+    # -- decisions ---------------------------------------------------------
+
+    def _finish(
+        self,
+        request: PendingPermission,
+        state: PermissionState,
+        message: str | None = None,
+        user_id: int | None = None,
+    ) -> bool:
+        if self._pending.get(request.request_id) is not request:
+            return False
+        del self._pending[request.request_id]
+        request.state = state
+        request.deny_message = message
+        request.decided_by = user_id
+        request.event.set()
+        decision = {
+            PermissionState.APPROVED: "always" if request.sticky else "approved",
+            PermissionState.DENIED: "denied",
+            PermissionState.TIMEOUT: "timeout",
+        }.get(state, "unknown")
+        rule = request.sticky.describe() if request.sticky else message
+        self._audit(request.tool_name, request.input_data, decision, rule=rule, user_id=user_id)
+        return True
+
+    def approve(self, request_id: str | None = None, *, user_id: int | None = None) -> bool:
+        """Approve a pending permission.
+
+        Args:
+            request_id: Which request; the oldest when None.
+            user_id: Who approved, for the audit log.
+
+        Returns:
+            True if there was such a pending permission to approve.
+        """
+        request = self._select(request_id)
+        return request is not None and self._finish(
+            request, PermissionState.APPROVED, user_id=user_id
+        )
+
+    def deny(
+        self,
+        message: str | None = None,
+        request_id: str | None = None,
+        *,
+        user_id: int | None = None,
+    ) -> bool:
+        """Deny a pending permission.
+
+        Args:
+            message: Optional message explaining denial (told to Claude).
+            request_id: Which request; the oldest when None.
+            user_id: Who denied, for the audit log.
+
+        Returns:
+            True if there was such a pending permission to deny.
+        """
+        request = self._select(request_id)
+        return request is not None and self._finish(
+            request, PermissionState.DENIED, message or "User rejected", user_id
+        )
+
+    def deny_all(self, message: str) -> int:
+        """Deny every pending request (e.g. when the turn is interrupted).
+
+        Args:
+            message: Told to Claude for each.
+
+        Returns:
+            How many were denied.
+        """
+        return sum(self.deny(message, r.request_id) for r in self.pending_requests())
+
+    def sticky_approve(
+        self, request_id: str | None = None, *, user_id: int | None = None
+    ) -> StickyApproval | None:
+        """Approve a pending permission and create a sticky rule for similar calls.
+
+        The rule is scoped to what was approved (see :mod:`voice_agent.sessions.sticky`)
+        and persisted with the session.
+
+        Args:
+            request_id: Which request; the oldest when None.
+            user_id: Who approved, for the audit log.
+
+        Returns:
+            The created StickyApproval or None if no such pending permission.
+        """
+        request = self._select(request_id)
+        if request is None:
+            return None
+        rule = derive_rule(request.tool_name, request.input_data, self.cwd)
+        self.add_sticky_approval(rule)
+        request.sticky = rule
+        self._finish(request, PermissionState.APPROVED, user_id=user_id)
+        return rule
+
+    # -- sticky rules ------------------------------------------------------
+
+    def _load_sticky(self) -> list[StickyApproval]:
+        if self._storage is None or self.chat_id is None or self.session_name is None:
+            return []
+        return [
+            StickyApproval(r.tool_name, r.pattern, r.field_name, r.label, r.id)
+            for r in self._storage.sticky.list(self.chat_id, self.session_name)
+        ]
+
+    def reload_sticky(self) -> None:
+        """Re-read the sticky rules from the store (after a rename or import)."""
+        if self._storage is not None:
+            self.sticky_approvals = self._load_sticky()
+
+    def add_sticky_approval(self, rule: StickyApproval) -> StickyApproval:
+        """Add (and persist) a sticky rule unless an equal one exists.
+
+        Args:
+            rule: The rule to add.
+
+        Returns:
+            The rule now in force.
+        """
+        existing = next((r for r in self.sticky_approvals if r == rule), None)
+        if existing is not None:
+            return existing
+        if self._storage is not None and self.chat_id is not None and self.session_name:
+            rule.rule_id = self._storage.sticky.add(
+                self.chat_id,
+                self.session_name,
+                rule.tool_name,
+                rule.pattern,
+                rule.field_name,
+                rule.label,
+            )
+        self.sticky_approvals.append(rule)
+        return rule
+
+    def get_sticky_approvals(self) -> list[StickyApproval]:
+        """Get all active sticky approvals.
+
+        Returns:
+            List of sticky approval rules.
+        """
+        return list(self.sticky_approvals)
+
+    def clear_sticky_approvals(self) -> int:
+        """Clear all sticky approvals.
+
+        Returns:
+            Number of approvals cleared.
+        """
+        count = len(self.sticky_approvals)
+        self.sticky_approvals.clear()
+        if self._storage is not None and self.chat_id is not None and self.session_name:
+            self._storage.sticky.clear(self.chat_id, self.session_name)
+        return count
+
+    def remove_sticky_approval(self, index: int) -> StickyApproval | None:
+        """Remove a sticky approval by index.
+
+        Args:
+            index: Index of the approval to remove (0-based).
+
+        Returns:
+            The removed StickyApproval or None if index invalid.
+        """
+        if not 0 <= index < len(self.sticky_approvals):
+            return None
+        rule = self.sticky_approvals.pop(index)
+        if self._storage is not None and rule.rule_id is not None:
+            self._storage.sticky.remove(rule.rule_id)
+        return rule
+
+    # -- audit -------------------------------------------------------------
+
+    def _audit(
+        self,
+        tool_name: str,
+        input_data: Mapping[str, Any],
+        decision: str,
+        *,
+        rule: str | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        logger.info(
+            "permission %s for %s (chat %s, session %s)",
+            decision,
+            tool_name,
+            self.chat_id,
+            self.session_name,
+        )
+        if self._storage is None:
+            return
+        self._storage.audit.record(
+            AuditEntry(
+                tool_name=tool_name,
+                input_summary=summarize_input(tool_name, input_data),
+                decision=decision,
+                chat_id=self.chat_id,
+                user_id=user_id,
+                session_name=self.session_name,
+                rule=rule,
+            )
+        )

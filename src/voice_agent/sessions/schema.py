@@ -1,0 +1,122 @@
+"""Schema of the session store: numbered migrations recorded in ``PRAGMA user_version``.
+
+Each migration is a function appended to ``MIGRATIONS`` by the ``migration``
+decorator; ``migrate`` runs the ones a database has not seen yet, each in its
+own transaction. A test migrates an empty database and checks the exact schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(func: Migration) -> Migration:
+    """Register ``func`` as the next numbered migration.
+
+    Args:
+        func: Applies one schema change to an open connection.
+
+    Returns:
+        The function unchanged.
+    """
+    MIGRATIONS.append(func)
+    return func
+
+
+@migration
+def _initial(conn: sqlite3.Connection) -> None:
+    """Chats, sessions, sticky rules and the audit log."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            active_session TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            cwd TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            message_count INTEGER NOT NULL DEFAULT 0,
+            claude_session_id TEXT,
+            permission_mode TEXT NOT NULL DEFAULT 'default',
+            UNIQUE (chat_id, name)
+        );
+        CREATE TABLE sticky_rules (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            tool_name TEXT NOT NULL,
+            pattern TEXT,
+            field_name TEXT,
+            label TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX sticky_rules_by_session ON sticky_rules (session_id);
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            chat_id INTEGER,
+            user_id INTEGER,
+            session_name TEXT,
+            tool_name TEXT NOT NULL,
+            input_summary TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            rule TEXT
+        );
+        CREATE INDEX audit_log_by_chat_time ON audit_log (chat_id, ts);
+        CREATE INDEX audit_log_by_time ON audit_log (ts);
+        """,
+    )
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated statements inside the caller's transaction.
+
+    ``executescript`` would commit first, so statements run one by one.
+    """
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the number of migrations applied to ``conn``'s database."""
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration the database has not seen, each in one transaction.
+
+    Args:
+        conn: A connection in autocommit mode (``isolation_level=None``).
+
+    Returns:
+        The schema version after migrating.
+
+    Raises:
+        sqlite3.DatabaseError: The database is newer than this program.
+    """
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise sqlite3.DatabaseError(
+            f"store schema version {current} is newer than this voice-agent "
+            f"({len(MIGRATIONS)}); upgrade voice-agent"
+        )
+    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return len(MIGRATIONS)

@@ -1,0 +1,153 @@
+"""Running turns: a session's prompt through its pooled Claude Code client.
+
+One turn at a time per session (its ``turn_lock``); different sessions run
+concurrently, bounded by the pool. A closed client is reopened with the
+session's Claude session id, so the conversation resumes invisibly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from claude_agent_sdk import ClaudeAgentOptions
+
+from voice_agent.agent.client import AgentUnavailable, LiveClient
+from voice_agent.agent.events import AgentEvent, TurnError, TurnResult
+from voice_agent.agent.options import AgentSettings, build_options
+from voice_agent.agent.pool import ClientPool
+from voice_agent.sessions.image import ImageAttachment, build_user_message
+from voice_agent.sessions.session import Session
+
+logger = logging.getLogger(__name__)
+
+_DRAIN_TIMEOUT = 15.0
+
+
+class TurnRunner:
+    """Runs turns for sessions on a bounded pool of clients.
+
+    Attributes:
+        settings: The shared client settings.
+        pool: The live clients.
+    """
+
+    def __init__(self, settings: AgentSettings) -> None:
+        """Create a runner with an empty pool.
+
+        Args:
+            settings: The shared client settings.
+        """
+        self.settings = settings
+        self.pool = ClientPool(settings.max_live_clients, settings.idle_timeout)
+
+    def _options(self, session: Session) -> Callable[[], ClaudeAgentOptions]:
+        handler = session.permission_handler
+
+        async def ask(
+            tool_name: str, input_data: dict[str, Any], tool_use_id: str | None
+        ) -> tuple[bool, str | None]:
+            return await handler.request_permission(tool_name, input_data, tool_use_id=tool_use_id)
+
+        def build() -> ClaudeAgentOptions:
+            return build_options(
+                self.settings,
+                cwd=session.cwd,
+                resume=session.claude_session_id,
+                permission_mode=session.permission_mode,
+                ask=ask,
+            )
+
+        return build
+
+    def _start_options(self, session: Session) -> Callable[[], tuple[ClaudeAgentOptions, object]]:
+        build = self._options(session)
+        return lambda: (build(), _signature(session))
+
+    async def run(
+        self,
+        session: Session,
+        prompt: str,
+        images: list[ImageAttachment] | None,
+        on_session_id: Callable[[Session, str], None],
+    ) -> AsyncIterator[AgentEvent]:
+        """Run one turn and yield its events; the last is a result or an error.
+
+        Args:
+            session: The session to run in.
+            prompt: The user's text.
+            images: Images to send with it.
+            on_session_id: Called when the turn reports a (new) Claude session id.
+
+        Yields:
+            The turn's events.
+        """
+        message: str | dict[str, Any] = build_user_message(prompt, images) if images else prompt
+        async with session.turn_lock:
+            live = self.pool.get_live(session.key)
+            if live is not None and live.signature != _signature(session):
+                # The cwd or plan mode changed since the process started: start afresh.
+                await self.pool.close(session.key)
+            try:
+                async with self.pool.lease(session.key, self._start_options(session)) as client:
+                    async for event in self._serve(client, message):
+                        if isinstance(event, TurnResult) and event.session_id:
+                            on_session_id(session, event.session_id)
+                        yield event
+            except AgentUnavailable as exc:
+                yield TurnError(str(exc), kind="cli-start")
+            finally:
+                session.permission_handler.deny_all("The turn ended")
+
+    async def _serve(
+        self, client: LiveClient, message: str | dict[str, Any]
+    ) -> AsyncIterator[AgentEvent]:
+        events = client.run_turn(message)
+        finished = False
+        try:
+            async for event in events:
+                finished = isinstance(event, TurnResult | TurnError)
+                yield event
+        finally:
+            if not finished:
+                # The consumer stopped early: stop the turn so the client is free again.
+                await client.interrupt()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_drain(events), _DRAIN_TIMEOUT)
+            await events.aclose()
+
+    async def interrupt(self, session: Session) -> bool:
+        """Stop the session's running turn; pending approvals are denied.
+
+        Args:
+            session: The session.
+
+        Returns:
+            True if a turn was running.
+        """
+        client = self.pool.get_live(session.key)
+        stopping = asyncio.create_task(client.interrupt()) if client is not None else None
+        session.permission_handler.deny_all("Interrupted by the user")
+        return stopping is not None and await stopping
+
+    async def close(self, session: Session) -> None:
+        """Close the session's client (its conversation can still be resumed).
+
+        Args:
+            session: The session.
+        """
+        session.permission_handler.deny_all("The session was closed")
+        await self.pool.close(session.key)
+
+
+def _signature(session: Session) -> tuple[str, bool]:
+    """What a running client was started with that a new turn may have changed."""
+    return (session.cwd, session.permission_mode == "plan")
+
+
+async def _drain(events: AsyncIterator[AgentEvent]) -> None:
+    async for _ in events:
+        pass
