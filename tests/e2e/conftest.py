@@ -174,3 +174,71 @@ def harness(fake_anthropic: FakeAnthropic, cli_home: Path, workdir: Path) -> Cli
         env=cli_env(fake_anthropic.base_url, cli_home),
         permissions=Permissions(),
     )
+
+
+# -- SessionManager over the real CLI -----------------------------------------------
+
+
+class RequestLog:
+    """Permission requests the manager announced, as a front end would receive them."""
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+        self.resolved: list[Any] = []
+        self._changed = asyncio.Condition()
+
+    async def on_request(self, session: Any, request: Any) -> None:
+        async with self._changed:
+            self.requests.append(request)
+            self._changed.notify_all()
+
+    async def on_resolved(self, session: Any, request: Any) -> None:
+        async with self._changed:
+            self.resolved.append(request)
+            self._changed.notify_all()
+
+    async def wait_requests(self, count: int, timeout: float = TURN_TIMEOUT) -> list[Any]:
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.requests) >= count), timeout
+            )
+        return self.requests[:count]
+
+
+def make_manager(
+    harness: CliHarness,
+    db: Path,
+    *,
+    max_live_clients: int = 4,
+    permission_timeout: int | float = 30,
+) -> tuple[Any, RequestLog]:
+    """A SessionManager on the real CLI and the fake, with a request log attached."""
+    from voice_agent.agent.options import AgentSettings
+    from voice_agent.sessions import SessionManager, SessionStorage
+
+    settings = AgentSettings(
+        env=harness.env,
+        setting_sources=(),
+        max_live_clients=max_live_clients,
+        idle_timeout=None,
+    )
+    manager = SessionManager(
+        default_cwd=str(harness.workdir),
+        permission_timeout=permission_timeout,  # type: ignore[arg-type]
+        storage=SessionStorage(db),
+        agent=settings,
+    )
+    log = RequestLog()
+    manager.set_permission_listeners(log.on_request, log.on_resolved)
+    return manager, log
+
+
+@pytest.fixture
+async def managed(harness: CliHarness, tmp_path: Path) -> AsyncIterator[tuple[Any, RequestLog]]:
+    """A SessionManager (max 4 live clients) and its request log; closed after the test."""
+    manager, log = make_manager(harness, tmp_path / "sessions.db")
+    try:
+        yield manager, log
+    finally:
+        async with asyncio.timeout(TURN_TIMEOUT):
+            await manager.aclose()

@@ -2,19 +2,24 @@
 
 The real Claude Code CLI (bundled with ``claude-agent-sdk``) can be pointed at
 this server with ``ANTHROPIC_BASE_URL`` (see :mod:`tests.fakes.cli_env`). Every
-request is recorded; ``POST /v1/messages`` requests are answered from a script:
+request is recorded (:attr:`FakeAnthropic.requests`,
+:attr:`FakeAnthropic.exchanges`), and answered like this:
 
-* main-conversation requests (the agent loop, recognised by
-  :meth:`MessagesRequest.is_main`) take the next :class:`Reply` from a queue, or
-  else ask the ``script`` callable, or else get a placeholder text reply;
-* side requests (titles, topic detection, other small-model calls) are answered
-  by ``side_script`` or with a short text reply;
-* ``POST /v1/messages/count_tokens`` gets a rough token count, and every other
-  path gets a 404 with an Anthropic-style error body.
+* ``POST /v1/messages`` of the main agent loop (:meth:`MessagesRequest.is_main`:
+  the body offers tools) takes the next :class:`Reply` from the queue
+  (:meth:`FakeAnthropic.enqueue`), else asks the ``script`` callable, else gets
+  :data:`PLACEHOLDER_TEXT`;
+* other ``POST /v1/messages`` (side calls such as the session title, which the
+  CLI sends with ``tools: []``) go to ``side_script``, else get
+  :func:`default_side_reply` (a JSON value when the request asks for a JSON
+  schema, else :data:`SIDE_REPLY_TEXT`);
+* ``POST /v1/messages/count_tokens`` gets a rough count, ``/api/hello`` a 200,
+  and any other path a 404 with an Anthropic error body.
 
-Answers are streamed as server-sent events in the Messages API format (with
-``event:`` lines and chunked transfer encoding) when the body says
-``"stream": true``, and as one JSON message otherwise.
+A reply is streamed as server-sent events (``event:`` + ``data:`` lines, chunked
+transfer encoding, ``ping`` after the first block start) when the body says
+``"stream": true`` — the CLI always does — and sent as one JSON message
+otherwise (the CLI's fallback after a broken stream).
 
 Example::
 
@@ -24,12 +29,14 @@ Example::
             Reply.text("Done."),
         )
         ...  # run the CLI with ANTHROPIC_BASE_URL=fake.base_url
-        second = fake.wait_for_main_request(2, timeout=30)
-        assert second.tool_results()[0].content == "..."
+        second = fake.wait_for_main_request(2, timeout=30)  # or: await fake.main_request(2)
+        assert "File created" in second.tool_results()[0].content
 
 The server is a stdlib :class:`http.server.ThreadingHTTPServer` on a daemon
-thread, so it never blocks an asyncio test's event loop; use the ``async_*``
-wait helpers from async tests.
+thread, so it never blocks an asyncio test's event loop. From async tests use
+the awaitable waits (:meth:`FakeAnthropic.main_request`,
+:meth:`FakeAnthropic.main_finished`, :meth:`FakeAnthropic.until`), which do not
+block the loop either; the ``wait_for*`` methods block the calling thread.
 """
 
 from __future__ import annotations
@@ -77,8 +84,6 @@ __all__ = [
 JSON: TypeAlias = dict[str, Any]
 """A decoded JSON object."""
 
-Script: TypeAlias = "Callable[[MessagesRequest], Reply | None]"
-"""A callable that picks the reply to a request; ``None`` means "no opinion"."""
 
 DEFAULT_MODEL: Final = "claude-fake-1"
 PLACEHOLDER_TEXT: Final = "(fake anthropic: no scripted reply)"
@@ -253,8 +258,7 @@ class MessagesRequest:
     def follows_interrupt(self) -> bool:
         """Whether the latest user turn carries the CLI's ``[Request interrupted by user]`` note."""
         return any(
-            block.get("type") == "text"
-            and str(block.get("text", "")).strip() == INTERRUPTED_MARKER
+            block.get("type") == "text" and str(block.get("text", "")).strip() == INTERRUPTED_MARKER
             for block in self._latest_user_blocks()
         )
 
@@ -285,8 +289,10 @@ class MessagesRequest:
             if block.get("type") != "tool_result":
                 continue
             content = block.get("content")
-            text = content if isinstance(content, str) else _blocks_text(
-                _content_blocks(content), skip_reminders=False
+            text = (
+                content
+                if isinstance(content, str)
+                else _blocks_text(_content_blocks(content), skip_reminders=False)
             )
             results.append(
                 ToolResult(
@@ -308,18 +314,26 @@ class MessagesRequest:
             if block.get("type") == "tool_use"
         ]
 
-    def _all_blocks(self) -> Iterator[JSON]:
+    def _all_blocks(self, *, latest_only: bool = False) -> Iterator[JSON]:
         """Every content block of every message, nested tool_result content included."""
-        for message in self.messages:
-            for block in _content_blocks(message.get("content")):
-                yield block
-                if block.get("type") == "tool_result":
-                    yield from _content_blocks(block.get("content"))
+        if latest_only:
+            top = self._latest_user_blocks()
+        else:
+            top = [b for m in self.messages for b in _content_blocks(m.get("content"))]
+        for block in top:
+            yield block
+            if block.get("type") == "tool_result":
+                yield from _content_blocks(block.get("content"))
 
-    def images(self) -> list[ImageBlock]:
-        """Every image block in the conversation (including inside tool results)."""
+    def images(self, *, latest_only: bool = False) -> list[ImageBlock]:
+        """Image blocks in the conversation, including inside tool results.
+
+        Args:
+            latest_only: Only look at the latest user turn (after the last
+                assistant message).
+        """
         found: list[ImageBlock] = []
-        for block in self._all_blocks():
+        for block in self._all_blocks(latest_only=latest_only):
             if block.get("type") != "image":
                 continue
             source = block.get("source")
@@ -342,10 +356,8 @@ class MessagesRequest:
         """All text in the system prompt and messages, for substring assertions."""
         parts = [self.system]
         for block in self._all_blocks():
-            if block.get("type") == "text":
+            if block.get("type") == "text":  # tool_result content is yielded as text too
                 parts.append(str(block.get("text", "")))
-            elif block.get("type") == "tool_result" and isinstance(block.get("content"), str):
-                parts.append(str(block["content"]))
             elif block.get("type") == "tool_use":
                 parts.append(json.dumps(block.get("input", {})))
         return "\n".join(parts)
@@ -603,6 +615,14 @@ class Reply:
         return "".join(b.text for b in self.blocks if isinstance(b, TextPart))
 
 
+Script: TypeAlias = Callable[[MessagesRequest], Reply | None]
+"""Picks the reply to a request; ``None`` means "no opinion" (fall back to the default).
+
+Scripts run on the server's handler threads, one call per request; requests
+can arrive concurrently (e.g. side calls), so keep shared state thread-safe.
+"""
+
+
 def _sample_for_schema(schema: object, depth: int = 0) -> object:
     """A small value that satisfies a (simple) JSON schema."""
     spec = cast(JSON, schema) if isinstance(schema, dict) else {}
@@ -843,10 +863,18 @@ class _Handler(BaseHTTPRequestHandler):
         request = exchange.request
         try:
             if request.is_messages:
-                reply, scripted = fake._choose_reply(request)
+                try:
+                    reply, scripted = fake._choose_reply(request)
+                except Exception as error:  # a broken script must fail the test, not hang it
+                    fake._server_error(error)
+                    reply, scripted = Reply.http_error(500, f"fake script raised {error!r}"), False
                 exchange.reply = reply
                 exchange.scripted = scripted
                 self._answer_messages(request, reply)
+            elif request.path == "/api/hello":
+                # The CLI's connectivity check (only without
+                # CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).
+                self._send_json(200, {"message": "hello"})
             elif request.method == "POST" and request.path.rstrip("/") == (
                 "/v1/messages/count_tokens"
             ):
@@ -1231,9 +1259,7 @@ class FakeAnthropic:
 
     # -- waiting ---------------------------------------------------------------
 
-    def wait_for(
-        self, predicate: Callable[[list[Exchange]], bool], timeout: float = 30.0
-    ) -> None:
+    def wait_for(self, predicate: Callable[[list[Exchange]], bool], timeout: float = 30.0) -> None:
         """Block until ``predicate(exchanges)`` is true.
 
         Raises:
@@ -1270,10 +1296,15 @@ class FakeAnthropic:
         self.wait_for(lambda ex: ex[request.index].finished_at is not None, timeout)
         return self.exchange_for(request)
 
-    async def until(self, predicate: Callable[[list[Exchange]], bool]) -> None:
+    async def until(
+        self,
+        predicate: Callable[[list[Exchange]], bool],
+        timeout: float = 30.0,  # noqa: ASYNC109 - a test helper must not hang forever
+    ) -> None:
         """Wait, without blocking the event loop, until ``predicate(exchanges)`` is true.
 
-        Has no timeout of its own: wrap it in ``asyncio.timeout(...)``.
+        Raises:
+            TimeoutError: If it is still false after ``timeout`` seconds.
         """
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
@@ -1285,32 +1316,56 @@ class FakeAnthropic:
         with self._cond:
             self._async_waiters.add(waker)
         try:
-            while True:
-                with self._cond:
-                    if predicate(self._exchanges):
-                        return
-                    # A wake-up scheduled after this point runs after clear().
-                    wake.clear()
-                await wake.wait()
+            async with asyncio.timeout(timeout):
+                while True:
+                    with self._cond:
+                        if predicate(self._exchanges):
+                            return
+                        # A wake-up scheduled after this point runs after clear().
+                        wake.clear()
+                    await wake.wait()
+        except TimeoutError:
+            raise TimeoutError(f"FakeAnthropic: condition not met within {timeout}s") from None
         finally:
             with self._cond:
                 self._async_waiters.discard(waker)
 
-    async def main_request(self, n: int) -> MessagesRequest:
+    async def main_request(
+        self,
+        n: int,
+        timeout: float = 30.0,  # noqa: ASYNC109 - a test helper must not hang forever
+    ) -> MessagesRequest:
         """Wait for the ``n``-th (1-based) main-conversation request and return it.
 
-        Has no timeout of its own: wrap it in ``asyncio.timeout(...)``.
+        Raises:
+            TimeoutError: If fewer than ``n`` arrived within ``timeout`` seconds.
         """
         if n < 1:
             raise ValueError("n is 1-based")
-        await self.until(lambda ex: sum(1 for e in ex if self._is_main(e.request)) >= n)
+        try:
+            await self.until(
+                lambda ex: sum(1 for e in ex if self._is_main(e.request)) >= n, timeout
+            )
+        except TimeoutError:
+            got = len(self.main_requests)
+            raise TimeoutError(
+                f"FakeAnthropic: waited {timeout}s for main request #{n}, got {got}"
+            ) from None
         return self.main_requests[n - 1]
 
-    async def main_finished(self, n: int) -> Exchange:
+    async def main_finished(
+        self,
+        n: int,
+        timeout: float = 30.0,  # noqa: ASYNC109 - a test helper must not hang forever
+    ) -> Exchange:
         """Wait until the ``n``-th main request has been fully handled; return its record.
 
-        Has no timeout of its own: wrap it in ``asyncio.timeout(...)``.
+        "Handled" includes the client going away mid-answer (see
+        :attr:`Exchange.client_disconnected`).
+
+        Raises:
+            TimeoutError: If that does not happen within ``timeout`` seconds.
         """
-        request = await self.main_request(n)
-        await self.until(lambda ex: ex[request.index].finished_at is not None)
+        request = await self.main_request(n, timeout)
+        await self.until(lambda ex: ex[request.index].finished_at is not None, timeout)
         return self.exchange_for(request)

@@ -200,7 +200,10 @@ class LiveClient:
                     if not await self._handle(client, command):
                         return
         finally:
+            self._closed = True  # no new work from here on, even while disconnecting
             if command_wait is not None:
+                if command_wait.done() and not command_wait.cancelled():
+                    self._refuse(command_wait.result())
                 command_wait.cancel()
             await self._stop_turn(client)
 
@@ -254,6 +257,7 @@ class LiveClient:
                     finished = finished or isinstance(event, TurnResult)
                     turn.events.put_nowait(event)
             if not finished:
+                self._closed = True
                 turn.events.put_nowait(
                     TurnError("Claude Code stopped in the middle of the answer", kind="cli-exited")
                 )
@@ -262,6 +266,9 @@ class LiveClient:
             raise
         except Exception as exc:
             logger.warning("turn on %s failed: %s", self.key, exc)
+            # Mark the client dead before the caller hears of it, so its next turn
+            # starts a new process instead of queueing on this one.
+            self._closed = True
             turn.events.put_nowait(
                 TurnError(f"Claude Code stopped unexpectedly: {exc}", kind="cli-exited")
             )
@@ -272,9 +279,13 @@ class LiveClient:
     def _drain_inbox(self) -> None:
         """Answer commands that arrived after the client stopped."""
         while not self._inbox.empty():
-            command = self._inbox.get_nowait()
-            if isinstance(command, _Turn):
-                command.events.put_nowait(TurnError("Claude Code is not running", "cli-exited"))
-                command.events.put_nowait(None)
-            elif isinstance(command, _Interrupt) and not command.done.done():
-                command.done.set_result(False)
+            self._refuse(self._inbox.get_nowait())
+
+    @staticmethod
+    def _refuse(command: _Command) -> None:
+        """Answer a command the stopped client will not carry out."""
+        if isinstance(command, _Turn):
+            command.events.put_nowait(TurnError("Claude Code is not running", "cli-exited"))
+            command.events.put_nowait(None)
+        elif isinstance(command, _Interrupt) and not command.done.done():
+            command.done.set_result(False)
