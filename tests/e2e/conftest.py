@@ -197,10 +197,10 @@ class RequestLog:
             self.resolved.append(request)
             self._changed.notify_all()
 
-    async def wait_requests(self, count: int, timeout: float = TURN_TIMEOUT) -> list[Any]:
+    async def wait_requests(self, count: int) -> list[Any]:
         async with self._changed:
             await asyncio.wait_for(
-                self._changed.wait_for(lambda: len(self.requests) >= count), timeout
+                self._changed.wait_for(lambda: len(self.requests) >= count), TURN_TIMEOUT
             )
         return self.requests[:count]
 

@@ -84,9 +84,7 @@ async def test_write_denied_leaves_no_file_and_tells_the_model(
     assert "Not in this folder, please" in tool_result.content
 
 
-async def test_unanswered_request_times_out_as_denied(
-    harness: CliHarness, tmp_path: Path
-) -> None:
+async def test_unanswered_request_times_out_as_denied(harness: CliHarness, tmp_path: Path) -> None:
     manager, log = make_manager(harness, tmp_path / "s.db", permission_timeout=1)
     target = harness.workdir / "late.txt"
     harness.fake.enqueue(
@@ -222,7 +220,9 @@ async def test_killed_cli_gives_clear_error_and_next_prompt_works(
     harness.fake.enqueue(Reply.text("Before the crash."))
     await collect(manager.stream(CHAT, "hello"))
     release = threading.Event()
-    harness.fake.enqueue(Reply.text("never finished " * 20, hang=release), Reply.text("Back again."))
+    harness.fake.enqueue(
+        Reply.text("never finished " * 20, hang=release), Reply.text("Back again.")
+    )
 
     async def kill(event: Any) -> None:
         if isinstance(event, TextDelta):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ class Prompts:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
+    root = (tmp_path / "project").resolve()
     (root / "src").mkdir(parents=True)
     (root / "src" / "app.py").write_text("print('hi')\n")
     return root
@@ -184,7 +185,7 @@ async def test_sticky_rules_persist_and_are_revocable(project: Path, store: Sess
     rule = handler.sticky_approve()
     await task
     assert rule is not None
-    assert rule.describe() == f"Write files in {project.resolve()}"
+    assert rule.describe() == f"Write files in {project}"
     reopened, _ = make_handler(project, store)
     assert reopened.get_sticky_approvals() == [rule]
     assert reopened.matching_sticky("Write", {"file_path": "src/other.py"}) is not None
@@ -196,7 +197,9 @@ async def test_sticky_rules_persist_and_are_revocable(project: Path, store: Sess
 
 async def test_sticky_rule_for_interpreter_is_exact(project: Path) -> None:
     handler, prompts = make_handler(project)
-    task = asyncio.create_task(handler.request_permission("Bash", bash("python3 manage.py migrate")))
+    task = asyncio.create_task(
+        handler.request_permission("Bash", bash("python3 manage.py migrate"))
+    )
     await prompts.wait_for(1)
     rule = handler.sticky_approve()
     await task
@@ -281,7 +284,7 @@ async def test_every_decision_is_audited(project: Path, store: SessionStorage) -
 def test_defect2_reads_outside_cwd_and_fetches_ask(project: Path) -> None:
     cwd = str(project)
     assert is_safe_tool_call("Read", {"file_path": str(project / "src/app.py")}, cwd)
-    assert not is_safe_tool_call("Read", {"file_path": str(Path.home() / ".ssh/id_rsa")}, cwd)
+    assert not is_safe_tool_call("Read", {"file_path": os.path.expanduser("~/.ssh/id_rsa")}, cwd)
     assert not is_safe_tool_call("Read", {"file_path": "/etc/passwd"}, cwd)
     assert not is_safe_tool_call("WebFetch", {"url": "https://example.com"}, cwd)
     assert not is_safe_tool_call("WebSearch", {"query": "x"}, cwd)

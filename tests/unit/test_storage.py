@@ -281,7 +281,9 @@ def test_sticky_rules_follow_rename_and_go_with_delete(store: SessionStorage) ->
     assert store.sticky.add(1, "ghost", "Bash", None, None) is None
     store.rename_session(1, "main", "api")
     rules = store.sticky.list(1, "api")
-    assert [(r.id, r.tool_name, r.pattern) for r in rules] == [(rule_id, "Bash", "npm test(?: .*)?")]
+    assert [(r.id, r.tool_name, r.pattern) for r in rules] == [
+        (rule_id, "Bash", "npm test(?: .*)?")
+    ]
     store.delete_session(1, "api")
     store.save_session(_session(1, "api"))
     assert store.sticky.list(1, "api") == []
@@ -300,10 +302,15 @@ def test_sticky_remove_and_clear(store: SessionStorage) -> None:
 
 def test_audit_log_filters(store: SessionStorage) -> None:
     store.audit.record(AuditEntry("Bash", "ls", "auto", chat_id=1, ts="2026-01-01T00:00:00"))
-    store.audit.record(AuditEntry("Write", "a.txt", "approved", chat_id=2, user_id=9, ts="2026-01-02T00:00:00"))
+    store.audit.record(
+        AuditEntry("Write", "a.txt", "approved", chat_id=2, user_id=9, ts="2026-01-02T00:00:00")
+    )
     store.audit.record(AuditEntry("Bash", "rm x", "denied", chat_id=1))
     assert [e.input_summary for e in store.audit.entries(chat_id=1)] == ["ls", "rm x"]
-    assert [e.decision for e in store.audit.entries(since="2026-01-01T12:00:00")] == ["approved", "denied"]
+    assert [e.decision for e in store.audit.entries(since="2026-01-01T12:00:00")] == [
+        "approved",
+        "denied",
+    ]
     assert [e.decision for e in store.audit.entries(until="2026-01-02T00:00:00")] == ["auto"]
     assert store.audit.entries(limit=1)[0].input_summary == "rm x"
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import TYPE_CHECKING, Any
 
+from voice_agent.sessions.describe import describe_call, summarize_input
+from voice_agent.sessions.records import AuditEntry
 from voice_agent.sessions.safety import (
     is_safe_bash_command,
     is_safe_read_call,
@@ -29,9 +31,6 @@ from voice_agent.sessions.safety import (
     is_within,
     simple_commands,
 )
-
-from voice_agent.sessions.describe import describe_call, summarize_input
-from voice_agent.sessions.records import AuditEntry
 from voice_agent.sessions.sticky import (
     EDIT_TOOLS,
     TOOL_FIELD_NAMES,
