@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, auto
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voice_agent.sessions.describe import describe_call, summarize_input
 from voice_agent.sessions.records import AuditEntry
@@ -62,6 +62,20 @@ PERMISSION_MODES = ("default", "acceptEdits", "plan")
 
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 RequestCallback = Callable[["PendingPermission"], Awaitable[None]]
+
+
+class PermissionListener(Protocol):
+    """Told of every request of the handlers it listens to (one object for many sessions)."""
+
+    async def permission_requested(
+        self, handler: PermissionHandler, request: PendingPermission
+    ) -> None:
+        """A request started waiting for a decision."""
+
+    async def permission_resolved(
+        self, handler: PermissionHandler, request: PendingPermission
+    ) -> None:
+        """A request was decided, timed out or cancelled."""
 
 
 def is_safe_tool_call(
@@ -148,6 +162,7 @@ class PermissionHandler:
         on_request: Async callback given each new :class:`PendingPermission`
             (front ends show a prompt with its ``request_id`` on the buttons).
         on_resolved: Async callback given each request once decided or timed out.
+        listener: Told of every request; one object can serve many handlers.
         sticky_approvals: Sticky approval rules for auto-approving.
         cwd: The session's working directory, for the safe-call policy.
         extra_roots: Further directories whose files may be read without asking.
@@ -169,6 +184,7 @@ class PermissionHandler:
         session_name: str | None = None,
         permission_mode: str = "default",
         deny_rules: Sequence[StickyApproval] = (),
+        listener: PermissionListener | None = None,
     ) -> None:
         """Initialize the permission handler.
 
@@ -182,8 +198,10 @@ class PermissionHandler:
             session_name: Name of the session.
             permission_mode: Initial permission mode.
             deny_rules: Rules whose matching calls are refused without asking.
+            listener: Told of every request (shared by many handlers).
         """
         self.timeout = timeout
+        self.listener = listener
         self.notify_callback = notify_callback
         self.on_request: RequestCallback | None = None
         self.on_resolved: RequestCallback | None = None
@@ -195,7 +213,18 @@ class PermissionHandler:
         self.session_name = session_name
         self._storage = storage
         self._pending: dict[str, PendingPermission] = {}
-        self.sticky_approvals: list[StickyApproval] = self._load_sticky()
+        self._sticky: list[StickyApproval] | None = None  # read from the store on first use
+
+    @property
+    def sticky_approvals(self) -> list[StickyApproval]:
+        """Sticky approval rules for auto-approving (persisted with the session)."""
+        if self._sticky is None:
+            self._sticky = self._load_sticky()
+        return self._sticky
+
+    @sticky_approvals.setter
+    def sticky_approvals(self, rules: list[StickyApproval]) -> None:
+        self._sticky = rules
 
     # -- pending requests ------------------------------------------------
 
@@ -343,6 +372,8 @@ class PermissionHandler:
         try:
             if self.on_request is not None:
                 await self.on_request(request)
+            if self.listener is not None:
+                await self.listener.permission_requested(self, request)
             if self.notify_callback is not None:
                 await self.notify_callback(request.tool_name, request.input_data)
         except Exception:
@@ -351,10 +382,11 @@ class PermissionHandler:
         return True
 
     async def _report(self, request: PendingPermission) -> None:
-        if self.on_resolved is None:
-            return
         try:
-            await self.on_resolved(request)
+            if self.on_resolved is not None:
+                await self.on_resolved(request)
+            if self.listener is not None:
+                await self.listener.permission_resolved(self, request)
         except Exception:
             logger.exception("could not report the outcome of %s", request.request_id)
 
@@ -467,8 +499,7 @@ class PermissionHandler:
 
     def reload_sticky(self) -> None:
         """Re-read the sticky rules from the store (after a rename or import)."""
-        if self._storage is not None:
-            self.sticky_approvals = self._load_sticky()
+        self._sticky = None
 
     def add_sticky_approval(self, rule: StickyApproval) -> StickyApproval:
         """Add (and persist) a sticky rule unless an equal one exists.

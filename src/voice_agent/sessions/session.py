@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,6 +12,9 @@ from voice_agent.sessions.permissions import PermissionHandler
 
 if TYPE_CHECKING:
     from claude_agent_sdk import ClaudeSDKClient
+
+
+_keys = itertools.count(1)
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Session:
     permission_handler: PermissionHandler = field(default_factory=PermissionHandler)
     sdk_client: ClaudeSDKClient | None = None
     claude_session_id: str | None = None
-    key: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)
+    key: int = field(default_factory=lambda: next(_keys), compare=False)
     turn_lock: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False, repr=False)
 
     @property

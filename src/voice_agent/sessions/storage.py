@@ -15,6 +15,7 @@ into ``sessions.db`` beside it; the JSON file is then renamed
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 from voice_agent.sessions import legacy
@@ -140,6 +141,22 @@ class SessionStorage:
         """
         with self._db.transaction() as conn:
             self._upsert(conn, session)
+
+    def save_sessions(self, sessions: Iterable[StoredSession]) -> int:
+        """Save many sessions in one transaction (bulk import).
+
+        Args:
+            sessions: Sessions to insert or update.
+
+        Returns:
+            How many were saved.
+        """
+        count = 0
+        with self._db.transaction() as conn:
+            for session in sessions:
+                self._upsert(conn, session)
+                count += 1
+        return count
 
     @staticmethod
     def _upsert(conn: sqlite3.Connection, session: StoredSession, overwrite: bool = True) -> None:

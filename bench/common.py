@@ -1,0 +1,19 @@
+"""Shared helpers for benchmarks: timing statistics and printing."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+
+def ms(seconds: float) -> str:
+    """Format seconds as milliseconds."""
+    return f"{seconds * 1000:.3f} ms"
+
+
+def summary(samples: Sequence[float]) -> str:
+    """min / median / max of timings in seconds, as milliseconds."""
+    return (
+        f"min {ms(min(samples))}  median {ms(statistics.median(samples))}  "
+        f"max {ms(max(samples))}  (n={len(samples)})"
+    )
