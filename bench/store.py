@@ -108,9 +108,8 @@ def main() -> None:
         opens, restores = _reopen(Path(tmp) / f"store-{SIZES[-1]}.db", 3 if args.quick else 5)
         print(f"reopen store with {SIZES[-1]:,} sessions: {summary(opens)}")
         print(f"restore SessionManager on it: {summary(restores)}")
-        print(
-            f"reopen + restore, median: {ms(statistics.median(opens) + statistics.median(restores))}"
-        )
+        both = statistics.median(opens) + statistics.median(restores)
+        print(f"reopen + restore, median: {ms(both)}")
 
 
 if __name__ == "__main__":
