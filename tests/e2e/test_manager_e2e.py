@@ -318,3 +318,18 @@ async def test_restart_in_new_process_resumes_same_conversation(
     assert answer["chunks"] == ["echo: what did I say before?"]
     assert answer["claude"] == first_id
     assert "remember the word pelican" in harness.fake.main_requests[-1].user_texts()
+
+
+async def test_defect9_sync_replace_closes_old_client_in_tracked_task(
+    harness: CliHarness, managed: tuple[SessionManager, RequestLog]
+) -> None:
+    manager, _ = managed
+    harness.fake.script = lambda request: Reply.text("hi")
+    await collect(manager.stream(CHAT, "hello"))
+    assert len(cli_processes()) == 1
+    manager.create_new(CHAT)  # sync twin: replaces "main", its client closes in the background
+    await manager.aclose()  # awaits the tracked close: nothing leaks
+    assert cli_processes() == []
+    events = await collect(manager.stream(CHAT, "fresh start"))
+    assert text_of(events) == "hi"
+    assert "hello" not in harness.fake.main_requests[-1].user_texts()
