@@ -8,17 +8,16 @@ live clients (see :mod:`voice_agent.sessions.turns`).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from voice_agent.agent.events import AgentEvent, TextBlockDone, TurnError
 from voice_agent.agent.options import AgentSettings
-from voice_agent.sessions.image import ImageAttachment
-from voice_agent.sessions.permissions import PERMISSION_MODES, PendingPermission, PermissionHandler
-from voice_agent.sessions.records import StoredSession
+from voice_agent.sessions.conversation import ConversationMixin
+from voice_agent.sessions.permissions import PermissionHandler
+from voice_agent.sessions.relay import PermissionRelay, RequestListener
+from voice_agent.sessions.restore import restore, to_stored
 from voice_agent.sessions.session import Session, SessionInfo
 from voice_agent.sessions.storage import SessionStorage
 from voice_agent.sessions.turns import TurnRunner
@@ -28,10 +27,9 @@ __all__ = ["Session", "SessionInfo", "SessionManager"]
 logger = logging.getLogger(__name__)
 
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
-RequestListener = Callable[[Session, PendingPermission], Awaitable[None]]
 
 
-class SessionManager:
+class SessionManager(ConversationMixin):
     """Manages Claude Code sessions per chat with multi-session support.
 
     Attributes:
@@ -68,8 +66,7 @@ class SessionManager:
         self.agent = agent or AgentSettings()
         self._runner = TurnRunner(self.agent)
         self._notify_callbacks: dict[int, NotifyCallback] = {}
-        self._on_request: RequestListener | None = None
-        self._on_resolved: RequestListener | None = None
+        self._relay = PermissionRelay(self.sessions)
         self._background: set[asyncio.Task[None]] = set()
         self._restore_sessions()
 
@@ -80,7 +77,6 @@ class SessionManager:
         chat_id: int,
         name: str,
         cwd: str,
-        *,
         created_at: datetime | None = None,
         message_count: int = 0,
         claude_session_id: str | None = None,
@@ -95,9 +91,9 @@ class SessionManager:
             chat_id=chat_id,
             session_name=name,
             permission_mode=permission_mode,
-            listener=self,
+            listener=self._relay,
         )
-        session = Session(
+        return Session(
             chat_id=chat_id,
             name=name,
             cwd=cwd,
@@ -106,78 +102,18 @@ class SessionManager:
             permission_handler=handler,
             claude_session_id=claude_session_id,
         )
-        return session
-
-    async def permission_requested(
-        self, handler: PermissionHandler, request: PendingPermission
-    ) -> None:
-        """Pass a session's new permission request to the front end's listener."""
-        session = self._session_of(handler)
-        if self._on_request is not None and session is not None:
-            await self._on_request(session, request)
-
-    async def permission_resolved(
-        self, handler: PermissionHandler, request: PendingPermission
-    ) -> None:
-        """Pass a decided permission request to the front end's listener."""
-        session = self._session_of(handler)
-        if self._on_resolved is not None and session is not None:
-            await self._on_resolved(session, request)
-
-    def _session_of(self, handler: PermissionHandler) -> Session | None:
-        if handler.chat_id is None or handler.session_name is None:
-            return None
-        session = self.sessions.get(handler.chat_id, {}).get(handler.session_name)
-        return session if session is not None and session.permission_handler is handler else None
 
     def _restore_sessions(self) -> None:
         """Restore sessions from storage."""
-        if not self.storage:
-            return
-        # Building many long-lived objects at once triggers repeated full collections
-        # (about 2/3 of the time at 100,000 sessions); none of them is garbage.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._restore_from(self.storage)
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _restore_from(self, storage: SessionStorage) -> None:
-        modes = storage.permission_modes()
-        for chat_id, state in storage.load_all().items():
-            self.active_sessions[chat_id] = state.active_session
-            chat = self.sessions.setdefault(chat_id, {})
-            for stored in state.sessions.values():
-                try:
-                    created_at = datetime.fromisoformat(stored.created_at)
-                except ValueError:
-                    created_at = datetime.now()
-                chat[stored.name] = self._new_session(
-                    chat_id,
-                    stored.name,
-                    stored.cwd,
-                    created_at=created_at,
-                    message_count=stored.message_count,
-                    claude_session_id=stored.claude_session_id,
-                    permission_mode=modes.get((chat_id, stored.name), "default"),
-                )
+        if self.storage:
+            sessions, active = restore(self.storage, self._new_session)
+            self.sessions.update(sessions)
+            self.active_sessions.update(active)
 
     def _persist_session(self, session: Session) -> None:
         """Persist a session to storage."""
-        if not self.storage:
-            return
-        self.storage.save_session(
-            StoredSession(
-                chat_id=session.chat_id,
-                name=session.name,
-                cwd=session.cwd,
-                created_at=session.created_at.isoformat(),
-                message_count=session.message_count,
-                claude_session_id=session.claude_session_id,
-            )
-        )
+        if self.storage:
+            self.storage.save_session(to_stored(session))
 
     def _set_active(self, chat_id: int, name: str) -> None:
         self.active_sessions[chat_id] = name
@@ -206,7 +142,7 @@ class SessionManager:
             on_request: Awaited with ``(session, request)`` when a request starts waiting.
             on_resolved: Awaited with ``(session, request)`` once it is decided or timed out.
         """
-        self._on_request, self._on_resolved = on_request, on_resolved
+        self._relay.on_request, self._relay.on_resolved = on_request, on_resolved
 
     # -- sessions ----------------------------------------------------------------
 
@@ -511,165 +447,3 @@ class SessionManager:
         """
         session = self.get(chat_id)
         return session.get_status() if session else None
-
-    def set_permission_mode(self, chat_id: int, mode: str, name: str | None = None) -> Session:
-        """Set a session's permission mode (``default``, ``acceptEdits`` or ``plan``).
-
-        Args:
-            chat_id: Telegram chat ID.
-            mode: The new mode.
-            name: Session name (the active one if None).
-
-        Returns:
-            The session.
-
-        Raises:
-            ValueError: Unknown mode.
-        """
-        if mode not in PERMISSION_MODES:
-            raise ValueError(
-                f"unknown permission mode {mode!r}; use one of {', '.join(PERMISSION_MODES)}"
-            )
-        session = self.get_or_create(chat_id, name=name)
-        session.permission_handler.permission_mode = mode
-        if self.storage:
-            self.storage.set_permission_mode(chat_id, session.name, mode)
-        return session
-
-    # -- turns -------------------------------------------------------------------
-
-    def _record_session_id(self, session: Session, claude_session_id: str) -> None:
-        if session.claude_session_id != claude_session_id:
-            logger.info(
-                "chat %s session %s is Claude session %s",
-                session.chat_id,
-                session.name,
-                claude_session_id,
-            )
-            session.claude_session_id = claude_session_id
-        self._persist_session(session)
-
-    async def stream(
-        self,
-        chat_id: int,
-        prompt: str,
-        images: list[ImageAttachment] | None = None,
-        name: str | None = None,
-    ) -> AsyncIterator[AgentEvent]:
-        """Send a prompt to a session and stream the turn's events.
-
-        Text deltas, complete text blocks, tool calls started and finished, and
-        finally a :class:`~voice_agent.agent.events.TurnResult` (cost, usage,
-        session id) or a :class:`~voice_agent.agent.events.TurnError`.
-
-        Args:
-            chat_id: Telegram chat ID.
-            prompt: The prompt to send.
-            images: Optional image attachments.
-            name: Session name (the active one if None).
-
-        Yields:
-            The turn's events.
-        """
-        session = self.get_or_create(chat_id, name=name)
-        session.message_count += 1
-        self._persist_session(session)
-        async for event in self._runner.run(session, prompt, images, self._record_session_id):
-            yield event
-
-    async def send_prompt(
-        self,
-        chat_id: int,
-        prompt: str,
-        resume: bool = True,
-        images: list[ImageAttachment] | None = None,
-    ) -> AsyncIterator[str]:
-        """Send a prompt to the active session and stream responses.
-
-        Uses a persistent, pooled Claude Code client: no reload per prompt.
-
-        Args:
-            chat_id: Telegram chat ID.
-            prompt: The prompt to send.
-            resume: Whether to resume existing session if available; False starts
-                a fresh Claude conversation in the same session.
-            images: Optional image attachments for multimodal prompts.
-
-        Yields:
-            Response chunks from Claude (each complete text block), or one
-            ``"Error: ..."`` chunk when the turn failed.
-        """
-        if not resume:
-            await self.clear_context(chat_id)
-        async for event in self.stream(chat_id, prompt, images):
-            if isinstance(event, TextBlockDone):
-                yield event.text
-            elif isinstance(event, TurnError):
-                yield f"Error: {event.message}"
-
-    async def interrupt(self, chat_id: int, name: str | None = None) -> bool:
-        """Stop the running turn of a session without losing the session.
-
-        Args:
-            chat_id: Telegram chat ID.
-            name: Session name (the active one if None).
-
-        Returns:
-            True if a turn was running.
-        """
-        session = self.get(chat_id, name)
-        return session is not None and await self._runner.interrupt(session)
-
-    async def clear_context(self, chat_id: int, name: str | None = None) -> bool:
-        """Start a fresh Claude conversation in a session (name, cwd and rules stay).
-
-        Args:
-            chat_id: Telegram chat ID.
-            name: Session name (the active one if None).
-
-        Returns:
-            True if the session exists.
-        """
-        session = self.get(chat_id, name)
-        if session is None:
-            return False
-        await self._runner.close(session)
-        session.claude_session_id = None
-        self._persist_session(session)
-        return True
-
-    async def restart(self, chat_id: int, name: str | None = None) -> bool:
-        """Close a session's Claude Code process; the next prompt resumes in a new one.
-
-        Args:
-            chat_id: Telegram chat ID.
-            name: Session name (the active one if None).
-
-        Returns:
-            True if the session exists.
-        """
-        session = self.get(chat_id, name)
-        if session is None:
-            return False
-        await self._runner.close(session)
-        return True
-
-    @property
-    def live_clients(self) -> int:
-        """How many Claude Code processes are alive now."""
-        return self._runner.pool.live_count
-
-    def _close_later(self, session: Session) -> None:
-        """Close a session's client in a task the manager tracks (awaited by :meth:`aclose`)."""
-        session.permission_handler.deny_all("The session was closed")
-        if self._runner.pool.get_live(session.key) is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._runner.pool.close(session.key))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def aclose(self) -> None:
-        """Close every Claude Code client; call before the event loop ends."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
-        await self._runner.pool.close_all()

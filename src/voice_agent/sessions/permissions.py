@@ -15,29 +15,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
-import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum, auto
 from typing import TYPE_CHECKING, Any, Protocol
 
-from voice_agent.sessions.describe import describe_call, summarize_input
+from voice_agent.sessions.describe import summarize_input
+from voice_agent.sessions.pending import PendingPermission, PermissionState
+from voice_agent.sessions.policy import SAFE_TOOLS, is_edit_inside_cwd, is_safe_tool_call
 from voice_agent.sessions.records import AuditEntry
-from voice_agent.sessions.safety import (
-    is_safe_bash_command,
-    is_safe_read_call,
-    is_secret_path,
-    is_within,
-    simple_commands,
-)
-from voice_agent.sessions.sticky import (
-    EDIT_TOOLS,
-    TOOL_FIELD_NAMES,
-    StickyApproval,
-    derive_rule,
-    is_inert,
-)
+from voice_agent.sessions.safety import is_safe_bash_command
+from voice_agent.sessions.sticky import TOOL_FIELD_NAMES, StickyApproval, derive_rule, find_matching
 
 if TYPE_CHECKING:
     from voice_agent.sessions.storage import SessionStorage
@@ -55,9 +41,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Tools that touch nothing outside Claude's own bookkeeping.
-SAFE_TOOLS = frozenset({"TodoWrite", "TodoRead", "BashOutput", "TaskOutput"})
-READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})
 PERMISSION_MODES = ("default", "acceptEdits", "plan")
 
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
@@ -76,81 +59,6 @@ class PermissionListener(Protocol):
         self, handler: PermissionHandler, request: PendingPermission
     ) -> None:
         """A request was decided, timed out or cancelled."""
-
-
-def is_safe_tool_call(
-    tool_name: str,
-    input_data: Mapping[str, Any],
-    cwd: str | None = None,
-    extra_roots: Sequence[str] = (),
-) -> bool:
-    """Check if a tool call is safe to auto-approve.
-
-    Safe means provably read-only: bookkeeping tools, reads inside the working
-    directory (or ``extra_roots``) of files that do not look secret, and Bash
-    commands that :func:`is_safe_bash_command` proves read-only. ``WebFetch``,
-    ``WebSearch`` and everything else ask.
-
-    Args:
-        tool_name: Name of the tool.
-        input_data: Input parameters for the tool.
-        cwd: The session's working directory (default: the process's).
-        extra_roots: Further directories whose files may be read.
-
-    Returns:
-        True if the tool call is safe.
-    """
-    if tool_name in SAFE_TOOLS:
-        return True
-    if tool_name in READ_TOOLS:
-        return is_safe_read_call(tool_name, input_data, cwd, extra_roots)
-    if tool_name == "Bash":
-        command = input_data.get("command", "")
-        return isinstance(command, str) and is_safe_bash_command(command, cwd, extra_roots)
-    return False
-
-
-class PermissionState(Enum):
-    """State of a pending permission request."""
-
-    PENDING = auto()
-    APPROVED = auto()
-    DENIED = auto()
-    TIMEOUT = auto()
-
-
-@dataclass
-class PendingPermission:
-    """A permission request waiting for user approval.
-
-    Attributes:
-        tool_name: Name of the tool requesting permission.
-        input_data: Input parameters for the tool.
-        event: Event to signal when user responds.
-        state: Current state of the permission.
-        deny_message: Optional message explaining denial.
-        request_id: Unguessable id carried by buttons; unique across restarts.
-        number: Short number shown to the user ("approve two").
-        tool_use_id: The tool call's id from Claude, when known.
-        decided_by: User id of whoever decided, when a person did.
-        sticky: The sticky rule created by an "Always" decision.
-    """
-
-    tool_name: str
-    input_data: dict[str, Any]
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-    state: PermissionState = PermissionState.PENDING
-    deny_message: str | None = None
-    request_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
-    number: int = 0
-    tool_use_id: str | None = None
-    decided_by: int | None = None
-    sticky: StickyApproval | None = None
-
-    @property
-    def description(self) -> str:
-        """One line saying what the call will do."""
-        return describe_call(self.tool_name, self.input_data)
 
 
 class PermissionHandler:
@@ -321,7 +229,9 @@ class PermissionHandler:
         sticky = self.matching_sticky(tool_name, input_data)
         if sticky is not None:
             return True, "sticky", sticky.describe(), None
-        if self.permission_mode == "acceptEdits" and self._edit_inside_cwd(tool_name, input_data):
+        if self.permission_mode == "acceptEdits" and is_edit_inside_cwd(
+            tool_name, input_data, self.cwd
+        ):
             return True, "mode", "acceptEdits", None
         return None
 
@@ -337,31 +247,7 @@ class PermissionHandler:
             tool_name: Name of the tool.
             input_data: Its input.
         """
-        for rule in self.sticky_approvals:
-            if rule.matches(tool_name, input_data, self.cwd):
-                return rule
-        if tool_name != "Bash":
-            return None
-        commands = simple_commands(str(input_data.get("command", "")))
-        bash_rules = [r for r in self.sticky_approvals if r.tool_name == "Bash"]
-        if not commands or not bash_rules:
-            return None
-        used: StickyApproval | None = None
-        for argv in commands:
-            covering = next((r for r in bash_rules if r.covers_argv(argv)), None)
-            if covering is None and not is_inert(argv, self.cwd):
-                return None
-            used = used or covering
-        return used
-
-    def _edit_inside_cwd(self, tool_name: str, input_data: Mapping[str, Any]) -> bool:
-        if tool_name not in EDIT_TOOLS or self.cwd is None:
-            return False
-        path = input_data.get(TOOL_FIELD_NAMES[tool_name])
-        if not isinstance(path, str) or not path:
-            return False
-        resolved = os.path.realpath(os.path.join(self.cwd, path))
-        return is_within(resolved, [self.cwd]) and not is_secret_path(resolved)
+        return find_matching(self.sticky_approvals, tool_name, input_data, self.cwd)
 
     def _next_number(self) -> int:
         used = {request.number for request in self._pending.values()}

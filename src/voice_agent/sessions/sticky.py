@@ -9,7 +9,7 @@ A rule made from an approved call covers only calls like it:
   allowed between them). Redirections, substitutions and the like never match.
 * file edits (``Edit``, ``Write``, ``MultiEdit``, ``NotebookEdit``): the working-directory
   tree when the approved file was inside it, else that one file; secret-looking files
-  never match.
+  and files under ``.git`` (whose config can run programs) never match.
 * ``WebFetch``: the approved URL's host.
 * any other tool: the tool.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -136,7 +136,9 @@ class StickyApproval:
             return self._matches_command(value, cwd)
         if tool_name in EDIT_TOOLS:
             resolved = _resolve(value, cwd)
-            return not is_secret_path(resolved) and re.fullmatch(self.pattern, resolved) is not None
+            if is_secret_path(resolved) or f"{os.sep}.git{os.sep}" in resolved + os.sep:
+                return False  # secrets and git's own files always ask
+            return re.fullmatch(self.pattern, resolved) is not None
         return re.fullmatch(self.pattern, value) is not None
 
     def covers_argv(self, argv: list[str]) -> bool:
@@ -164,6 +166,38 @@ class StickyApproval:
         if self.pattern:
             return f"{self.tool_name} matching '{self.pattern}'"
         return f"all {self.tool_name}"
+
+
+def find_matching(
+    rules: Sequence[StickyApproval], tool_name: str, input_data: Mapping[str, Any], cwd: str | None
+) -> StickyApproval | None:
+    """The rule that approves a call, if any.
+
+    A Bash command made of several simple commands passes when each is covered by
+    some rule (or is inert, like ``cd`` inside the cwd).
+
+    Args:
+        rules: A session's sticky rules.
+        tool_name: Name of the tool.
+        input_data: Its input.
+        cwd: The session's working directory.
+    """
+    for rule in rules:
+        if rule.matches(tool_name, input_data, cwd):
+            return rule
+    if tool_name != "Bash":
+        return None
+    commands = simple_commands(str(input_data.get("command", "")))
+    bash_rules = [r for r in rules if r.tool_name == "Bash"]
+    if not commands or not bash_rules:
+        return None
+    used: StickyApproval | None = None
+    for argv in commands:
+        covering = next((r for r in bash_rules if r.covers_argv(argv)), None)
+        if covering is None and not is_inert(argv, cwd):
+            return None
+        used = used or covering
+    return used
 
 
 def is_inert(argv: list[str], cwd: str | None) -> bool:

@@ -1,0 +1,143 @@
+"""Per-program option tables for the bash auto-approval policy.
+
+Each allowlisted program gets a `Spec` describing its options (see
+`bash_parse.parse_args`), plus the extra tables the policy in `safety` needs:
+grep/rg pattern and recursion options, ``--version``-style invocations, find
+primaries and read-only git subcommands and options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from voice_agent.sessions.bash_parse import Spec
+
+
+def _fs(names: str) -> frozenset[str]:
+    return frozenset(names.split())
+
+
+def _spec(short: str, free: str, bad_short: str = "", bad_long: str = "", long: str = "") -> Spec:
+    return Spec(True, short, _fs(long), _fs(free), bad_short, tuple(bad_long.split()))
+
+
+_INFO = Spec(paths=False)  # arguments are not file names
+_GREP = replace(
+    _spec(
+        "ABCDdefm",
+        "-A -B -C -D -d -e -m --regexp --after-context --before-context --context --max-count "
+        "--label --include --exclude --exclude-dir --binary-files --devices --group-separator "
+        "--color --colour --directories",
+        "X",  # -X MATCHER: undocumented, would shift the pattern position
+        long="--regexp --file --after-context --before-context --context --max-count --label "
+        "--include --exclude --exclude-dir --directories --exclude-from --devices "
+        "--binary-files --group-separator",
+    ),
+    exact_long=tuple(
+        "recursive dereference-recursive directories regexp file exclude-from".split()
+    ),
+)
+_RG = _spec(
+    "ABCEefgjMmrTtd",
+    "-A -B -C -E -e -g -j -M -m -r -T -t -d --regexp --glob --iglob --type --type-not "
+    "--after-context --before-context --context --max-count --max-depth --replace --type-add "
+    "--encoding --threads --max-columns --color --colors --sort --sortr --max-filesize "
+    "--context-separator --engine --type-clear --path-separator --dfa-size-limit "
+    "--regex-size-limit --field-context-separator --field-match-separator",
+    "z",
+    "pre pre-glob search-zip hostname-bin",
+    long="--regexp --file --glob --iglob --type --type-not --after-context --before-context "
+    "--context --max-count --max-depth --replace --ignore-file --type-add --encoding --color "
+    "--colors --threads --max-columns --sort --sortr --max-filesize --context-separator "
+    "--engine --type-clear --path-separator --dfa-size-limit --regex-size-limit "
+    "--field-context-separator --field-match-separator",
+)
+
+#: Option rules of the allowlisted programs: (short options taking a value, options
+#: whose value is not a path, forbidden short options, forbidden long options).
+SPECS: dict[str, Spec] = {
+    **dict.fromkeys(
+        "basename dirname which type whoami id uname pwd true false echo tr".split(), _INFO
+    ),
+    **dict.fromkeys("cat wc realpath readlink".split(), Spec()),
+    "printf": Spec(paths=False, bad_short="v"),
+    "ls": _spec(
+        "ITw", "-I -T -w --hide --ignore --width --tabsize --format --sort", "L", "dereference"
+    ),
+    "head": _spec("nc", "-n -c --lines --bytes"),
+    "tail": _spec("nc", "-n -c --lines --bytes", "fFs", "follow retry pid sleep-interval"),
+    "file": _spec("efFmP", "-e -F -P --exclude --separator --parameter", "C", "compile"),
+    "stat": _spec("c", "-c --format --printf"),
+    "du": _spec(
+        "BdtX", "-B -d -t --block-size --max-depth --threshold --exclude", "L", "dereference"
+    ),
+    "df": _spec("Btx", "-B -t -x --block-size --type --exclude-type --output"),
+    "tree": _spec(
+        "LPI", "-L -P -I --filelimit --timefmt --sort --charset", "oRl", "fromfile output"
+    ),
+    "date": _spec("dIr", "-d -I --date --iso-8601 --rfc-3339", "sf", "set file"),
+    "sort": _spec(
+        "kSt",
+        "-k -S -t --key --buffer-size --field-separator --parallel --batch-size --sort",
+        "oT",
+        "output compress-program temporary-directory",
+    ),
+    "uniq": _spec("fsw", "-f -s -w --skip-fields --skip-chars --check-chars --group"),
+    "cut": _spec("bcfd", "-b -c -f -d --bytes --characters --fields --delimiter"),
+    "nl": _spec("bdfhilnsvw", "-b -d -f -h -i -l -n -s -v -w"),
+    "diff": _spec("CUFILxXDW", "-C -U -F -I -L -x -D -W --label --exclude --context --unified"),
+    "cmp": _spec("in", "-i -n --ignore-initial --bytes"),
+    "comm": _spec("", "--output-delimiter"),
+    "column": _spec("csoNlRHOWEirpn", "-c -s -o --columns --separator --output-separator"),
+    "grep": _GREP,
+    "egrep": _GREP,
+    "fgrep": _GREP,
+    "rg": _RG,
+}
+#: Options that supply the grep/rg pattern, so no positional is the pattern.
+PATTERN_OPTIONS = _fs("-e -f --regexp --file")
+#: Options that make grep recurse into directories.
+GREP_RECURSIVE = _fs("-r -R --recursive --dereference-recursive")
+
+#: ``<tool> <flag>`` pairs that only print a version or usage text.
+VERSION_TOOLS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        "python python3 node npm git cargo go ruff mypy uv pip".split(), _fs("--version -V --help")
+    ),
+    "pytest": _fs("--version -V"),  # `pytest --help` imports conftest.py: project code
+}
+
+#: find primaries without an argument, and operators.
+FIND_NOARG = _fs(
+    "-print -print0 -ls -prune -empty -true -false -depth -quit -readable -writable "
+    "-executable -not -a -o -and -or -nowarn -mount -xdev -daystart -noleaf -nouser "
+    "-nogroup ( ) ! ,"
+)
+#: find primaries that take exactly one argument (``-newerXY`` is handled apart).
+FIND_ARG = _fs(
+    "-name -iname -path -ipath -wholename -iwholename -lname -ilname -regex -iregex "
+    "-regextype -type -xtype -maxdepth -mindepth -mtime -mmin -atime -amin -ctime -cmin "
+    "-used -size -user -group -uid -gid -perm -links -inum -printf -fstype -samefile"
+)
+
+#: Read-only git subcommands (branch/tag/remote/stash/reflog have extra rules).
+GIT_SUBCOMMANDS = _fs(
+    "status log diff show blame ls-files ls-tree rev-parse describe shortlog cat-file "
+    "show-ref grep count-objects"
+)
+#: Global git options allowed before the subcommand (``-C dir`` is handled apart).
+GIT_GLOBAL_FLAGS = _fs("--no-pager -P --no-optional-locks --no-replace-objects")
+#: Listing-only flags of ``git branch``.
+GIT_BRANCH_FLAGS = _fs(
+    "-a --all -r --remotes -v -vv --verbose -l --list --show-current --no-color --color "
+    "--merged --no-merged --no-column"
+)
+#: Long options that may write files or run programs, in any git subcommand.
+GIT_SPEC = Spec(
+    bad_long=tuple(
+        "output ext-diff textconv no-index upload-pack exec receive-pack open-files-in-pager "
+        "filters untracked no-exclude-standard config-env exec-path git-dir work-tree "
+        "namespace paginate".split()
+    ),
+    known_long=_fs("--text --no-ext-diff --no-textconv"),
+)
