@@ -333,3 +333,30 @@ async def test_defect9_sync_replace_closes_old_client_in_tracked_task(
     events = await collect(manager.stream(CHAT, "fresh start"))
     assert text_of(events) == "hi"
     assert "hello" not in harness.fake.main_requests[-1].user_texts()
+
+
+async def test_defect2_secret_in_cwd_is_asked_although_the_cli_would_allow_it(
+    harness: CliHarness, managed: tuple[SessionManager, RequestLog]
+) -> None:
+    manager, log = managed
+    (harness.workdir / ".env").write_text("SECRET=hunter2\n")
+    (harness.workdir / "notes.txt").write_text("plain notes\n")
+    harness.fake.enqueue(
+        Reply.tool_use("Read", {"file_path": str(harness.workdir / "notes.txt")}),
+        Reply.tool_use("Read", {"file_path": str(harness.workdir / ".env")}),
+        Reply.text("done"),
+    )
+
+    async def reject(event: Any) -> None:
+        if isinstance(event, ToolStarted) and event.input["file_path"].endswith(".env"):
+            (request,) = await log.wait_requests(1)
+            assert request.tool_name == "Read"
+            manager.get(CHAT).permission_handler.deny("no secrets")  # type: ignore[union-attr]
+
+    await collect(manager.stream(CHAT, "read notes and .env"), reject)
+    (notes,) = (await harness.fake.main_request(2)).tool_results()
+    assert "plain notes" in notes.content  # safe read: not asked
+    (secret,) = (await harness.fake.main_request(3)).tool_results()
+    assert "hunter2" not in secret.content
+    assert "no secrets" in secret.content
+    assert len(log.requests) == 1

@@ -301,3 +301,21 @@ async def test_cancelled_wait_is_denied(project: Path) -> None:
         await task
     assert handler.has_pending() is False
     assert prompts.resolved[0].state is PermissionState.DENIED
+
+
+async def test_secret_looking_parent_directory_does_not_make_everything_ask(
+    tmp_path: Path,
+) -> None:
+    project = (tmp_path / "my-secrets-manager").resolve()
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "app.py").write_text("x = 1\n")
+    (project / ".env").write_text("TOKEN=1\n")
+    cwd = str(project)
+    assert is_safe_tool_call("Read", {"file_path": str(project / "src" / "app.py")}, cwd)
+    assert is_safe_tool_call("Bash", {"command": f"cat {project}/src/app.py"}, cwd)
+    assert not is_safe_tool_call("Read", {"file_path": str(project / ".env")}, cwd)
+    handler, prompts = make_handler(project, timeout=0.05)
+    handler.permission_mode = "acceptEdits"
+    assert await handler.request_permission("Write", {"file_path": "src/new.py"}) == (True, None)
+    assert (await handler.request_permission("Write", {"file_path": ".git/config"}))[0] is False
+    assert len(prompts.requests) == 1

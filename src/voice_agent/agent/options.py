@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 from claude_agent_sdk import (
     ClaudeAgentOptions,
+    HookContext,
+    HookInput,
+    HookJSONOutput,
+    HookMatcher,
     PermissionResultAllow,
     PermissionResultDeny,
     ToolPermissionContext,
@@ -16,6 +20,41 @@ from claude_agent_sdk import (
 SettingSource = Literal["user", "project", "local"]
 
 PermissionAsker = Callable[[str, dict[str, Any], str | None], Awaitable[tuple[bool, str | None]]]
+SafetyCheck = Callable[[str, dict[str, Any]], bool]
+
+_ASK: HookJSONOutput = {
+    "hookSpecificOutput": {
+        "hookEventName": "PreToolUse",
+        "permissionDecision": "ask",
+        "permissionDecisionReason": "voice-agent decides calls it cannot prove read-only",
+    }
+}
+
+
+def gate_hook(is_safe: SafetyCheck) -> HookMatcher:
+    """A PreToolUse hook that sends every call not proven safe to ``can_use_tool``.
+
+    Claude Code allows some calls by itself (e.g. ``Read`` of any file inside its
+    working directory, ``.env`` included); this hook makes our policy the only
+    one that can let a call through unasked. It fails closed.
+
+    Args:
+        is_safe: Our safe-call policy for the session.
+
+    Returns:
+        The hook matcher for ``ClaudeAgentOptions.hooks["PreToolUse"]``.
+    """
+
+    async def pre_tool_use(
+        hook_input: HookInput, tool_use_id: str | None, context: HookContext
+    ) -> HookJSONOutput:
+        if hook_input["hook_event_name"] != "PreToolUse":
+            return {}
+        if is_safe(hook_input["tool_name"], dict(hook_input["tool_input"])):
+            return {}
+        return _ASK
+
+    return HookMatcher(matcher=None, hooks=[pre_tool_use], on_failure="block")
 
 
 @dataclass(frozen=True)
@@ -52,6 +91,7 @@ def build_options(
     resume: str | None,
     permission_mode: str,
     ask: PermissionAsker,
+    is_safe: SafetyCheck,
 ) -> ClaudeAgentOptions:
     """Build the SDK options for one session's client.
 
@@ -61,6 +101,7 @@ def build_options(
         resume: Claude session id to resume, if any.
         permission_mode: The session's permission mode.
         ask: Decides each tool call: ``(tool, input, tool_use_id) -> (approved, message)``.
+        is_safe: The safe-call policy; every other call is sent to ``ask``.
 
     Returns:
         Options for ``ClaudeSDKClient``.
@@ -86,5 +127,6 @@ def build_options(
         resume=resume,
         permission_mode=mode,
         can_use_tool=can_use_tool,
+        hooks={"PreToolUse": [gate_hook(is_safe)]},
         include_partial_messages=settings.stream_text,
     )

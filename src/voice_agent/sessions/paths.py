@@ -64,6 +64,22 @@ def _root_of(path: str, roots: Sequence[str]) -> str | None:
     return None
 
 
+def is_secret_below(path: str, roots: Sequence[str]) -> bool:
+    """Whether `path` looks secret, judging only the part below the root holding it.
+
+    Args:
+        path: The path to test.
+        roots: Allowed directories.
+
+    Returns:
+        True when the path is outside every root or its part below the root looks secret.
+    """
+    root = _root_of(path, roots)
+    if root is None:
+        return True
+    return is_secret_path(os.path.relpath(os.path.realpath(path), root))
+
+
 def is_within(path: str, roots: Sequence[str]) -> bool:
     """Whether `path` resolves (symlinks and ``..`` included) inside one of `roots`.
 
@@ -187,7 +203,9 @@ def path_ok(value: str, ctx: PathContext, pattern: str | None = None) -> bool:
     """
     if value == "-":
         return True
-    if is_secret_path(value):
+    # Names are judged below the root (the checks in the loop): a project kept in,
+    # say, ``/code/secrets-manager`` must not make every read ask.
+    if not os.path.isabs(value) and is_secret_path(value):
         return False
     candidates = candidate_paths(value, pattern, ctx)
     if candidates is None:

@@ -13,7 +13,7 @@ from typing import Any
 from voice_agent.sessions.safety import (
     is_safe_bash_command,
     is_safe_read_call,
-    is_secret_path,
+    is_secret_below,
     is_within,
 )
 from voice_agent.sessions.sticky import EDIT_TOOLS, TOOL_FIELD_NAMES
@@ -72,4 +72,4 @@ def is_edit_inside_cwd(tool_name: str, input_data: Mapping[str, Any], cwd: str |
         return False
     resolved = os.path.realpath(os.path.join(cwd, path))
     inside_git = ".git" in os.path.relpath(resolved, os.path.realpath(cwd)).split(os.sep)
-    return is_within(resolved, [cwd]) and not is_secret_path(resolved) and not inside_git
+    return is_within(resolved, [cwd]) and not is_secret_below(resolved, [cwd]) and not inside_git

@@ -20,6 +20,7 @@ from voice_agent.sessions.paths import (
     PathContext,
     candidate_paths,
     is_safe_read_call,
+    is_secret_below,
     is_secret_path,
     is_within,
     path_ok,
@@ -31,6 +32,7 @@ from voice_agent.sessions.paths import (
 __all__ = [
     "is_safe_bash_command",
     "is_safe_read_call",
+    "is_secret_below",
     "is_secret_path",
     "is_within",
     "simple_commands",

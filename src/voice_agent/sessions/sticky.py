@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from voice_agent.sessions.safety import is_secret_path, is_within, simple_commands
+from voice_agent.sessions.safety import is_secret_below, is_secret_path, is_within, simple_commands
 
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 
@@ -136,7 +136,8 @@ class StickyApproval:
             return self._matches_command(value, cwd)
         if tool_name in EDIT_TOOLS:
             resolved = _resolve(value, cwd)
-            if is_secret_path(resolved) or f"{os.sep}.git{os.sep}" in resolved + os.sep:
+            below = is_secret_below(resolved, [cwd]) if cwd else is_secret_path(resolved)
+            if below or f"{os.sep}.git{os.sep}" in resolved + os.sep:
                 return False  # secrets and git's own files always ask
             return re.fullmatch(self.pattern, resolved) is not None
         return re.fullmatch(self.pattern, value) is not None

@@ -20,6 +20,7 @@ from voice_agent.agent.events import AgentEvent, TurnError, TurnResult
 from voice_agent.agent.options import AgentSettings, build_options
 from voice_agent.agent.pool import ClientPool
 from voice_agent.sessions.image import ImageAttachment, build_user_message
+from voice_agent.sessions.policy import is_safe_tool_call
 from voice_agent.sessions.session import Session
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class TurnRunner:
                 resume=session.claude_session_id,
                 permission_mode=session.permission_mode,
                 ask=ask,
+                is_safe=lambda tool, data: is_safe_tool_call(
+                    tool, data, handler.cwd, handler.extra_roots
+                ),
             )
 
         return build
