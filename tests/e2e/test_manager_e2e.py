@@ -360,3 +360,28 @@ async def test_defect2_secret_in_cwd_is_asked_although_the_cli_would_allow_it(
     assert "hunter2" not in secret.content
     assert "no secrets" in secret.content
     assert len(log.requests) == 1
+
+
+async def test_idle_client_is_closed_and_next_prompt_resumes(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    from voice_agent.agent.options import AgentSettings
+    from voice_agent.sessions import SessionStorage
+
+    manager = SessionManager(
+        default_cwd=str(harness.workdir),
+        storage=SessionStorage(tmp_path / "s.db"),
+        agent=AgentSettings(env=harness.env, setting_sources=(), idle_timeout=0.2),
+    )
+    harness.fake.script = lambda request: Reply.text(f"echo: {request.last_user_text()}")
+    try:
+        await collect(manager.stream(CHAT, "first words"))
+        assert manager.live_clients == 1
+        pool = manager._runner.pool
+        await asyncio.wait_for(pool.wait_for(lambda p: p.live_count == 0), 10)
+        assert cli_processes() == []
+        events = await collect(manager.stream(CHAT, "still there?"))
+        assert text_of(events) == "echo: still there?"
+        assert "first words" in harness.fake.main_requests[-1].user_texts()
+    finally:
+        await manager.aclose()

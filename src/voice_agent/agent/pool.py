@@ -53,6 +53,15 @@ class ClientPool:
         """How many clients are alive now."""
         return len(self._live)
 
+    async def wait_for(self, predicate: Callable[[ClientPool], bool]) -> None:
+        """Wait until ``predicate(pool)`` holds; it is checked whenever a client comes or goes.
+
+        Args:
+            predicate: A condition on the pool (e.g. ``lambda p: p.live_count == 0``).
+        """
+        async with self._changed:
+            await self._changed.wait_for(lambda: predicate(self))
+
     def get_live(self, key: Hashable) -> LiveClient | None:
         """The live client for ``key``, if there is one."""
         client = self._live.get(key)
