@@ -48,6 +48,8 @@ class _Host(Protocol):
 
     async def clear_context(self, chat_id: int, name: str | None = None) -> bool: ...
 
+    async def restart(self, chat_id: int, name: str | None = None) -> bool: ...
+
 
 class ConversationMixin:
     """Prompts and the other per-turn operations of :class:`SessionManager`."""
@@ -171,9 +173,8 @@ class ConversationMixin:
             True if the session exists.
         """
         session = self.get(chat_id, name)
-        if session is None:
+        if session is None or not await self.restart(chat_id, name):
             return False
-        await self._runner.close(session)
         session.claude_session_id = None
         self._persist_session(session)
         return True
