@@ -76,6 +76,21 @@ def _initial(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _owners(conn: sqlite3.Connection) -> None:
+    """Owners made by pairing (the bot's first user when no allowlist is set)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE owners (
+            user_id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            paired_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

@@ -1,10 +1,11 @@
 """Persistent session storage on SQLite.
 
 One database file holds the chats, their named sessions, the sticky approval
-rules of each session (``storage.sticky``) and the audit log of permission
-decisions (``storage.audit``). Every change is one small transaction (WAL
-journal), so its cost does not grow with the number of sessions, and a crash
-never leaves a half-written store.
+rules of each session (``storage.sticky``), the audit log of permission
+decisions (``storage.audit``) and the owners made by pairing
+(``storage.owners``). Every change is one small transaction (WAL journal), so
+its cost does not grow with the number of sessions, and a crash never leaves a
+half-written store.
 
 A path to a legacy ``sessions.json`` (either historical format) is imported once
 into ``sessions.db`` beside it; the JSON file is then renamed
@@ -21,6 +22,7 @@ from pathlib import Path
 from voice_agent.sessions import legacy
 from voice_agent.sessions.audit import AuditLog
 from voice_agent.sessions.database import Database, StorageError
+from voice_agent.sessions.owners_table import OwnersTable
 from voice_agent.sessions.records import ChatStoredState, StoredSession
 from voice_agent.sessions.sticky_table import StickyRuleTable
 
@@ -71,6 +73,7 @@ class SessionStorage:
         self.moved_aside: list[Path] = list(self._db.moved_aside)
         self.sticky = StickyRuleTable(self._db)
         self.audit = AuditLog(self._db)
+        self.owners = OwnersTable(self._db)
         if self.db_path != self.path and self.path.exists():
             self.moved_aside.extend(legacy.import_json(self, self.path))
 
