@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     whisper_url: str | None = Field(
         default=None, description="A speech-to-text HTTP server (the reference's whisper-server)."
     )
+    stream_mode: str = Field(
+        default="auto",
+        pattern="^(auto|edit)$",
+        description="auto: native drafts in private chats, edits elsewhere; edit: always edit.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @classmethod

@@ -1,0 +1,181 @@
+"""The Telegram application: all handler wiring in one place, opened and closed cleanly."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from voice_agent.access import AccessGate
+from voice_agent.agent.options import AgentSettings
+from voice_agent.config import Settings
+from voice_agent.sessions import SessionManager, SessionStorage
+from voice_agent.telegram import commands, dialogs, prompts
+from voice_agent.telegram.approvals import (
+    ApprovalDesk,
+    approvals_command,
+    mode_command,
+    on_decision_button,
+    on_revoke_button,
+)
+from voice_agent.telegram.callbacks import Kind, pattern
+from voice_agent.telegram.services import SERVICES_KEY, Services, Where, services
+
+logger = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, agent: AgentSettings | None = None) -> Services:
+    """The store, session manager, access gate and approval desk for ``settings``.
+
+    Args:
+        settings: The settings.
+        agent: Client settings (default: from ``settings``).
+    """
+    storage = SessionStorage(settings.store_path)
+    for moved in storage.moved_aside:
+        logger.error("a damaged store file was moved aside to %s; nothing was deleted", moved)
+    manager = SessionManager(
+        default_cwd=str(settings.default_cwd),
+        permission_timeout=settings.permission_timeout,
+        storage=storage,
+        agent=agent
+        or AgentSettings(
+            max_live_clients=settings.max_live_clients, idle_timeout=settings.idle_timeout
+        ),
+    )
+    gate = AccessGate(settings.allowed_chat_ids, settings.allowed_user_ids, storage.owners)
+    desk = ApprovalDesk(manager)
+    manager.set_permission_listeners(desk.on_request, desk.on_resolved)
+    return Services(settings, manager, gate, desk, stream_mode=settings.stream_mode)
+
+
+async def gate_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop every update from a chat or user that is not allowed: no reply, nothing started."""
+    if update.effective_chat is None:
+        raise ApplicationHandlerStop
+    where = Where.of(update)
+    if not services(context).gate.allows(where.chat_id, where.user_id, where.private):
+        raise ApplicationHandlerStop
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log first, then tell the user something went wrong (never the traceback)."""
+    logger.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(
+                "⚠️ Something went wrong handling that; it is in the log. Nothing was lost."
+            )
+        except Exception:  # the error handler must not raise
+            logger.debug("could not report the error to the chat", exc_info=True)
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    svc = application.bot_data[SERVICES_KEY]
+    assert isinstance(svc, Services)
+    svc.desk.attach(application.bot)
+    await application.bot.set_my_commands([BotCommand(n, d) for n, d in commands.COMMANDS])
+    if svc.gate.pairing_code:
+        print(
+            "voice-agent: no allowlist is set, so the bot is in pairing mode.\n"
+            f"Send this from your Telegram account, in a private chat with the bot:\n\n"
+            f"    /pair {svc.gate.pairing_code}\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    svc = application.bot_data[SERVICES_KEY]
+    assert isinstance(svc, Services)
+    await svc.workers.close()
+    await svc.manager.aclose()
+
+
+def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
+    table = {
+        ("start", "help"): commands.help_command,
+        ("status",): commands.status_command,
+        ("new",): commands.new_command,
+        ("switch",): commands.switch_command,
+        ("rename",): commands.rename_command,
+        ("close",): commands.close_command,
+        ("cwd",): commands.cwd_command,
+        ("project",): commands.project_command,
+        ("clear",): commands.clear_command,
+        ("restart",): commands.restart_command,
+        ("cancel",): commands.cancel_command,
+        ("sessions",): dialogs.sessions_command,
+        ("resume",): dialogs.resume_command,
+        ("approvals",): approvals_command,
+        ("mode",): mode_command,
+    }
+    return [CommandHandler(list(names), callback) for names, callback in table.items()]
+
+
+def wire(application: Application) -> None:  # type: ignore[type-arg]
+    """Register every handler of the bot.
+
+    Args:
+        application: The application to wire.
+    """
+    application.add_handler(CommandHandler("pair", prompts.pair_command), group=-2)
+    application.add_handler(TypeHandler(Update, gate_check), group=-1)
+    for handler in _command_handlers():
+        application.add_handler(handler)
+    buttons = {
+        pattern(Kind.APPROVE, Kind.ALWAYS, Kind.REJECT): on_decision_button,
+        pattern(Kind.REVOKE, Kind.REVOKE_ALL): on_revoke_button,
+        pattern(Kind.STOP): prompts.on_stop_button,
+        pattern(Kind.SWITCH, Kind.NEW, Kind.CLOSE, Kind.CLOSE_YES): dialogs.on_sessions_button,
+        pattern(Kind.RESUME): dialogs.on_resume_button,
+        pattern(Kind.CANCEL): dialogs.on_cancel_button,
+    }
+    for regex, callback in buttons.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=regex))
+    application.add_handler(CallbackQueryHandler(on_decision_button))  # stale or unknown data
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, prompts.on_text))
+    application.add_handler(
+        MessageHandler(filters.PHOTO | filters.Document.IMAGE, prompts.on_image)
+    )
+    application.add_handler(MessageHandler(filters.COMMAND, prompts.on_unknown_command))
+    application.add_error_handler(on_error)
+
+
+def build_application(settings: Settings, svc: Services | None = None) -> Application:  # type: ignore[type-arg]
+    """The bot, ready to run (``run_polling``) or to drive in tests.
+
+    Args:
+        settings: The settings (the token is required).
+        svc: Prebuilt shared state (tests); built from ``settings`` when None.
+
+    Raises:
+        ValueError: No bot token is set.
+    """
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_file_url)
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data[SERVICES_KEY] = svc or build_services(settings)
+    wire(application)
+    return application

@@ -1,0 +1,138 @@
+"""What an approval prompt shows: the call's details as Markdown, and its buttons.
+
+Bash shows the command; Edit a unified diff; Write the path, size and first
+lines; WebFetch the URL; any other tool its input. Long details are cut so the
+prompt stays within one Telegram message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from voice_agent.sessions.pending import PendingPermission, PermissionState
+from voice_agent.telegram.callbacks import Kind, encode
+
+DETAIL_LIMIT = 2500
+WRITE_PREVIEW_LINES = 15
+
+_LANGUAGES = {
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".tsx": "tsx",
+    ".sh": "bash",
+    ".rs": "rust",
+    ".go": "go",
+    ".json": "json",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".md": "markdown",
+    ".html": "html",
+    ".css": "css",
+    ".sql": "sql",
+}
+
+
+def _fence(body: str, language: str = "") -> str:
+    if len(body) > DETAIL_LIMIT:
+        body = body[:DETAIL_LIMIT] + "\n… (cut)"
+    body = body.replace("```", "``\u200b`")
+    return f"```{language}\n{body}\n```"
+
+
+def _relative(path: str, cwd: str | None) -> str:
+    if cwd and os.path.isabs(path):
+        relative = os.path.relpath(path, cwd)
+        if not relative.startswith(".."):
+            return relative
+    return path
+
+
+def edit_diff(path: str, old: str, new: str) -> str:
+    """A unified diff of one replacement in ``path``."""
+    lines = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), fromfile=path, tofile=path, lineterm="", n=2
+    )
+    return "\n".join(lines)
+
+
+def _details(tool: str, data: Mapping[str, Any], cwd: str | None) -> str:
+    path = str(data.get("file_path") or data.get("notebook_path") or "")
+    shown = _relative(path, cwd)
+    if tool == "Bash":
+        note = f"\n_{data['description']}_" if data.get("description") else ""
+        return f"💻 *Run command*{note}\n{_fence(str(data.get('command', '')), 'bash')}"
+    if tool == "Edit":
+        diff = edit_diff(shown, str(data.get("old_string", "")), str(data.get("new_string", "")))
+        return f"✏️ *Edit* `{shown}`\n{_fence(diff, 'diff')}"
+    if tool == "MultiEdit":
+        diffs = [
+            edit_diff(shown, str(e.get("old_string", "")), str(e.get("new_string", "")))
+            for e in data.get("edits", [])
+            if isinstance(e, Mapping)
+        ]
+        return f"✏️ *Edit* `{shown}` ({len(diffs)} changes)\n{_fence(chr(10).join(diffs), 'diff')}"
+    if tool == "Write":
+        content = str(data.get("content", ""))
+        lines = content.splitlines()
+        head = "\n".join(lines[:WRITE_PREVIEW_LINES])
+        more = f"\n… {len(lines) - WRITE_PREVIEW_LINES} more lines" if len(lines) > 15 else ""
+        language = _LANGUAGES.get(os.path.splitext(path)[1], "")
+        size = f"{len(lines)} lines, {len(content.encode())} bytes"
+        return f"📝 *Write* `{shown}` ({size})\n{_fence(head + more, language)}"
+    if tool == "WebFetch":
+        prompt = f"\n_{data['prompt']}_" if data.get("prompt") else ""
+        return f"🌐 *Fetch* {data.get('url', '')}{prompt}"
+    if tool == "NotebookEdit":
+        return f"📓 *Edit notebook* `{shown}`\n{_fence(str(data.get('new_source', '')))}"
+    body = json.dumps(dict(data), indent=2, ensure_ascii=False, default=str)
+    return f"🔧 *{tool}*\n{_fence(body, 'json')}"
+
+
+def prompt_markdown(request: PendingPermission, cwd: str | None, session_label: str = "") -> str:
+    """The approval prompt for ``request`` as Markdown.
+
+    Args:
+        request: The pending request.
+        cwd: The session's working directory (paths are shown relative to it).
+        session_label: The session's name, shown when the chat has several.
+    """
+    where = f" · {session_label}" if session_label else ""
+    header = f"🔐 *Approval #{request.number}*{where}"
+    return f"{header}\n{_details(request.tool_name, request.input_data, cwd)}"
+
+
+def outcome_line(request: PendingPermission, who: str = "") -> str:
+    """One line saying how a request ended, for the edited prompt."""
+    by = f" by {who}" if who else ""
+    if request.state is PermissionState.APPROVED and request.sticky is not None:
+        return f"♾ *Always approved*{by}: {request.sticky.describe()}"
+    if request.state is PermissionState.APPROVED:
+        return f"✅ *Approved*{by}"
+    if request.state is PermissionState.TIMEOUT:
+        return "⌛ *Timed out* — denied"
+    reason = request.deny_message or "denied"
+    if reason == "User rejected":
+        return f"❌ *Rejected*{by}"
+    return f"❌ *Denied*{by}: {reason}"
+
+
+def keyboard(request: PendingPermission) -> InlineKeyboardMarkup:
+    """Approve / Always / Reject buttons carrying the request id."""
+    rid = request.request_id
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ Approve", callback_data=encode(Kind.APPROVE, rid)),
+                InlineKeyboardButton("♾ Always", callback_data=encode(Kind.ALWAYS, rid)),
+                InlineKeyboardButton("❌ Reject", callback_data=encode(Kind.REJECT, rid)),
+            ]
+        ]
+    )

@@ -1,0 +1,227 @@
+"""Approval prompts on the phone: one message per pending request, decided by its buttons.
+
+Each request gets a message saying what will happen, with Approve / Always /
+Reject buttons carrying its id. After a decision or a timeout the message is
+edited to show the outcome and loses its buttons. A press on a finished request,
+or on a request of another chat, is answered "no longer pending" and changes
+nothing. ``/approvals`` lists the session's sticky rules with a revoke button
+each; ``/mode`` sets the permission mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from voice_agent.sessions import PendingPermission, Session, SessionManager
+from voice_agent.sessions.permissions import PERMISSION_MODES
+from voice_agent.telegram.approval_view import keyboard, outcome_line, prompt_markdown
+from voice_agent.telegram.callbacks import Button, Kind, decode, encode
+from voice_agent.telegram.render import render
+
+logger = logging.getLogger(__name__)
+
+NO_LONGER_PENDING = "This request is no longer pending."
+
+
+@dataclass
+class _Prompt:
+    session: Session
+    request: PendingPermission
+    markdown: str
+    message: Message | None = None
+    decided_by: str = ""
+
+
+class ApprovalDesk:
+    """Shows permission requests and carries out button presses."""
+
+    def __init__(self, manager: SessionManager) -> None:
+        """Start with no prompts; :meth:`attach` gives the bot.
+
+        Args:
+            manager: The session manager whose requests are shown.
+        """
+        self._manager = manager
+        self._bot: Bot | None = None
+        self._prompts: dict[str, _Prompt] = {}
+
+    def attach(self, bot: Bot) -> None:
+        """Use ``bot`` to send prompts."""
+        self._bot = bot
+
+    def pending_prompts(self) -> list[PendingPermission]:
+        """Requests with a prompt on screen, oldest first."""
+        return [p.request for p in self._prompts.values()]
+
+    async def on_request(self, session: Session, request: PendingPermission) -> None:
+        """Send the approval prompt for a new request.
+
+        Raises:
+            TelegramError: The prompt could not be sent (the request is then denied).
+        """
+        assert self._bot is not None
+        several = len(self._manager.sessions.get(session.chat_id, {})) > 1
+        markdown = prompt_markdown(request, session.cwd, session.name if several else "")
+        prompt = _Prompt(session, request, markdown)
+        self._prompts[request.request_id] = prompt
+        chunk = render(markdown)[0]
+        try:
+            prompt.message = await self._bot.send_message(
+                session.chat_id,
+                chunk.text,
+                entities=list(chunk.entities) or None,
+                reply_markup=keyboard(request),
+            )
+        except TelegramError:
+            self._prompts.pop(request.request_id, None)
+            raise
+
+    async def on_resolved(self, session: Session, request: PendingPermission) -> None:
+        """Edit the prompt to show how the request ended."""
+        prompt = self._prompts.pop(request.request_id, None)
+        if prompt is None or prompt.message is None:
+            return
+        markdown = f"{prompt.markdown}\n{outcome_line(request, prompt.decided_by)}"
+        chunk = render(markdown)[0]
+        try:
+            await prompt.message.edit_text(chunk.text, entities=list(chunk.entities) or None)
+        except TelegramError as error:
+            logger.warning("could not update approval prompt %s: %s", request.request_id, error)
+
+    def decide(self, button: Button, chat_id: int, user_id: int | None, who: str) -> bool:
+        """Carry out an Approve / Always / Reject press.
+
+        Args:
+            button: The decoded press.
+            chat_id: The chat the press came from.
+            user_id: Who pressed.
+            who: Their name, for the edited prompt.
+
+        Returns:
+            False when the request is finished, unknown or of another chat.
+        """
+        prompt = self._prompts.get(button.arg)
+        if prompt is None or prompt.session.chat_id != chat_id:
+            return False
+        handler = prompt.session.permission_handler
+        if handler.get_request(button.arg) is None:
+            return False
+        prompt.decided_by = who
+        if button.kind is Kind.APPROVE:
+            return handler.approve(button.arg, user_id=user_id)
+        if button.kind is Kind.ALWAYS:
+            return handler.sticky_approve(button.arg, user_id=user_id) is not None
+        return handler.deny(None, request_id=button.arg, user_id=user_id)
+
+
+async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Approve / Always / Reject pressed."""
+    from voice_agent.telegram.services import services
+
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data)
+    chat = update.effective_chat
+    user = update.effective_user
+    done = (
+        button is not None
+        and chat is not None
+        and services(context).desk.decide(
+            button, chat.id, user.id if user else None, user.first_name if user else ""
+        )
+    )
+    await query.answer(None if done else NO_LONGER_PENDING)
+
+
+def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The ``/approvals`` text and its revoke buttons."""
+    rules = session.permission_handler.get_sticky_approvals()
+    if not rules:
+        return f"No sticky approvals in session {session.name}.", None
+    lines = [f"Sticky approvals in session {session.name}:"]
+    buttons = []
+    for number, rule in enumerate(rules, start=1):
+        lines.append(f"{number}. {rule.describe()}")
+        if rule.rule_id is not None:
+            data = encode(Kind.REVOKE, f"{session.key}:{rule.rule_id}")
+            buttons.append([InlineKeyboardButton(f"🗑 Revoke {number}", callback_data=data)])
+    buttons.append(
+        [
+            InlineKeyboardButton(
+                "🗑 Revoke all", callback_data=encode(Kind.REVOKE_ALL, str(session.key))
+            )
+        ]
+    )
+    return "\n".join(lines), InlineKeyboardMarkup(buttons)
+
+
+def find_session(svc_sessions: dict[str, Session], key: str) -> Session | None:
+    """The session of a chat whose key (as text) is ``key``."""
+    return next((s for s in svc_sessions.values() if str(s.key) == key), None)
+
+
+async def approvals_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/approvals — list sticky rules with revoke buttons."""
+    from voice_agent.telegram.services import Where, services
+
+    where = Where.of(update)
+    session = services(context).manager.get_or_create(where.chat_id)
+    text, markup = rules_keyboard(session)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Revoke one sticky rule, or all of a session's."""
+    from voice_agent.telegram.services import Where, services
+
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data)
+    where = Where.of(update)
+    chat_sessions = services(context).manager.sessions.get(where.chat_id, {})
+    key, _, rule_id = (button.arg if button else "").partition(":")
+    session = find_session(chat_sessions, key)
+    if button is None or session is None:
+        await query.answer("That session is gone.")
+        return
+    handler = session.permission_handler
+    if button.kind is Kind.REVOKE_ALL:
+        count = handler.clear_sticky_approvals()
+        await query.answer(f"Revoked {count} rule(s).")
+    else:
+        rules = handler.get_sticky_approvals()
+        index = next((i for i, r in enumerate(rules) if str(r.rule_id) == rule_id), None)
+        removed = handler.remove_sticky_approval(index) if index is not None else None
+        await query.answer("Revoked." if removed else "Already revoked.")
+    text, markup = rules_keyboard(session)
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except TelegramError as error:
+        logger.debug("could not refresh the rules list: %s", error)
+
+
+async def mode_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/mode default|acceptEdits|plan — set the session's permission mode."""
+    from voice_agent.telegram.services import Where, services
+
+    where = Where.of(update)
+    manager = services(context).manager
+    message = update.effective_message
+    assert message is not None
+    session = manager.get_or_create(where.chat_id)
+    wanted = context.args[0] if context.args else ""
+    match = {m.lower(): m for m in PERMISSION_MODES}.get(wanted.lower())
+    if match is None:
+        await message.reply_text(
+            f"Permission mode of {session.name}: {session.permission_mode}.\n"
+            f"Use /mode {' | '.join(PERMISSION_MODES)}."
+        )
+        return
+    manager.set_permission_mode(where.chat_id, match)
+    await message.reply_text(f"Permission mode of {session.name} is now {match}.")

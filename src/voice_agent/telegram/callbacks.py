@@ -1,0 +1,87 @@
+"""The one codec for inline-button payloads (Telegram allows 64 bytes of callback data).
+
+Every button's data is ``<kind>:<arg>[:<arg>...]``; :func:`decode` returns a typed
+:class:`Button` or None for data this version did not make (a stale or forged
+button), which handlers answer with "no longer pending" and otherwise ignore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_DATA_BYTES = 64
+
+
+class Kind(StrEnum):
+    """What a button does."""
+
+    APPROVE = "ok"  # arg: request id
+    ALWAYS = "al"  # arg: request id
+    REJECT = "no"  # arg: request id
+    STOP = "st"  # arg: session key
+    REVOKE = "rv"  # arg: sticky rule id
+    REVOKE_ALL = "ra"  # arg: session name
+    SWITCH = "sw"  # arg: session name
+    CLOSE = "cl"  # arg: session name (asks for confirmation)
+    CLOSE_YES = "cy"  # arg: session name
+    NEW = "nw"  # no arg
+    RESUME = "rs"  # arg: Claude session id
+    CANCEL = "cx"  # no arg: dismiss a dialog
+
+
+@dataclass(frozen=True)
+class Button:
+    """A decoded button press.
+
+    Attributes:
+        kind: What the button does.
+        arg: Its argument ("" when none).
+    """
+
+    kind: Kind
+    arg: str = ""
+
+
+def encode(kind: Kind, arg: str = "") -> str:
+    """Callback data for a button.
+
+    Args:
+        kind: What the button does.
+        arg: Its argument (must not make the data longer than 64 bytes).
+
+    Returns:
+        The data string.
+
+    Raises:
+        ValueError: The data would be longer than Telegram allows.
+    """
+    data = f"{kind.value}:{arg}"
+    if len(data.encode()) > MAX_DATA_BYTES:
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Button | None:
+    """Read callback data; None for anything this codec did not produce.
+
+    Args:
+        data: The callback query's data.
+    """
+    if not data or ":" not in data:
+        return None
+    prefix, arg = data.split(":", 1)
+    try:
+        kind = Kind(prefix)
+    except ValueError:
+        return None
+    return Button(kind, arg)
+
+
+def pattern(*kinds: Kind) -> str:
+    """A ``CallbackQueryHandler`` pattern matching these kinds.
+
+    Args:
+        *kinds: The button kinds the handler serves.
+    """
+    return "^(?:" + "|".join(k.value for k in kinds) + "):"

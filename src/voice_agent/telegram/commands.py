@@ -1,0 +1,251 @@
+"""Session and project commands: /new, /switch, /rename, /close, /cwd, /project and more."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from telegram import Message, Update
+from telegram.ext import ContextTypes
+
+from voice_agent.sessions import Session
+from voice_agent.telegram.services import Services, Where, services
+
+NAME = re.compile(r"^[\w.-]{1,32}$")
+
+HELP = """🎙 voice-agent drives Claude Code on this machine.
+
+Send a text, a voice note or a photo: it goes to the active session.
+Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
+
+/sessions — list, switch, create, close sessions
+/new [name] — new session (in the current directory)
+/switch name — make another session active
+/rename old new · /close name
+/cwd path — change the working directory
+/project name — switch to a configured project (or say "work on api")
+/status — the active session
+/approvals — sticky approvals (revoke them)
+/mode default|acceptEdits|plan
+/clear — forget Claude's context, keep the session
+/restart — restart Claude Code, keep the context
+/resume — continue an earlier Claude Code conversation
+/cancel — stop the running turn and drop queued prompts
+Other /commands go to Claude Code as slash commands."""
+
+COMMANDS = [
+    ("start", "Start and show help"),
+    ("help", "Show help"),
+    ("status", "Show the active session"),
+    ("sessions", "List and manage sessions"),
+    ("new", "Start a new session"),
+    ("switch", "Switch to another session"),
+    ("rename", "Rename a session"),
+    ("close", "Close a session"),
+    ("cwd", "Change the working directory"),
+    ("project", "Switch to a project"),
+    ("approvals", "List sticky approvals"),
+    ("mode", "Set the permission mode"),
+    ("clear", "Forget Claude's context"),
+    ("restart", "Restart Claude Code"),
+    ("resume", "Resume an earlier conversation"),
+    ("cancel", "Stop the running turn"),
+]
+
+
+def _message(update: Update) -> Message:
+    message = update.effective_message
+    assert message is not None
+    return message
+
+
+def _valid_name(name: str) -> bool:
+    return bool(NAME.match(name))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start and /help — what the bot does."""
+    await _message(update).reply_text(HELP)
+
+
+async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/status — the active session's state."""
+    where = Where.of(update)
+    svc = services(context)
+    session = svc.manager.get_or_create(where.chat_id)
+    others = len(svc.manager.sessions.get(where.chat_id, {})) - 1
+    lines = [session.get_status()]
+    if session.busy:
+        lines.append("Working on a prompt now.")
+    queued = max(svc.workers.waiting(where.chat_id) - (1 if session.busy else 0), 0)
+    if queued:
+        lines.append(f"Queued prompts: {queued}")
+    if others:
+        lines.append(f"Other sessions in this chat: {others} (/sessions)")
+    await _message(update).reply_text("\n".join(lines))
+
+
+async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/new [name] — a new session, made active, in the current session's directory."""
+    where = Where.of(update)
+    manager = services(context).manager
+    name = context.args[0] if context.args else manager.generate_session_name(where.chat_id)
+    if not _valid_name(name):
+        await _message(update).reply_text("Session names are 1-32 letters, digits, . _ or -.")
+        return
+    if manager.get(where.chat_id, name) is not None:
+        await _message(update).reply_text(f"Session {name} exists; /switch {name} to use it.")
+        return
+    current = manager.get(where.chat_id)
+    cwd = current.cwd if current else None
+    session = await manager.create_new_async(where.chat_id, cwd=cwd, name=name)
+    await _message(update).reply_text(f"🆕 Session {session.name} in {session.cwd} is active.")
+
+
+async def switch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/switch name — make another session active."""
+    where = Where.of(update)
+    manager = services(context).manager
+    if not context.args:
+        await _message(update).reply_text("Usage: /switch name (see /sessions)")
+        return
+    session = manager.switch_session(where.chat_id, context.args[0])
+    if session is None:
+        await _message(update).reply_text(f"No session {context.args[0]}; see /sessions.")
+        return
+    await _message(update).reply_text(f"➡️ Session {session.name} ({session.cwd}) is active.")
+
+
+async def rename_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/rename old new."""
+    where = Where.of(update)
+    manager = services(context).manager
+    if len(context.args or []) != 2:
+        await _message(update).reply_text("Usage: /rename old new")
+        return
+    old, new = (context.args or [])[:2]
+    if not _valid_name(new):
+        await _message(update).reply_text("Session names are 1-32 letters, digits, . _ or -.")
+    elif manager.rename_session(where.chat_id, old, new):
+        await _message(update).reply_text(f"✏️ Session {old} is now {new}.")
+    elif manager.get(where.chat_id, old) is None:
+        await _message(update).reply_text(f"No session {old}; see /sessions.")
+    else:
+        await _message(update).reply_text(f"A session called {new} already exists.")
+
+
+async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/close name — close a session (its Claude conversation stays on disk)."""
+    where = Where.of(update)
+    manager = services(context).manager
+    if not context.args:
+        await _message(update).reply_text("Usage: /close name (see /sessions)")
+        return
+    name = context.args[0]
+    if not await manager.close_session_async(where.chat_id, name):
+        await _message(update).reply_text(f"No session {name}.")
+        return
+    active = manager.get_active_session_name(where.chat_id)
+    after = f" Active: {active}." if active else ""
+    await _message(update).reply_text(f"🗑 Closed session {name}.{after}")
+
+
+def _directory(raw: str, base: str) -> Path | str:
+    """The directory ``raw`` names (relative to ``base``), or the resolved text if it is none."""
+    target = Path(os.path.expanduser(raw))
+    if not target.is_absolute():
+        target = Path(base) / target
+    target = target.resolve()
+    return target if target.is_dir() else str(target)
+
+
+async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cwd path — change the active session's working directory (it must exist)."""
+    where = Where.of(update)
+    manager = services(context).manager
+    session = manager.get_or_create(where.chat_id)
+    if not context.args:
+        await _message(update).reply_text(f"{session.name} works in {session.cwd}")
+        return
+    target = _directory(" ".join(context.args), session.cwd)
+    if isinstance(target, str):
+        await _message(update).reply_text(f"{target} is not a directory; nothing changed.")
+        return
+    manager.set_cwd(where.chat_id, str(target))
+    await _message(update).reply_text(f"📁 {session.name} now works in {target}")
+
+
+async def switch_project(svc: Services, chat_id: int, name: str) -> Session | None:
+    """Make the session for project ``name`` active, creating it in the project's directory.
+
+    Args:
+        svc: The shared state.
+        chat_id: The chat.
+        name: A configured project name.
+
+    Returns:
+        The session, or None when there is no such project.
+    """
+    path = svc.settings.projects.get(name)
+    if path is None:
+        return None
+    manager = svc.manager
+    existing = manager.get(chat_id, name)
+    if existing is not None:
+        manager.switch_session(chat_id, name)
+        if existing.cwd != str(path):
+            manager.set_cwd(chat_id, str(path))
+        return existing
+    return await manager.create_new_async(chat_id, cwd=str(path), name=name)
+
+
+async def project_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/project name — switch to a configured project."""
+    where = Where.of(update)
+    svc = services(context)
+    names = ", ".join(sorted(svc.settings.projects)) or "none configured (PROJECTS)"
+    if not context.args:
+        await _message(update).reply_text(f"Projects: {names}")
+        return
+    session = await switch_project(svc, where.chat_id, context.args[0])
+    if session is None:
+        await _message(update).reply_text(f"No project {context.args[0]}. Projects: {names}")
+        return
+    await _message(update).reply_text(f"📂 Working on {session.name} in {session.cwd}")
+
+
+async def clear_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/clear — start a fresh Claude conversation in the active session."""
+    where = Where.of(update)
+    manager = services(context).manager
+    session = manager.get_or_create(where.chat_id)
+    await manager.clear_context(where.chat_id)
+    await _message(update).reply_text(f"🧹 {session.name}: Claude's context is cleared.")
+
+
+async def restart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/restart — a new Claude Code process for the session, same conversation."""
+    where = Where.of(update)
+    manager = services(context).manager
+    session = manager.get_or_create(where.chat_id)
+    await manager.restart(where.chat_id)
+    await _message(update).reply_text(
+        f"🔄 {session.name}: Claude Code restarts with the next prompt (context kept)."
+    )
+
+
+async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel — stop the running turn and drop queued prompts."""
+    where = Where.of(update)
+    svc = services(context)
+    dropped = svc.workers.cancel_queued(where.chat_id)
+    stopped = await svc.manager.interrupt(where.chat_id)
+    parts = []
+    if stopped:
+        parts.append("stopped the running turn")
+    if dropped:
+        parts.append(f"dropped {dropped} queued prompt(s)")
+    await _message(update).reply_text(
+        ("⏹ " + " and ".join(parts)) if parts else "Nothing to cancel."
+    )

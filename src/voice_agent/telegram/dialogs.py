@@ -1,0 +1,160 @@
+"""Button dialogs: /sessions (switch, new, close with confirmation) and /resume."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from claude_agent_sdk import list_sessions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.services import Where, services
+
+logger = logging.getLogger(__name__)
+
+RESUME_CHOICES = 8
+
+
+def sessions_view(
+    chat_sessions: dict[str, object], active: str | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The /sessions text and keyboard for a chat's sessions."""
+    lines = ["Sessions:"] if chat_sessions else ["No sessions yet; send a prompt or /new."]
+    rows = []
+    for name, session in chat_sessions.items():
+        mark = "▶️" if name == active else "▫️"
+        cwd = getattr(session, "cwd", "")
+        count = getattr(session, "message_count", 0)
+        lines.append(f"{mark} {name} — {cwd} ({count} messages)")
+        row = []
+        if name != active:
+            row.append(InlineKeyboardButton(f"➡️ {name}", callback_data=encode(Kind.SWITCH, name)))
+        row.append(InlineKeyboardButton(f"🗑 {name}", callback_data=encode(Kind.CLOSE, name)))
+        rows.append(row)
+    rows.append([InlineKeyboardButton("➕ New session", callback_data=encode(Kind.NEW))])
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+async def sessions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sessions — the sessions dialog."""
+    where = Where.of(update)
+    manager = services(context).manager
+    text, markup = sessions_view(
+        dict(manager.sessions.get(where.chat_id, {})),
+        manager.get_active_session_name(where.chat_id),
+    )
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press in the sessions dialog."""
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data)
+    where = Where.of(update)
+    manager = services(context).manager
+    note = ""
+    if button is None:
+        note = "That button is no longer valid."
+    elif button.kind is Kind.SWITCH:
+        note = (
+            f"Switched to {button.arg}."
+            if manager.switch_session(where.chat_id, button.arg)
+            else f"No session {button.arg}."
+        )
+    elif button.kind is Kind.NEW:
+        current = manager.get(where.chat_id)
+        name = manager.generate_session_name(where.chat_id)
+        await manager.create_new_async(
+            where.chat_id, cwd=current.cwd if current else None, name=name
+        )
+        note = f"Created {name}."
+    elif button.kind is Kind.CLOSE:
+        confirm = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        f"Yes, close {button.arg}", callback_data=encode(Kind.CLOSE_YES, button.arg)
+                    ),
+                    InlineKeyboardButton("No", callback_data=encode(Kind.CANCEL)),
+                ]
+            ]
+        )
+        await query.answer()
+        await query.edit_message_text(f"Close session {button.arg}?", reply_markup=confirm)
+        return
+    elif button.kind is Kind.CLOSE_YES:
+        closed = await manager.close_session_async(where.chat_id, button.arg)
+        note = f"Closed {button.arg}." if closed else f"No session {button.arg}."
+    await query.answer(note or None)
+    text, markup = sessions_view(
+        dict(manager.sessions.get(where.chat_id, {})),
+        manager.get_active_session_name(where.chat_id),
+    )
+    try:
+        await query.edit_message_text(f"{note}\n\n{text}".strip(), reply_markup=markup)
+    except TelegramError as error:
+        logger.debug("could not refresh the sessions dialog: %s", error)
+
+
+async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/resume — pick one of the recent Claude Code conversations of the working directory."""
+    where = Where.of(update)
+    session = services(context).manager.get_or_create(where.chat_id)
+    found = await asyncio.to_thread(list_sessions, session.cwd, RESUME_CHOICES)
+    message = update.effective_message
+    assert message is not None
+    if not found:
+        await message.reply_text(f"No earlier Claude Code conversations in {session.cwd}.")
+        return
+    rows = []
+    for info in found:
+        when = datetime.fromtimestamp(info.last_modified / 1000).strftime("%b %d %H:%M")
+        title = (info.custom_title or info.summary or info.first_prompt or "untitled")[:40]
+        current = " ◀" if info.session_id == session.claude_session_id else ""
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    f"{when} · {title}{current}", callback_data=encode(Kind.RESUME, info.session_id)
+                )
+            ]
+        )
+    rows.append([InlineKeyboardButton("Cancel", callback_data=encode(Kind.CANCEL))])
+    await message.reply_text(
+        f"Resume which conversation in {session.cwd}?", reply_markup=InlineKeyboardMarkup(rows)
+    )
+
+
+async def on_resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A conversation was picked in /resume."""
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data)
+    where = Where.of(update)
+    manager = services(context).manager
+    session = manager.get_or_create(where.chat_id)
+    if button is None or button.kind is not Kind.RESUME:
+        await query.answer()
+        return
+    await manager.restart(where.chat_id)
+    manager.set_claude_session_id(where.chat_id, button.arg)
+    await query.answer("Resumed.")
+    await query.edit_message_text(
+        f"↩️ {session.name} continues conversation {button.arg[:8]}…; send your next prompt."
+    )
+
+
+async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Dismiss a dialog."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    try:
+        await query.edit_message_text("Cancelled.")
+    except TelegramError as error:
+        logger.debug("could not dismiss the dialog: %s", error)

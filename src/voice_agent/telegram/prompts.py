@@ -1,0 +1,149 @@
+"""Prompts from the phone: text, photos and image files, and unknown /commands.
+
+A prompt joins its chat's queue; if another prompt of the chat is running, the
+user is told it is queued. Unknown ``/commands`` go to Claude Code as slash
+commands. Text naming a configured project ("work on api", "on api: run the
+tests") switches to it first.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.constants import MessageEntityType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from voice_agent.router import route
+from voice_agent.sessions import ImageAttachment
+from voice_agent.sessions.image import MAX_IMAGE_BYTES, ImageError
+from voice_agent.telegram.callbacks import decode
+from voice_agent.telegram.commands import switch_project
+from voice_agent.telegram.services import Services, Where, services
+from voice_agent.telegram.turn import run_prompt
+
+logger = logging.getLogger(__name__)
+
+
+async def enqueue(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    prompt: str,
+    images: list[ImageAttachment] | None = None,
+) -> None:
+    """Queue a prompt for the chat's active session, telling the user if it must wait.
+
+    Args:
+        update: The update the prompt came in.
+        context: The handler context.
+        prompt: The prompt text.
+        images: Images sent with it.
+    """
+    svc = services(context)
+    where = Where.of(update)
+    bot = context.bot
+
+    async def job() -> None:
+        await run_prompt(bot, svc, where, prompt, images)
+
+    ahead = svc.workers.submit(where.chat_id, job)
+    message = update.effective_message
+    if ahead and message is not None:
+        await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A text message: maybe a project switch, then a prompt."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    svc = services(context)
+    target = route(message.text, svc.settings.projects)
+    if target.project is not None:
+        session = await switch_project(svc, Where.of(update).chat_id, target.project)
+        if session is not None and target.prompt is None:
+            await message.reply_text(f"📂 Working on {session.name} in {session.cwd}")
+            return
+    if target.prompt:
+        await enqueue(update, context, target.prompt)
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown /command: sent to Claude Code as a slash command."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    text = message.text
+    entity = next((e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND), None)
+    if entity is not None and entity.offset == 0:
+        command = text[: entity.length].split("@", 1)[0]  # "/compact@my_bot" -> "/compact"
+        text = command + text[entity.length :]
+    await enqueue(update, context, text)
+
+
+async def _download_image(message: Message, svc: Services) -> ImageAttachment | None:
+    """The photo or image document of ``message`` (None with a reply when unusable)."""
+    if message.photo:
+        file_id, size, mime = message.photo[-1].file_id, message.photo[-1].file_size, "image/jpeg"
+    elif message.document is not None:
+        file_id, size = message.document.file_id, message.document.file_size
+        mime = message.document.mime_type or ""
+    else:
+        return None
+    if size and size > MAX_IMAGE_BYTES:
+        await message.reply_text(
+            f"That image is {size / 1e6:.1f} MB; Claude accepts at most 5 MB. Nothing was sent."
+        )
+        return None
+    try:
+        telegram_file = await message.get_bot().get_file(file_id)
+        raw = bytes(await telegram_file.download_as_bytearray())
+        return ImageAttachment.from_bytes(raw, mime)
+    except ImageError as error:
+        await message.reply_text(f"I can't use that image: {error}. Nothing was sent.")
+    except TelegramError as error:
+        logger.warning("could not download an image: %s", error)
+        await message.reply_text("I couldn't download that image from Telegram; please retry.")
+    return None
+
+
+async def on_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo or image file: sent with its caption as the prompt."""
+    message = update.effective_message
+    if message is None:
+        return
+    image = await _download_image(message, services(context))
+    if image is not None:
+        prompt = message.caption or "What do you see in this image?"
+        await enqueue(update, context, prompt, [image])
+
+
+async def on_stop_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The Stop button of a running turn."""
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data)
+    where = Where.of(update)
+    manager = services(context).manager
+    session = next(
+        (
+            s
+            for s in manager.sessions.get(where.chat_id, {}).values()
+            if button and str(s.key) == button.arg
+        ),
+        None,
+    )
+    stopped = session is not None and await manager.interrupt(where.chat_id, session.name)
+    await query.answer("Stopping…" if stopped else "Nothing is running.")
+
+
+async def pair_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/pair CODE — become the owner while the bot is in pairing mode."""
+    svc = services(context)
+    where = Where.of(update)
+    message = update.effective_message
+    code = context.args[0] if context.args else ""
+    if message is None or not svc.gate.pair(where.chat_id, where.user_id, where.private, code):
+        return  # strangers get no reply at all
+    await message.reply_text("🔑 Paired: you are the owner of this bot. Send /help to start.")

@@ -1,0 +1,74 @@
+"""What every handler shares: settings, the session manager, the access gate, queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from voice_agent.access import AccessGate
+from voice_agent.config import Settings
+from voice_agent.sessions import SessionManager
+from voice_agent.telegram.workers import ChatWorkers
+
+if TYPE_CHECKING:
+    from voice_agent.telegram.approvals import ApprovalDesk
+
+SERVICES_KEY = "voice_agent"
+
+
+@dataclass
+class Services:
+    """The bot's shared state, kept in ``application.bot_data``.
+
+    Attributes:
+        settings: The settings read at start-up.
+        manager: The session manager.
+        gate: Who may use the bot.
+        workers: One prompt queue per chat.
+        desk: The approval prompts.
+        stream_mode: ``auto`` (drafts in private chats, edits elsewhere) or ``edit``.
+    """
+
+    settings: Settings
+    manager: SessionManager
+    gate: AccessGate
+    desk: ApprovalDesk
+    workers: ChatWorkers = field(default_factory=ChatWorkers)
+    stream_mode: str = "edit"
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The shared state from a handler's context."""
+    found = context.application.bot_data[SERVICES_KEY]
+    assert isinstance(found, Services)
+    return found
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an update came from and where replies go.
+
+    Attributes:
+        chat_id: The chat.
+        thread_id: The forum topic (None outside topics).
+        user_id: The sender.
+        private: Whether the chat is private.
+    """
+
+    chat_id: int
+    thread_id: int | None
+    user_id: int | None
+    private: bool
+
+    @classmethod
+    def of(cls, update: Update) -> Where:
+        """Read the chat, topic and sender of an update."""
+        chat = update.effective_chat
+        message = update.effective_message
+        user = update.effective_user
+        assert chat is not None
+        thread = message.message_thread_id if message and message.is_topic_message else None
+        return cls(chat.id, thread, user.id if user else None, chat.type == "private")

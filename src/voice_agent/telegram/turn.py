@@ -1,0 +1,113 @@
+"""One prompt from Telegram through the session manager, shown live in the chat."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from voice_agent.agent.events import (
+    AgentEvent,
+    TextBlockDone,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnError,
+    TurnResult,
+)
+from voice_agent.sessions import ImageAttachment, Session
+from voice_agent.telegram.services import Services, Where
+from voice_agent.telegram.status import TurnStatus
+from voice_agent.telegram.stream import StreamingReply
+
+logger = logging.getLogger(__name__)
+
+
+def session_label(svc: Services, session: Session) -> str:
+    """The session's name when its chat has more than one session, else ""."""
+    return session.name if len(svc.manager.sessions.get(session.chat_id, {})) > 1 else ""
+
+
+def footer(result: TurnResult | TurnError | None, status: TurnStatus, label: str) -> str:
+    """The answer's last line: outcome, time, tools, cost (Markdown)."""
+    parts = [f"{int(status.elapsed)} s"]
+    if status.tools_used:
+        parts.append(f"{status.tools_used} tool{'s' if status.tools_used > 1 else ''}")
+    if label:
+        parts.insert(0, label)
+    if isinstance(result, TurnError):
+        return f"⚠️ {result.message}\n_{' · '.join(parts)}_"
+    if result is None:
+        return f"⚠️ The turn ended without a result\n_{' · '.join(parts)}_"
+    if result.cost_usd:
+        parts.append(f"${result.cost_usd:.4f}")
+    if result.interrupted:
+        return f"⏹ _Stopped · {' · '.join(parts)}_"
+    if result.is_error:
+        reason = "; ".join(result.errors) or result.result or "Claude reported an error"
+        return f"⚠️ {reason}\n_{' · '.join(parts)}_"
+    return f"_{' · '.join(parts)}_"
+
+
+class _Relay:
+    """Routes a turn's events to the reply and the status."""
+
+    def __init__(self, reply: StreamingReply, status: TurnStatus) -> None:
+        self.reply = reply
+        self.status = status
+        self.result: TurnResult | TurnError | None = None
+        self._deltas = False
+        self._new_block = False
+
+    def _text(self, text: str) -> None:
+        if self._new_block and self.reply.text.strip():
+            self.reply.append("\n\n")
+        self._new_block = False
+        self.reply.append(text)
+
+    def handle(self, event: AgentEvent) -> None:
+        if isinstance(event, TextDelta):
+            self._deltas = True
+            self._text(event.text)
+        elif isinstance(event, TextBlockDone) and not self._deltas:
+            self._new_block = True
+            self._text(event.text)
+        elif isinstance(event, ToolStarted):
+            self._new_block = True
+            self.status.tool_started(event)
+        elif isinstance(event, ToolFinished):
+            self.status.tool_finished(event)
+        elif isinstance(event, TurnResult | TurnError):
+            self.result = event
+
+
+async def run_prompt(
+    bot: Bot,
+    svc: Services,
+    where: Where,
+    prompt: str,
+    images: list[ImageAttachment] | None = None,
+) -> None:
+    """Send ``prompt`` to the chat's active session and stream the answer into the chat.
+
+    Args:
+        bot: The bot.
+        svc: The shared state.
+        where: The chat (and topic) the prompt came from.
+        prompt: The prompt text.
+        images: Images sent with it.
+    """
+    session = svc.manager.get_or_create(where.chat_id)
+    label = session_label(svc, session)
+    mode = "draft" if svc.stream_mode == "auto" and where.private else "edit"
+    reply = StreamingReply(bot, where.chat_id, where.thread_id, mode=mode)
+    status = TurnStatus(bot, where.chat_id, where.thread_id, str(session.key), label)
+    relay = _Relay(reply, status)
+    async with status:
+        async for event in svc.manager.stream(where.chat_id, prompt, images, name=session.name):
+            relay.handle(event)
+    try:
+        await reply.finish(footer(relay.result, status, label))
+    except TelegramError as error:
+        logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
