@@ -1,8 +1,45 @@
-"""The ``voice-agent`` command."""
+"""The ``voice-agent`` command: ``run`` (the Telegram bot, the default) and ``chat`` (terminal)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+from voice_agent import __version__
+from voice_agent.config import Settings, SettingsError, load_settings
+from voice_agent.logs import setup_logging
+
+NO_TOKEN = """voice-agent: TELEGRAM_BOT_TOKEN is not set.
+
+1. In Telegram, talk to @BotFather, send /newbot and follow the steps; it gives a token.
+2. Put it in the environment or in a .env file here:   TELEGRAM_BOT_TOKEN=123456:ABC...
+3. Run `voice-agent run` again. With no ALLOWED_USER_IDS / ALLOWED_CHAT_IDS set, the
+   bot prints a pairing code: send /pair CODE to your bot from your own account.
+
+`voice-agent chat` works without Telegram, in this terminal."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voice-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"voice-agent {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the Telegram bot (default)")
+    chat = sub.add_parser("chat", help="talk to Claude Code in this terminal")
+    chat.add_argument("rest", nargs=argparse.REMAINDER, help="--session NAME, --cwd PATH")
+    return parser
+
+
+def _run_bot(settings: Settings) -> int:
+    if settings.telegram_bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    from telegram import Update
+
+    from voice_agent.telegram.app import build_application
+
+    application = build_application(settings)
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,11 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in {"--version", "version"}:
-        from voice_agent import __version__
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"voice-agent: {error}", file=sys.stderr)
+        return 2
+    token = settings.telegram_bot_token
+    setup_logging(settings.log_level, [token.get_secret_value()] if token else [])
+    if args.command == "chat":
+        from voice_agent.terminal import main as chat_main
 
-        print(f"voice-agent {__version__}")
-        return 0
-    print("voice-agent: the Telegram front end is not built yet (see issue 3).", file=sys.stderr)
-    return 2
+        return chat_main(settings, args.rest)
+    return _run_bot(settings)
