@@ -110,6 +110,8 @@ class LiveClient:
         """
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
+        # Whoever waits sees the failure; if nobody does, it must not be reported as lost.
+        self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._task = asyncio.create_task(self._own(), name=f"claude-client-{self.key}")
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)

@@ -33,6 +33,7 @@ class Session:
         claude_session_id: Claude CLI session ID for resume.
         key: Unique id of this session object (names can change; this does not).
         turn_lock: Held while a turn runs, so a session's prompts run one at a time.
+        stop_requested: Set by an interrupt; the running turn stops as soon as it can.
     """
 
     chat_id: int
@@ -45,6 +46,7 @@ class Session:
     claude_session_id: str | None = None
     key: int = field(default_factory=lambda: next(_keys), compare=False)
     turn_lock: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False, repr=False)
+    stop_requested: bool = field(default=False, compare=False, repr=False)
 
     @property
     def permission_mode(self) -> str:

@@ -91,13 +91,17 @@ class TurnRunner:
         """
         message: str | dict[str, Any] = build_user_message(prompt, images) if images else prompt
         async with session.turn_lock:
+            session.stop_requested = False
             live = self.pool.get_live(session.key)
             if live is not None and live.signature != _signature(session):
                 # The cwd or plan mode changed since the process started: start afresh.
                 await self.pool.close(session.key)
             try:
                 async with self.pool.lease(session.key, self._start_options(session)) as client:
-                    async for event in self._serve(client, message):
+                    if session.stop_requested:  # stopped while the process was starting
+                        yield TurnResult(session.claude_session_id or "", interrupted=True)
+                        return
+                    async for event in self._serve(client, message, session):
                         if isinstance(event, TurnResult) and event.session_id:
                             on_session_id(session, event.session_id)
                         yield event
@@ -107,12 +111,17 @@ class TurnRunner:
                 session.permission_handler.deny_all("The turn ended")
 
     async def _serve(
-        self, client: LiveClient, message: str | dict[str, Any]
+        self, client: LiveClient, message: str | dict[str, Any], session: Session
     ) -> AsyncIterator[AgentEvent]:
         events = client.run_turn(message)
         finished = False
+        stopping = False
         try:
             async for event in events:
+                if session.stop_requested and not stopping:
+                    # Stop was asked before the turn was under way: stop it now.
+                    stopping = True
+                    await client.interrupt()
                 finished = isinstance(event, TurnResult | TurnError)
                 yield event
         finally:
@@ -129,13 +138,20 @@ class TurnRunner:
         Args:
             session: The session.
 
+        A turn whose process is still starting is stopped as soon as it can be.
+
         Returns:
-            True if a turn was running.
+            True if a turn was running (or waiting to run).
         """
+        if not session.busy:
+            return False
+        session.stop_requested = True
         client = self.pool.get_live(session.key)
         stopping = asyncio.create_task(client.interrupt()) if client is not None else None
         session.permission_handler.deny_all("Interrupted by the user")
-        return stopping is not None and await stopping
+        if stopping is not None:
+            await stopping
+        return True
 
     async def close(self, session: Session) -> None:
         """Close the session's client (its conversation can still be resumed).

@@ -192,18 +192,18 @@ async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     handler = session.permission_handler
     if button.kind is Kind.REVOKE_ALL:
-        count = handler.clear_sticky_approvals()
-        await query.answer(f"Revoked {count} rule(s).")
+        note = f"Revoked {handler.clear_sticky_approvals()} rule(s)."
     else:
         rules = handler.get_sticky_approvals()
         index = next((i for i, r in enumerate(rules) if str(r.rule_id) == rule_id), None)
         removed = handler.remove_sticky_approval(index) if index is not None else None
-        await query.answer("Revoked." if removed else "Already revoked.")
+        note = "Revoked." if removed else "Already revoked."
     text, markup = rules_keyboard(session)
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except TelegramError as error:
         logger.debug("could not refresh the rules list: %s", error)
+    await query.answer(note)
 
 
 async def mode_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

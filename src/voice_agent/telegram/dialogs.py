@@ -85,13 +85,12 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
                 ]
             ]
         )
-        await query.answer()
         await query.edit_message_text(f"Close session {button.arg}?", reply_markup=confirm)
+        await query.answer()
         return
     elif button.kind is Kind.CLOSE_YES:
         closed = await manager.close_session_async(where.chat_id, button.arg)
         note = f"Closed {button.arg}." if closed else f"No session {button.arg}."
-    await query.answer(note or None)
     text, markup = sessions_view(
         dict(manager.sessions.get(where.chat_id, {})),
         manager.get_active_session_name(where.chat_id),
@@ -100,6 +99,7 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         await query.edit_message_text(f"{note}\n\n{text}".strip(), reply_markup=markup)
     except TelegramError as error:
         logger.debug("could not refresh the sessions dialog: %s", error)
+    await query.answer(note or None)
 
 
 async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -166,6 +166,7 @@ class StreamingReply:
         """
         self._closing = True
         self._closed.set()
+        self._dirty.set()
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task

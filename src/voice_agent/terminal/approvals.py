@@ -1,0 +1,194 @@
+"""Asking the person at the terminal about permission requests, one at a time.
+
+``on_request`` only queues a request (so the handler's timeout keeps running);
+:meth:`ApprovalDesk.serve` asks the queued requests in order while a turn runs,
+and :meth:`ApprovalDesk.feed` hands it each line typed meanwhile. A request
+decided elsewhere (timed out, denied by an interrupt) stops being asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from voice_agent.sessions.pending import PendingPermission, PermissionState
+from voice_agent.sessions.session import Session
+from voice_agent.terminal.approval_text import describe_request, printable
+from voice_agent.terminal.render import Console
+
+__all__ = ["PROMPT", "ApprovalDesk", "parse_answer"]
+
+PROMPT = "Allow? [y]es / [n]o / [a]lways: "
+DENIED_BY_USER = "The user denied this at the terminal"
+INPUT_CLOSED = "No answer: the terminal's input was closed"
+
+Choice = Literal["yes", "no", "always"]
+
+
+def parse_answer(line: str) -> tuple[Choice, str] | None:
+    """Read an answer to :data:`PROMPT`.
+
+    Args:
+        line: What was typed: ``y``/``yes``, ``a``/``always``, or ``n``/``no``
+            optionally followed by a reason for Claude (``n use the tmp folder``).
+
+    Returns:
+        The choice and the reason (empty unless given with ``no``), or None when
+        the line is not an answer.
+    """
+    word, _, rest = line.strip().partition(" ")
+    key = word.lower().rstrip(".,!:")
+    if key in {"y", "yes"}:
+        return "yes", ""
+    if key in {"a", "always"}:
+        return "always", ""
+    if key in {"n", "no"}:
+        return "no", rest.strip()
+    return None
+
+
+class ApprovalDesk:
+    """Shows each permission request of one chat and takes the typed decision."""
+
+    def __init__(self, console: Console, chat_id: int) -> None:
+        """Ask at ``console`` about the requests of chat ``chat_id``.
+
+        Args:
+            console: Where prompts are written.
+            chat_id: Requests of other chats are ignored.
+        """
+        self._console = console
+        self._chat_id = chat_id
+        self._queue: asyncio.Queue[tuple[Session, PendingPermission]] = asyncio.Queue()
+        self._answer: asyncio.Future[str | None] | None = None
+        self._input_closed = False
+        self._decided: set[str] = set()
+        self.asking = asyncio.Event()
+        """Set while a question is open and has no answer yet."""
+
+    # -- the manager's permission listeners --------------------------------------
+
+    async def on_request(self, session: Session, request: PendingPermission) -> None:
+        """Queue a new request to be asked (returns at once).
+
+        Args:
+            session: The session whose tool call waits.
+            request: The request.
+        """
+        if session.chat_id == self._chat_id:
+            self._queue.put_nowait((session, request))
+
+    async def on_resolved(self, session: Session, request: PendingPermission) -> None:
+        """Say so when a request was decided otherwise than by an answer typed here.
+
+        Args:
+            session: The session of the request.
+            request: The decided request.
+        """
+        if session.chat_id != self._chat_id or _took(self._decided, request.request_id):
+            return
+        what = printable(request.description, keep_newlines=False)
+        if request.state is PermissionState.TIMEOUT:
+            self._console.line(f"⏱ #{request.number} {what}: not answered in time, denied")
+        elif request.state is PermissionState.APPROVED:
+            self._console.line(f"✓ #{request.number} {what}: approved elsewhere")
+        else:
+            reason = printable(request.deny_message or "denied", keep_newlines=False)
+            self._console.line(f"✗ #{request.number} {what}: {reason}")
+
+    # -- typed lines ---------------------------------------------------------------
+
+    def feed(self, line: str | None) -> bool:
+        """Give a typed line to the open question.
+
+        Args:
+            line: The line, or None when the input ended (every later request is denied).
+
+        Returns:
+            False when no question was open (the line was not used).
+        """
+        if line is None:
+            self._input_closed = True
+        elif self._answer is None or self._answer.done():
+            return False
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result(line)
+        self.asking.clear()  # answered: the question takes no more lines
+        return True
+
+    # -- asking ----------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Ask every queued request still pending, oldest first; runs until cancelled."""
+        while True:
+            session, request = await self._queue.get()
+            if request.state is PermissionState.PENDING:
+                await self._ask(session, request)
+
+    async def _ask(self, session: Session, request: PendingPermission) -> None:
+        self._console.line(f"⚠ Approval #{request.number} · session {session.name}")
+        self._console.line(describe_request(request.tool_name, request.input_data, session.cwd))
+        while request.state is PermissionState.PENDING:
+            line = await self._next_answer(request)
+            if request.state is not PermissionState.PENDING:
+                return  # decided elsewhere; on_resolved says how
+            if line is None:
+                self._decide(session, request, "no", INPUT_CLOSED)
+                return
+            answer = parse_answer(line)
+            if answer is None:
+                self._console.line(
+                    "Please answer y (yes), n (no, maybe with a reason) or a (always)."
+                )
+                continue
+            self._decide(session, request, *answer)
+
+    async def _next_answer(self, request: PendingPermission) -> str | None:
+        """The next typed line, or None when the input ended or the request was decided."""
+        if self._input_closed:
+            return None
+        answer: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._answer = answer
+        self.asking.set()
+        self._console.write(PROMPT)
+        decided = asyncio.ensure_future(request.event.wait())
+
+        def wake(_: object) -> None:
+            if not answer.done():
+                answer.set_result(None)
+
+        decided.add_done_callback(wake)
+        try:
+            return await answer
+        finally:
+            self._answer = None
+            self.asking.clear()
+            decided.cancel()
+
+    def _decide(
+        self, session: Session, request: PendingPermission, choice: Choice, reason: str
+    ) -> None:
+        handler = session.permission_handler
+        request_id = request.request_id
+        self._decided.add(request_id)
+        if choice == "yes":
+            done, said = handler.approve(request_id), "✓ allowed"
+        elif choice == "always":
+            rule = handler.sticky_approve(request_id)
+            done = rule is not None
+            said = f"✓ allowed, and from now on: {rule.describe() if rule else ''}"
+        else:
+            done = handler.deny(reason or DENIED_BY_USER, request_id=request_id)
+            said = "✗ denied"
+        if not done:
+            self._decided.discard(request_id)
+            said = "(already decided)"
+        self._console.line(said)
+
+
+def _took(ids: set[str], request_id: str) -> bool:
+    """Remove ``request_id`` from ``ids``; whether it was there."""
+    if request_id in ids:
+        ids.discard(request_id)
+        return True
+    return False

@@ -1,0 +1,341 @@
+"""The Telegram bot end to end: a phone user's texts and button presses, the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import CliHarness
+from tests.e2e.helpers import cli_processes
+from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
+from tests.fakes.anthropic import Reply
+from tests.fakes.telegram_types import StoredMessage
+from voice_agent.telegram.callbacks import Kind, encode
+
+pytestmark = pytest.mark.e2e
+
+_query_ids = itertools.count(9_000_000_001)
+
+
+@pytest.fixture
+async def bot(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    async with running_bot(harness, tmp_path, monkeypatch) as running:
+        yield running
+
+
+def final_answer(bot: BotHarness, text: str) -> Any:
+    """A predicate: a bot message containing ``text`` whose turn is over (footer shown)."""
+    return lambda m: m.from_bot and text in m.content and " s" in m.content.splitlines()[-1]
+
+
+async def test_stranger_gets_nothing_and_starts_nothing(bot: BotHarness) -> None:
+    bot.tg.private_chat(666, "Mallory")
+    bot.tg.send_text(666, None, "run rm -rf / please")
+    bot.tg.send_text(666, None, "/help")
+    bot.tg.send_text(OWNER, None, "/help")
+    await bot.reply("voice-agent drives Claude Code")
+    assert [m for m in bot.tg.messages(666) if m.from_bot] == []
+    assert bot.cli.fake.requests == []
+    assert cli_processes() == []
+
+
+async def test_pairing_makes_the_first_user_the_owner(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, allowed_user_ids=frozenset()) as bot:
+        code = bot.svc.gate.pairing_code
+        assert code is not None
+        bot.tg.private_chat(555, "Eve")
+        bot.tg.send_text(555, None, "/pair WRONGCODE")
+        bot.tg.send_text(OWNER, None, f"/pair {code}")
+        await bot.reply("Paired")
+        bot.tg.send_text(555, None, f"/pair {code}")  # used up
+        bot.tg.send_text(OWNER, None, "/help")
+        await bot.reply("voice-agent drives Claude Code")
+        assert [m for m in bot.tg.messages(555) if m.from_bot] == []
+    assert bot.svc.manager.storage is not None
+    assert bot.svc.manager.storage.owners.list() == [OWNER]
+
+
+async def test_text_prompt_streams_a_formatted_reply(bot: BotHarness) -> None:
+    bot.cli.fake.enqueue(Reply.text("Hello **world**, all `tests` pass.", chunk_size=5))
+    bot.tg.send_text(OWNER, None, "say hello")
+    answer = await bot.reply(final_answer(bot, "Hello world"))
+    assert [e["type"] for e in answer.entities if e["type"] != "italic"] == ["bold", "code"]
+    assert (await bot.cli.fake.main_request(1)).last_user_text() == "say hello"
+    statuses = [
+        m
+        for m in bot.messages()
+        if m.from_bot and "Thinking" in (m.history[0].text if m.history else m.content)
+    ]
+    assert all(m.deleted for m in statuses)
+    assert any(a.action == "typing" for a in bot.tg.chat_actions)
+
+
+async def _write_turn(bot: BotHarness, name: str) -> StoredMessage:
+    target = bot.cli.workdir / name
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(target), "content": "line one\nline two\n"}),
+        Reply.text("Finished."),
+    )
+    bot.tg.send_text(OWNER, None, f"create {name}")
+    return await bot.approval_prompt()
+
+
+async def test_approve_by_button(bot: BotHarness) -> None:
+    prompt = await _write_turn(bot, "notes.txt")
+    assert "notes.txt" in prompt.content
+    assert "line one" in prompt.content
+    assert await bot.press(prompt, "Approve") == ""
+    await bot.reply(final_answer(bot, "Finished."))
+    assert (bot.cli.workdir / "notes.txt").read_text() == "line one\nline two\n"
+    edited = bot.tg.message(OWNER, prompt.message_id)
+    assert "Approved by Ada" in edited.content
+    assert edited.callback_data == []
+
+
+async def test_reject_by_button(bot: BotHarness) -> None:
+    prompt = await _write_turn(bot, "nope.txt")
+    await bot.press(prompt, "Reject")
+    await bot.reply(final_answer(bot, "Finished."))
+    assert not (bot.cli.workdir / "nope.txt").exists()
+    assert "Rejected by Ada" in bot.tg.message(OWNER, prompt.message_id).content
+    second = await bot.cli.fake.main_request(2)
+    assert second.tool_results()[0].is_error
+
+
+async def test_always_approves_the_next_similar_call(bot: BotHarness) -> None:
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Bash", {"command": "touch a.txt"}),
+        Reply.text("one"),
+        Reply.tool_use("Bash", {"command": "touch b.txt"}),
+        Reply.text("two"),
+    )
+    bot.tg.send_text(OWNER, None, "touch a")
+    prompt = await bot.approval_prompt()
+    await bot.press(prompt, "Always")
+    await bot.reply(final_answer(bot, "one"))
+    assert "Always approved" in bot.tg.message(OWNER, prompt.message_id).content
+    bot.tg.send_text(OWNER, None, "touch b")
+    await bot.reply(final_answer(bot, "two"))
+    assert (bot.cli.workdir / "b.txt").exists()
+    prompts = [m for m in bot.messages() if m.from_bot and "Approval #" in m.content]
+    assert len(prompts) == 1
+    bot.tg.send_text(OWNER, None, "/approvals")
+    listing = await bot.reply("Sticky approvals in session main")
+    assert "touch" in listing.content
+    await bot.press(listing, "Revoke all")
+    assert bot.svc.manager.get(OWNER).permission_handler.get_sticky_approvals() == []  # type: ignore[union-attr]
+
+
+async def test_unanswered_prompt_times_out_and_says_so(bot: BotHarness) -> None:
+    bot.svc.manager.get_or_create(OWNER).permission_handler.timeout = 1
+    prompt = await _write_turn(bot, "late.txt")
+    await bot.reply(final_answer(bot, "Finished."))
+    assert "Timed out" in bot.tg.message(OWNER, prompt.message_id).content
+    assert not (bot.cli.workdir / "late.txt").exists()
+
+
+async def _bot_message_with_button(bot: BotHarness, chat_id: int, data: str) -> StoredMessage:
+    """A message with one button, as an earlier run of the bot could have left it."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    sent = await bot.app.bot.send_message(
+        chat_id,
+        "an old prompt",
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("✅ Approve", callback_data=data)]]
+        ),
+    )
+    return bot.tg.message(chat_id, sent.message_id)
+
+
+async def test_stale_button_is_refused_and_changes_nothing(bot: BotHarness) -> None:
+    prompt = await _write_turn(bot, "once.txt")
+    request_id = prompt.callback_data[0].split(":", 1)[1]
+    await bot.press(prompt, "Approve")
+    await bot.reply(final_answer(bot, "Finished."))
+    old = await _bot_message_with_button(bot, OWNER, encode(Kind.REJECT, request_id))
+    assert await bot.press(old, "Approve") == "This request is no longer pending."
+    assert (bot.cli.workdir / "once.txt").exists()
+    assert "Approved by Ada" in bot.tg.message(OWNER, prompt.message_id).content
+    forged = await _bot_message_with_button(bot, OWNER, "ok:not-a-request")
+    assert await bot.press(forged, "Approve") == "This request is no longer pending."
+
+
+async def test_button_for_another_chats_request_is_refused(bot: BotHarness) -> None:
+    other = 2002
+    bot.tg.private_chat(other, "Bob")
+    bot.svc.gate._users = bot.svc.gate._users | {other}
+    prompt = await _write_turn(bot, "mine.txt")
+    request_id = prompt.callback_data[0].split(":", 1)[1]
+    foreign = await _bot_message_with_button(bot, other, encode(Kind.APPROVE, request_id))
+    assert (
+        await bot.press(foreign, "Approve", chat_id=other) == "This request is no longer pending."
+    )
+    assert bot.svc.manager.get(OWNER).permission_handler.get_request(request_id) is not None  # type: ignore[union-attr]
+    await bot.press(prompt, "Reject")
+    await bot.reply(final_answer(bot, "Finished."))
+    assert not (bot.cli.workdir / "mine.txt").exists()
+
+
+async def test_two_chats_run_concurrently(bot: BotHarness) -> None:
+    other = 2002
+    bot.tg.private_chat(other, "Bob")
+    bot.svc.gate._users = bot.svc.gate._users | {other}  # allow a second user
+    release = threading.Event()
+
+    def script(request: Any) -> Reply:
+        if "slow" in request.last_user_text():
+            return Reply.text("slow answer", hang=release)
+        return Reply.text("fast answer")
+
+    bot.cli.fake.script = script
+    bot.tg.send_text(OWNER, None, "slow please")
+    await bot.cli.fake.main_request(1)
+    bot.tg.send_text(other, None, "fast please")
+    try:
+        await bot.reply(final_answer(bot, "fast answer"), chat_id=other)
+    finally:
+        release.set()
+    await bot.reply(final_answer(bot, "slow answer"))
+
+
+async def test_prompts_in_one_chat_queue_in_order(bot: BotHarness) -> None:
+    release = threading.Event()
+    bot.cli.fake.enqueue(Reply.text("first", hang=release), Reply.text("second"))
+    bot.tg.send_text(OWNER, None, "one")
+    await bot.cli.fake.main_request(1)
+    bot.tg.send_text(OWNER, None, "two")
+    await bot.reply("Queued")
+    release.set()
+    await bot.reply(final_answer(bot, "second"))
+    assert (await bot.cli.fake.main_request(2)).last_user_text() == "two"
+
+
+async def test_stop_button_interrupts_the_turn(bot: BotHarness) -> None:
+    release = threading.Event()
+    bot.cli.fake.enqueue(Reply.text("never ends " * 30, chunk_size=8, hang=release))
+    bot.tg.send_text(OWNER, None, "talk")
+    status = await bot.reply(lambda m: m.from_bot and "Stop" in str(m.buttons))
+    await bot.reply("never en")  # the answer is streaming
+    try:
+        await bot.press(status, "Stop")
+        await bot.reply(lambda m: m.from_bot and "Stopped" in m.content)
+    finally:
+        release.set()
+    bot.cli.fake.enqueue(Reply.text("back"))
+    bot.tg.send_text(OWNER, None, "again")
+    await bot.reply(final_answer(bot, "back"))
+
+
+async def test_sessions_dialog(bot: BotHarness) -> None:
+    bot.tg.send_text(OWNER, None, "/new api")
+    await bot.reply("Session api")
+    bot.tg.send_text(OWNER, None, "/new web")
+    await bot.reply("Session web")
+    bot.tg.send_text(OWNER, None, "/sessions")
+    dialog = await bot.reply("Sessions:")
+    assert "▶️ web" in dialog.content
+    await bot.press(dialog, "➡️ api")
+    assert bot.svc.manager.get_active_session_name(OWNER) == "api"
+    dialog = bot.tg.message(OWNER, dialog.message_id)
+    await bot.press(dialog, "🗑 web")
+    confirm = bot.tg.message(OWNER, dialog.message_id)
+    assert "Close session web?" in confirm.content
+    await bot.press(confirm, "Yes, close web")
+    assert bot.svc.manager.get(OWNER, "web") is None
+    bot.tg.send_text(OWNER, None, "/rename api work")
+    await bot.reply("Session api is now work")
+    bot.cli.fake.enqueue(Reply.text("named"))
+    bot.tg.send_text(OWNER, None, "/new other")
+    await bot.reply("Session other")
+    bot.tg.send_text(OWNER, None, "hi")
+    answer = await bot.reply(final_answer(bot, "named"))
+    assert "other" in answer.content.splitlines()[-1]  # replies name the session
+    bot.tg.send_text(OWNER, None, f"/cwd {bot.cli.workdir}/nowhere")
+    await bot.reply("is not a directory")
+
+
+async def test_formatting_refused_falls_back_to_plain_text(bot: BotHarness) -> None:
+    bot.tg.fail_next(
+        "sendMessage", status=400, description="Bad Request: can't parse entities: test", times=1
+    )
+    bot.cli.fake.enqueue(Reply.text("Some **bold** words."))
+    bot.tg.send_text(OWNER, None, "format")
+    answer = await bot.reply(final_answer(bot, "Some bold words."))
+    assert answer.content.startswith("Some bold words.")
+
+
+async def test_long_answer_is_split_and_attached(bot: BotHarness) -> None:
+    paragraph = "word " * 190 + "\n\n"
+    bot.cli.fake.enqueue(Reply.text(paragraph * 20, chunk_size=2000))
+    bot.tg.send_text(OWNER, None, "write a lot")
+    document = await bot.reply(lambda m: m.from_bot and m.document is not None)
+    assert document.document is not None
+    texts = [
+        m.content for m in bot.messages() if m.from_bot and not m.deleted and "word" in m.content
+    ]
+    assert len(texts) >= 5
+    assert all(len(t.encode("utf-16-le")) // 2 <= 4096 for t in texts)
+    assert sum(t.count("word") for t in texts) == 190 * 20
+    assert bot.tg.download(document.document.file_id).decode().count("word") == 190 * 20
+
+
+@pytest.mark.parametrize("status", [429, 500])
+async def test_telegram_errors_mid_stream_lose_nothing(bot: BotHarness, status: int) -> None:
+    bot.cli.fake.enqueue(
+        Reply.text("part one. " * 40 + "the end.", chunk_size=40, chunk_delay=0.05)
+    )
+    bot.tg.fail_next(
+        "editMessageText", status=status, retry_after=1 if status == 429 else None, times=2
+    )
+    bot.tg.fail_next(
+        "sendMessage", status=status, retry_after=1 if status == 429 else None, times=1
+    )
+    bot.tg.send_text(OWNER, None, "stream")
+    answer = await bot.reply(final_answer(bot, "the end."))
+    assert answer.content.count("part one.") == 40
+
+
+async def test_unknown_command_goes_to_claude_code(bot: BotHarness) -> None:
+    bot.tg.send_text(OWNER, None, "/compact keep the tests")
+    # Claude Code itself answers its /compact (there is nothing to compact yet).
+    await bot.reply(final_answer(bot, "No messages to compact"))
+
+
+async def test_photo_prompt_reaches_claude_as_image(bot: BotHarness) -> None:
+    import base64
+
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    )
+    bot.cli.fake.enqueue(Reply.text("a dot"))
+    bot.tg.send_document(OWNER, None, png, "dot.png", "image/png", caption="what is this?")
+    await bot.reply(final_answer(bot, "a dot"))
+    request = await bot.cli.fake.main_request(1)
+    assert request.images(latest_only=True)[0].media_type == "image/png"
+    assert request.last_user_text() == "what is this?"
+
+
+async def test_project_switch_by_phrase(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = tmp_path / "api"
+    api.mkdir()
+    async with running_bot(harness, tmp_path, monkeypatch, projects={"api": api}) as bot:
+        bot.cli.fake.enqueue(Reply.text("tests pass"))
+        bot.tg.send_text(OWNER, None, "on api: run the tests")
+        await bot.reply(final_answer(bot, "tests pass"))
+        session = bot.svc.manager.get(OWNER)
+        assert session is not None
+        assert (session.name, session.cwd) == ("api", str(api))
+        assert (await bot.cli.fake.main_request(1)).last_user_text() == "run the tests"
+        bot.tg.send_text(OWNER, None, "work on api")
+        await bot.reply("Working on api")
+    await asyncio.sleep(0)
