@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import CliHarness
 from tests.e2e.helpers import cli_processes
-from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
+from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram_types import StoredMessage
 from voice_agent.telegram.callbacks import Kind, encode
