@@ -1,0 +1,131 @@
+"""``voice-agent run`` as a user starts it: a real process, configured by environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CliHarness
+from tests.fakes.anthropic import Reply
+from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+
+pytestmark = pytest.mark.e2e
+
+OWNER = 1001
+
+
+def _env(tmp_path: Path, harness: CliHarness, tg: FakeTelegram, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ALLOWED_"))}
+    env.update(harness.env)  # the CLI's settings reach it through our environment
+    env.update(
+        {
+            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
+            "TELEGRAM_API_BASE_URL": tg.base_url,
+            "TELEGRAM_API_FILE_URL": tg.base_file_url,
+            "DEFAULT_CWD": str(harness.workdir),
+            "VOICE_AGENT_DATA_DIR": str(tmp_path / "data"),
+            "VOICE_AGENT_CONFIG": str(tmp_path / "none.toml"),
+            "STREAM_MODE": "edit",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voice_agent",
+        "run",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _stop(process: asyncio.subprocess.Process) -> str:
+    process.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    return err.decode()
+
+
+async def test_run_serves_the_owner_and_keeps_the_token_out_of_the_log(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
+        tg.private_chat(OWNER, "Ada")
+        harness.fake.enqueue(Reply.text("Hello from Claude"))
+        process = await _start(
+            _env(tmp_path, harness, tg, ALLOWED_USER_IDS=str(OWNER), LOG_LEVEL="DEBUG"), tmp_path
+        )
+        try:
+            tg.send_text(OWNER, None, "hello")
+            await tg.wait_for_message(OWNER, "Hello from Claude", 60)
+        finally:
+            log = await _stop(process)
+    assert process.returncode == 0
+    assert DEFAULT_TOKEN not in log
+    assert DEFAULT_TOKEN.split(":")[1] not in log
+    assert (tmp_path / "data" / "sessions.db").exists()
+
+
+async def test_run_without_allowlist_prints_a_pairing_code(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
+        tg.private_chat(OWNER, "Ada")
+        process = await _start(_env(tmp_path, harness, tg), tmp_path)
+        assert process.stderr is not None
+        try:
+            line = b""
+            async with asyncio.timeout(60):
+                while b"/pair " not in line:
+                    line = await process.stderr.readline()
+                    assert line, "the bot exited before printing a pairing code"
+            code = line.decode().split("/pair ", 1)[1].strip()
+            tg.send_text(OWNER, None, f"/pair {code}")
+            await tg.wait_for_message(OWNER, "Paired", 30)
+        finally:
+            await _stop(process)
+
+
+async def test_run_without_token_explains_what_to_do(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env["VOICE_AGENT_CONFIG"] = str(tmp_path / "none.toml")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voice_agent",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert "@BotFather" in err.decode()
+
+
+async def test_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
+    env = dict(os.environ, VOICE_AGENT_CONFIG=str(tmp_path / "none.toml"), MAX_LIVE_CLIENTS="many")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voice_agent",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert "MAX_LIVE_CLIENTS" in err.decode()
