@@ -59,12 +59,14 @@ class StreamStats:
 
     Attributes:
         flushes: Times the text was pushed to Telegram.
-        shown_at: For each flush, ``(clock time, characters of Markdown shown)``.
+        appended_at: For each delta, ``(clock time, characters of Markdown so far)``.
+        shown_at: For each flush, ``(clock time its requests began, characters shown)``.
         retry_waits: Seconds waited because Telegram said ``retry_after``.
         plain_fallbacks: Chunks sent without formatting after Telegram refused it.
     """
 
     flushes: int = 0
+    appended_at: list[tuple[float, int]] = field(default_factory=list)
     shown_at: list[tuple[float, int]] = field(default_factory=list)
     retry_waits: list[float] = field(default_factory=list)
     plain_fallbacks: int = 0
@@ -143,6 +145,7 @@ class StreamingReply:
         if not delta:
             return
         self._text += delta
+        self.stats.appended_at.append((self._clock(), len(self._text)))
         self._dirty.set()
         if self._task is None:
             self._task = asyncio.create_task(self._flusher(), name=f"reply-{self.chat_id}")
@@ -228,6 +231,7 @@ class StreamingReply:
         return split_for_streaming(text)
 
     async def _push(self, final: bool) -> None:
+        started, length = self._clock(), len(self._text)
         complete, tail = self._chunks(final)
         for index in range(self._frozen, len(complete)):
             await self._show(index, complete[index], final=True)
@@ -235,7 +239,7 @@ class StreamingReply:
         if tail is not None:
             await self._show(len(complete), tail, final=False)
         self.stats.flushes += 1
-        self.stats.shown_at.append((self._clock(), len(self._text)))
+        self.stats.shown_at.append((started, length))
         self._not_before = self._clock() + self._interval
 
     async def _show(self, index: int, chunk: Chunk, final: bool) -> None:
