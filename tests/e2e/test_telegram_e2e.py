@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,14 @@ async def bot(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         yield running
 
 
+FOOTER = re.compile(r"(?:^|· )\d+ s(?: ·|$)")
+
+
 def final_answer(bot: BotHarness, text: str) -> Any:
     """A predicate: a bot message containing ``text`` whose turn is over (footer shown)."""
-    return lambda m: m.from_bot and text in m.content and " s" in m.content.splitlines()[-1]
+    return lambda m: (
+        m.from_bot and text in m.content and bool(FOOTER.search(m.content.splitlines()[-1]))
+    )
 
 
 async def test_stranger_gets_nothing_and_starts_nothing(bot: BotHarness) -> None:
@@ -273,7 +279,7 @@ async def test_formatting_refused_falls_back_to_plain_text(bot: BotHarness) -> N
 
 
 async def test_long_answer_is_split_and_attached(bot: BotHarness) -> None:
-    paragraph = "word " * 190 + "\n\n"
+    paragraph = "word " * 200 + "\n\n"  # 20 paragraphs: over 20,000 characters
     bot.cli.fake.enqueue(Reply.text(paragraph * 20, chunk_size=2000))
     bot.tg.send_text(OWNER, None, "write a lot")
     document = await bot.reply(lambda m: m.from_bot and m.document is not None)
@@ -283,8 +289,8 @@ async def test_long_answer_is_split_and_attached(bot: BotHarness) -> None:
     ]
     assert len(texts) >= 5
     assert all(len(t.encode("utf-16-le")) // 2 <= 4096 for t in texts)
-    assert sum(t.count("word") for t in texts) == 190 * 20
-    assert bot.tg.download(document.document.file_id).decode().count("word") == 190 * 20
+    assert sum(t.count("word") for t in texts) == 200 * 20
+    assert bot.tg.download(document.document.file_id).decode().count("word") == 200 * 20
 
 
 @pytest.mark.parametrize("status", [429, 500])
@@ -339,3 +345,99 @@ async def test_project_switch_by_phrase(
         bot.tg.send_text(OWNER, None, "work on api")
         await bot.reply("Working on api")
     await asyncio.sleep(0)
+
+
+async def test_session_commands(bot: BotHarness) -> None:
+    bot.cli.fake.script = lambda request: Reply.text(f"echo: {request.last_user_text()}")
+    bot.tg.send_text(OWNER, None, "remember pelican")
+    await bot.reply(final_answer(bot, "echo: remember pelican"))
+    bot.tg.send_text(OWNER, None, "/status")
+    status = await bot.reply("Session: main")
+    assert "Messages: 1" in status.content
+    bot.tg.send_text(OWNER, None, "/mode acceptEdits")
+    await bot.reply("Permission mode of main is now acceptEdits")
+    bot.tg.send_text(OWNER, None, "/mode")
+    await bot.reply("Permission mode of main: acceptEdits")
+    bot.tg.send_text(OWNER, None, "/restart")
+    await bot.reply("restarts with the next prompt")
+    bot.tg.send_text(OWNER, None, "still there?")
+    await bot.reply(final_answer(bot, "echo: still there?"))
+    assert "remember pelican" in bot.cli.fake.main_requests[-1].user_texts()  # context kept
+    bot.tg.send_text(OWNER, None, "/clear")
+    await bot.reply("context is cleared")
+    bot.tg.send_text(OWNER, None, "fresh?")
+    await bot.reply(final_answer(bot, "echo: fresh?"))
+    assert "remember pelican" not in bot.cli.fake.main_requests[-1].user_texts()
+    bot.tg.send_text(OWNER, None, "/new side")
+    await bot.reply("Session side")
+    bot.tg.send_text(OWNER, None, "/switch main")
+    await bot.reply("Session main")
+    bot.tg.send_text(OWNER, None, "/close side")
+    await bot.reply("Closed session side")
+    bot.tg.send_text(OWNER, None, "/switch nowhere")
+    await bot.reply("No session nowhere")
+    bot.tg.send_text(OWNER, None, "/cancel")
+    await bot.reply("Nothing to cancel")
+
+
+async def test_resume_picks_an_earlier_conversation(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", bot.cli.env["CLAUDE_CONFIG_DIR"])
+    bot.cli.fake.script = lambda request: Reply.text(f"echo: {request.last_user_text()}")
+    bot.tg.send_text(OWNER, None, "the password is swordfish")
+    await bot.reply(final_answer(bot, "echo: the password is swordfish"))
+    first = bot.svc.manager.get(OWNER).claude_session_id  # type: ignore[union-attr]
+    bot.tg.send_text(OWNER, None, "/clear")
+    await bot.reply("context is cleared")
+    bot.tg.send_text(OWNER, None, "/resume")
+    menu = await bot.reply("Resume which conversation")
+    await bot.press(menu, "swordfish")
+    bot.tg.send_text(OWNER, None, "what was it?")
+    await bot.reply(final_answer(bot, "echo: what was it?"))
+    assert "the password is swordfish" in bot.cli.fake.main_requests[-1].user_texts()
+    assert bot.svc.manager.get(OWNER).claude_session_id == first  # type: ignore[union-attr]
+
+
+async def test_group_serves_only_allowed_users(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = -100500
+    async with running_bot(
+        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({group})
+    ) as bot:
+        bot.tg.supergroup(group, "team")
+        bot.tg.user(777, "Stranger")
+        bot.tg.send_text(group, 777, "/help")
+        bot.tg.send_text(group, OWNER, "/help")
+        await bot.reply("voice-agent drives Claude Code", chat_id=group)
+        replies = [m for m in bot.tg.messages(group) if m.from_bot]
+        assert len(replies) == 1
+
+
+async def test_photo_with_caption(bot: BotHarness) -> None:
+    import base64
+
+    jpeg = base64.b64decode(
+        "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////"
+        "////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQAB"
+        "PxA="
+    )
+    bot.cli.fake.enqueue(Reply.text("a photo"))
+    bot.tg.send_photo(OWNER, None, jpeg, caption="describe")
+    await bot.reply(final_answer(bot, "a photo"))
+    request = await bot.cli.fake.main_request(1)
+    assert request.images(latest_only=True)[0].media_type == "image/jpeg"
+    assert request.last_user_text() == "describe"
+
+
+async def test_draft_streaming_in_private_chats(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, stream_mode="auto") as bot:
+        bot.cli.fake.enqueue(Reply.text("drafted answer " * 20, chunk_size=30, chunk_delay=0.1))
+        bot.tg.send_text(OWNER, None, "draft it")
+        answer = await bot.reply(final_answer(bot, "drafted answer"))
+        assert bot.tg.drafts, "the answer streamed as native drafts"
+        assert answer.content.count("drafted answer") == 20
+        assert not answer.edited
