@@ -105,8 +105,12 @@ async def run_prompt(
     status = TurnStatus(bot, where.chat_id, where.thread_id, str(session.key), label)
     relay = _Relay(reply, status)
     async with status:
-        async for event in svc.manager.stream(where.chat_id, prompt, images, name=session.name):
-            relay.handle(event)
+        try:
+            async for event in svc.manager.stream(where.chat_id, prompt, images, name=session.name):
+                relay.handle(event)
+        except Exception as error:  # the user must hear of any failure; details go to the log
+            logger.exception("the turn failed in chat %s", where.chat_id)
+            relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")
     try:
         await reply.finish(footer(relay.result, status, label))
     except TelegramError as error:
