@@ -1,4 +1,8 @@
-"""The ``voice-agent`` command: ``run`` (the Telegram bot, the default) and ``chat`` (terminal)."""
+"""The ``voice-agent`` command.
+
+``run`` (the Telegram bot, the default), ``chat`` (the terminal front end),
+``doctor`` (check the set-up), ``sessions`` and ``audit`` (the store).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from voice_agent import __version__
 from voice_agent.config import Settings, SettingsError, load_settings
 from voice_agent.logs import setup_logging
+from voice_agent.ops import admin
 
 NO_TOKEN = """voice-agent: TELEGRAM_BOT_TOKEN is not set.
 
@@ -26,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the Telegram bot (default)")
     chat = sub.add_parser("chat", help="talk to Claude Code in this terminal")
     chat.add_argument("rest", nargs=argparse.REMAINDER, help="--session NAME, --cwd PATH")
+    sub.add_parser("doctor", help="check the token, Claude Code, credentials and the store")
+    admin.add_parsers(sub)
     return parser
 
 
@@ -40,6 +47,22 @@ def _run_bot(settings: Settings) -> int:
     application = build_application(settings)
     application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
+
+
+def _store_command(settings: Settings, args: argparse.Namespace) -> int:
+    from voice_agent.sessions import SessionStorage
+    from voice_agent.sessions.database import StorageError
+
+    try:
+        storage = SessionStorage(settings.store_path)
+    except StorageError as error:
+        print(f"voice-agent: {error}", file=sys.stderr)
+        return 1
+    try:
+        command = admin.sessions_command if args.command == "sessions" else admin.audit_command
+        return command(storage, args, print)
+    finally:
+        storage.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +81,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voice-agent: {error}", file=sys.stderr)
         return 2
     token = settings.telegram_bot_token
-    setup_logging(settings.log_level, [token.get_secret_value()] if token else [])
+    setup_logging(
+        settings.log_level, [token.get_secret_value()] if token else [], settings.log_format
+    )
+    if args.command == "doctor":
+        from voice_agent.ops.doctor import doctor
+
+        return doctor(settings)
+    if args.command in ("sessions", "audit"):
+        return _store_command(settings, args)
     if args.command == "chat":
         from voice_agent.terminal import main as chat_main
 

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
         description="auto: native drafts in private chats, edits elsewhere; edit: always edit.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = Field(
+        default="text", pattern="^(text|json)$", description="text, or json: one object per line."
+    )
 
     @classmethod
     def settings_customise_sources(

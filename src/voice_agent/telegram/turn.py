@@ -16,6 +16,7 @@ from voice_agent.agent.events import (
     TurnError,
     TurnResult,
 )
+from voice_agent.logs import chat_context, session_context
 from voice_agent.sessions import ImageAttachment, Session
 from voice_agent.telegram.services import Services, Where
 from voice_agent.telegram.status import TurnStatus
@@ -99,6 +100,9 @@ async def run_prompt(
         images: Images sent with it.
     """
     session = svc.manager.get_or_create(where.chat_id)
+    chat_context.set(where.chat_id)
+    session_context.set(session.name)
+    logger.debug("prompt: %s", prompt)  # prompts are logged only at DEBUG
     label = session_label(svc, session)
     mode = "draft" if svc.stream_mode == "auto" and where.private else "edit"
     reply = StreamingReply(bot, where.chat_id, where.thread_id, mode=mode)

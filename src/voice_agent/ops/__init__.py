@@ -1,0 +1,1 @@
+"""Operating the bot from the machine: ``doctor``, ``sessions`` and ``audit`` commands."""

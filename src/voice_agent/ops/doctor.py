@@ -1,0 +1,231 @@
+"""``voice-agent doctor``: checks what the bot needs, one line each, with the fix.
+
+The exit status is 1 when something required is missing (token refused, no
+Claude Code CLI, no Claude credentials, data directory not writable, store
+unusable), else 0. Secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from voice_agent.config import Settings
+from voice_agent.sessions import SessionStorage
+from voice_agent.sessions.database import StorageError
+
+TELEGRAM_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check.
+
+    Attributes:
+        name: What was checked.
+        status: ``ok``, ``warn``, ``fail`` or ``skip``.
+        detail: What was found.
+        fix: What to do about it (for ``warn`` and ``fail``).
+    """
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """The check as one line for the terminal."""
+        mark = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "–"}[self.status]
+        fix = f" → {self.fix}" if self.fix and self.status in ("warn", "fail") else ""
+        return f"{mark} {self.name}: {self.detail}{fix}"
+
+
+async def _get_me(settings: Settings) -> Check:
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    if settings.telegram_bot_token is None:
+        return Check(
+            "Telegram token",
+            "fail",
+            "TELEGRAM_BOT_TOKEN is not set",
+            "talk to @BotFather in Telegram, send /newbot, and put the token in "
+            "TELEGRAM_BOT_TOKEN (environment or .env)",
+        )
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_api_file_url,
+    )
+    try:
+        async with asyncio.timeout(TELEGRAM_TIMEOUT):
+            async with bot:
+                me = await bot.get_me()
+    except InvalidToken:
+        return Check(
+            "Telegram token",
+            "fail",
+            "the Bot API refused the token",
+            "copy it again from @BotFather",
+        )
+    except (NetworkError, TimeoutError, OSError) as error:
+        return Check(
+            "Telegram token",
+            "fail",
+            f"cannot reach {settings.telegram_api_base_url} ({type(error).__name__})",
+            "check the network, or TELEGRAM_API_BASE_URL for a self-hosted Bot API server",
+        )
+    except TelegramError as error:
+        return Check("Telegram token", "fail", f"getMe failed: {error}", "see the Bot API message")
+    return Check("Telegram token", "ok", f"accepted: @{me.username} (id {me.id})")
+
+
+def _access(settings: Settings, owners: list[int] | None) -> Check:
+    users, chats = settings.allowed_user_ids, settings.allowed_chat_ids
+    if users or chats:
+        return Check("Access", "ok", f"allowlist: {len(users)} user(s), {len(chats)} chat(s)")
+    if owners:
+        return Check("Access", "ok", f"paired owner(s): {', '.join(map(str, owners))}")
+    return Check(
+        "Access",
+        "warn",
+        "no allowlist and no owner yet: the bot starts in pairing mode",
+        "run `voice-agent run` and send the printed /pair CODE to your bot, or set "
+        "ALLOWED_USER_IDS",
+    )
+
+
+def claude_cli() -> tuple[str | None, str]:
+    """The Claude Code CLI that will run, and where it comes from."""
+    import claude_agent_sdk
+
+    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    if bundled.is_file():
+        return str(bundled), "bundled with claude-agent-sdk"
+    found = shutil.which("claude")
+    return found, "from PATH"
+
+
+def _cli() -> Check:
+    path, origin = claude_cli()
+    if path is None:
+        return Check(
+            "Claude Code CLI",
+            "fail",
+            "not found",
+            "reinstall voice-agent (the SDK bundles the CLI) or install Claude Code",
+        )
+    try:
+        result = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Check("Claude Code CLI", "fail", f"{path} does not run: {error}", "reinstall it")
+    version = (result.stdout or result.stderr).strip().splitlines()[:1]
+    if result.returncode != 0:
+        return Check("Claude Code CLI", "fail", f"{path} exited {result.returncode}", "reinstall")
+    return Check("Claude Code CLI", "ok", f"{version[0] if version else '?'} ({origin})")
+
+
+def _auth() -> Check:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"):
+        if os.environ.get(name):
+            return Check("Claude credentials", "ok", f"{name} is set (value not shown)")
+    for name in ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY"):
+        if os.environ.get(name):
+            return Check("Claude credentials", "ok", f"{name} is set (cloud provider)")
+    config = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
+    if (config / ".credentials.json").is_file():
+        return Check("Claude credentials", "ok", f"logged in ({config}/.credentials.json)")
+    return Check(
+        "Claude credentials",
+        "fail",
+        "no API key and no Claude login found",
+        "set ANTHROPIC_API_KEY, or run the bundled CLI's `claude login` once",
+    )
+
+
+def _data_dir(settings: Settings) -> Check:
+    directory = settings.store_path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        return Check(
+            "Data directory",
+            "fail",
+            f"{directory} is not writable ({error.strerror})",
+            "fix its permissions or set VOICE_AGENT_DATA_DIR",
+        )
+    return Check("Data directory", "ok", f"{directory} is writable")
+
+
+def _store(settings: Settings) -> tuple[Check, list[int] | None]:
+    try:
+        storage = SessionStorage(settings.store_path)
+    except StorageError as error:
+        return Check("Session store", "fail", str(error), "move the file away and retry"), None
+    chats = storage.list_all_chats()
+    sessions = sum(len(storage.list_sessions(chat)) for chat in chats)
+    owners = storage.owners.list()
+    detail = (
+        f"{storage.db_path}: schema {storage.schema_version}, "
+        f"{sessions} session(s) in {len(chats)} chat(s)"
+    )
+    storage.close()
+    if storage.moved_aside:
+        moved = ", ".join(str(p) for p in storage.moved_aside)
+        return Check(
+            "Session store", "warn", f"{detail}; moved aside: {moved}", "inspect them"
+        ), owners
+    return Check("Session store", "ok", detail), owners
+
+
+def _speech(settings: Settings) -> Check:
+    if settings.whisper_url:
+        return Check("Speech", "skip", f"WHISPER_URL is set ({settings.whisper_url}); not checked")
+    return Check("Speech", "skip", "voice notes are not built yet")
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Every check, in the order they are shown.
+
+    Args:
+        settings: The settings to check.
+    """
+    store, owners = _store(settings)
+    steps: list[Callable[[], Check]] = [
+        lambda: asyncio.run(_get_me(settings)),
+        lambda: _access(settings, owners),
+        _cli,
+        _auth,
+        lambda: _data_dir(settings),
+        lambda: store,
+        lambda: _speech(settings),
+    ]
+    return [step() for step in steps]
+
+
+def doctor(settings: Settings, print_line: Callable[[str], None] = print) -> int:
+    """Run the checks and print one line each.
+
+    Args:
+        settings: The settings to check.
+        print_line: Where lines go.
+
+    Returns:
+        1 when something required failed, else 0.
+    """
+    checks = run_checks(settings)
+    for check in checks:
+        print_line(check.line())
+    failed = [c for c in checks if c.status == "fail"]
+    print_line(f"{len(failed)} problem(s) found." if failed else "All required checks passed.")
+    return 1 if failed else 0
