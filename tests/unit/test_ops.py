@@ -155,3 +155,46 @@ def test_json_log_lines_carry_context_and_no_secrets() -> None:
     assert line["message"] == "token [redacted] used"
     assert line["chat"] == 7
     assert line["level"] == "INFO"
+
+
+def test_upgrade_from_reference_sessions_json(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    legacy = env / "old" / "sessions.json"
+    legacy.parent.mkdir()
+    legacy.write_text(
+        json.dumps(
+            {
+                "55": {
+                    "chat_id": 55,
+                    "cwd": "/code/old",
+                    "created_at": "2025-05-01T10:00:00",
+                    "message_count": 12,
+                    "claude_session_id": "old-session",
+                }
+            }
+        )
+    )
+    monkeypatch.setenv("SESSION_STORAGE_PATH", str(legacy))
+    assert main(["sessions"]) == 0
+    assert "old-session" in capsys.readouterr().out
+    assert (env / "old" / "sessions.json.imported").exists()
+    assert (env / "old" / "sessions.db").exists()
+    assert main(["sessions"]) == 0  # the same setting now opens the database
+    assert "old-session" in capsys.readouterr().out
+
+
+def test_deployment_files() -> None:
+    root = Path(__file__).resolve().parents[2] / "deploy"
+    unit = (root / "voice-agent.service").read_text()
+    for option in (
+        "ExecStart=%h/.local/bin/voice-agent run",
+        "NoNewPrivileges=true",
+        "ProtectSystem=full",
+        "PrivateTmp=true",
+        "KillSignal=SIGINT",
+    ):
+        assert option in unit
+    container = (root / "Containerfile").read_text()
+    assert 'CMD ["voice-agent", "run"]' in container
+    assert "USER agent" in container
