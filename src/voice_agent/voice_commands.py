@@ -69,7 +69,9 @@ _PHRASES: dict[str, tuple[str, ...]] = {
 }
 
 _FILLER = frozenset(
-    "please thanks thank you that it this the request one one's ones number hmm uh um so just".split()
+    (
+        "please thanks thank you that it this the request one one's ones number hmm uh um so just"
+    ).split()
 )
 _NUMBERS = {
     "one": 1, "first": 1, "two": 2, "to": 2, "too": 2, "second": 2, "three": 3, "third": 3,
