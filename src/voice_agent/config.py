@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -22,6 +22,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+if TYPE_CHECKING:
+    from voice_agent.speech.base import SpeechSettings
 
 IdSet = Annotated[frozenset[int], NoDecode]
 
@@ -97,6 +100,39 @@ class Settings(BaseSettings):
     whisper_url: str | None = Field(
         default=None, description="A speech-to-text HTTP server (the reference's whisper-server)."
     )
+    stt_backend: str = Field(
+        default="auto",
+        pattern="^(auto|local|http)$",
+        description="local (embedded model), http (WHISPER_URL), or auto (http if WHISPER_URL).",
+    )
+    stt_model_dir: Path | None = Field(
+        default=None, description="A CTranslate2 Whisper model directory (default: tiny.en)."
+    )
+    stt_language: str = Field(
+        default="en", description="Spoken language code, or auto to detect (multilingual models)."
+    )
+    stt_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for the local model.")
+    stt_protocol: str = Field(
+        default="auto",
+        pattern="^(auto|whispercpp|reference|openai)$",
+        description="The HTTP server's protocol (auto: from the URL).",
+    )
+    stt_api_key: SecretStr | None = Field(default=None, description="Key for an HTTP backend.")
+    stt_http_model: str = Field(
+        default="whisper-1", description="Model name for OpenAI-compatible servers."
+    )
+    max_voice_seconds: float = Field(
+        default=300.0, gt=0, description="Longest voice note accepted."
+    )
+    max_voice_mb: float = Field(
+        default=20.0, gt=0, le=20, description="Largest audio file accepted (MB)."
+    )
+    low_confidence: float = Field(
+        default=0.4, ge=0, le=1, description="Below this engine confidence, ask before sending."
+    )
+    voice_replies: bool = Field(
+        default=False, description="Speak answers to voice notes (each chat can /voice on|off)."
+    )
     stream_mode: str = Field(
         default="auto",
         pattern="^(auto|edit)$",
@@ -159,10 +195,60 @@ class Settings(BaseSettings):
                 raise ValueError(f"PROJECTS: {name} -> {path} is not a directory")
         return self
 
+    def speech_settings(self) -> SpeechSettings:
+        """The speech-to-text settings."""
+        from voice_agent.speech.base import SpeechSettings
+
+        backend = self.stt_backend
+        if backend == "auto":
+            backend = "http" if self.whisper_url else "local"
+        return SpeechSettings(
+            backend=backend,
+            model_dir=str(self.stt_model_dir) if self.stt_model_dir else None,
+            language=None if self.stt_language.lower() == "auto" else self.stt_language,
+            threads=self.stt_threads,
+            url=self.whisper_url,
+            protocol=self.stt_protocol,
+            api_key=self.stt_api_key.get_secret_value() if self.stt_api_key else None,
+            http_model=self.stt_http_model,
+            max_seconds=self.max_voice_seconds,
+            max_bytes=int(self.max_voice_mb * 1024 * 1024),
+        )
+
     @property
     def store_path(self) -> Path:
         """The session store file."""
         return self.session_storage_path or self.voice_agent_data_dir / "sessions.db"
+
+
+# What Claude Code reads from its environment, when found in .env instead.
+_CLAUDE_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "AWS_", "GOOGLE_", "VERTEX_", "MCP_", "DISABLE_")
+_PROXY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+# Our own secrets: Claude Code (and every command it runs) must not see them.
+_OWN_SECRETS = ("TELEGRAM_BOT_TOKEN", "STT_API_KEY")
+
+
+def claude_environment(dotenv_file: str | os.PathLike[str] = ".env") -> dict[str, str]:
+    """Environment for the Claude Code CLI on top of the process environment.
+
+    Claude Code inherits the process environment unchanged. Its variables written
+    in ``.env`` instead (``ANTHROPIC_API_KEY``, ``CLAUDE_CODE_*``, proxies…) are added
+    unless the environment already sets them, and voice-agent's own secrets (the bot
+    token, the speech API key) are blanked so no command Claude runs can read them.
+
+    Args:
+        dotenv_file: The ``.env`` file voice-agent reads its settings from.
+    """
+    from dotenv import dotenv_values
+
+    extra: dict[str, str] = {}
+    if Path(dotenv_file).is_file():
+        for name, value in dotenv_values(dotenv_file).items():
+            wanted = name.startswith(_CLAUDE_PREFIXES) or name in _PROXY_NAMES
+            if wanted and value is not None and name not in os.environ:
+                extra[name] = value
+    extra.update(dict.fromkeys(_OWN_SECRETS, ""))
+    return extra
 
 
 class SettingsError(Exception):

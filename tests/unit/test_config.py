@@ -87,3 +87,22 @@ def test_bad_setting_names_itself(monkeypatch: pytest.MonkeyPatch, name: str, va
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings()
+
+
+def test_claude_environment_takes_claude_names_from_dotenv_and_hides_our_secrets(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voice_agent.config import claude_environment
+
+    (isolated / ".env").write_text(
+        "ANTHROPIC_API_KEY=from-dotenv\nCLAUDE_CODE_USE_BEDROCK=1\n"
+        "TELEGRAM_BOT_TOKEN=123:abc\nUNRELATED=1\nANTHROPIC_BASE_URL=http://dotenv\n"
+    )
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://from-env")  # the environment wins
+    env = claude_environment(isolated / ".env")
+    assert env["ANTHROPIC_API_KEY"] == "from-dotenv"
+    assert env["CLAUDE_CODE_USE_BEDROCK"] == "1"
+    assert "ANTHROPIC_BASE_URL" not in env
+    assert "UNRELATED" not in env
+    assert env["TELEGRAM_BOT_TOKEN"] == ""
+    assert env["STT_API_KEY"] == ""

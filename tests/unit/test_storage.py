@@ -105,7 +105,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_uses_wal_and_current_schema(store: SessionStorage) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 2
+    assert store.schema_version == 3
 
 
 def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
@@ -148,6 +148,7 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
             "rule",
         ],
         "owners": ["user_id", "chat_id", "paired_at"],
+        "chat_settings": ["chat_id", "key", "value"],
     }
 
 

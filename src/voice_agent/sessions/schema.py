@@ -91,6 +91,22 @@ def _owners(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _chat_settings(conn: sqlite3.Connection) -> None:
+    """Per-chat preferences set from the phone (e.g. spoken replies)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE chat_settings (
+            chat_id INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (chat_id, key)
+        );
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

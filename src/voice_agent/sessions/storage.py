@@ -21,6 +21,7 @@ from pathlib import Path
 
 from voice_agent.sessions import legacy
 from voice_agent.sessions.audit import AuditLog
+from voice_agent.sessions.chat_settings_table import ChatSettingsTable
 from voice_agent.sessions.database import Database, StorageError
 from voice_agent.sessions.owners_table import OwnersTable
 from voice_agent.sessions.records import ChatStoredState, StoredSession
@@ -74,6 +75,7 @@ class SessionStorage:
         self.sticky = StickyRuleTable(self._db)
         self.audit = AuditLog(self._db)
         self.owners = OwnersTable(self._db)
+        self.chat_settings = ChatSettingsTable(self._db)
         if self.db_path != self.path and self.path.exists():
             self.moved_aside.extend(legacy.import_json(self, self.path))
 

@@ -28,6 +28,8 @@ class Kind(StrEnum):
     NEW = "nw"  # no arg
     RESUME = "rs"  # arg: Claude session id
     CANCEL = "cx"  # no arg: dismiss a dialog
+    VOICE_SEND = "vs"  # arg: transcript token
+    VOICE_CANCEL = "vc"  # arg: transcript token
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from voice_agent.terminal.lines import LineReader
 from voice_agent.terminal.render import Console, TurnPrinter
 
 if TYPE_CHECKING:
-    from voice_agent.config import Settings
+    from voice_agent.config import Settings, claude_environment
 
 __all__ = ["PROMPT", "build_manager", "main", "open_session", "run_chat"]
 
@@ -266,7 +266,9 @@ def build_manager(settings: Settings, default_cwd: Path | None = None) -> Sessio
         permission_timeout=settings.permission_timeout,
         storage=SessionStorage(settings.store_path),
         agent=AgentSettings(
-            max_live_clients=settings.max_live_clients, idle_timeout=settings.idle_timeout
+            env=claude_environment(),
+            max_live_clients=settings.max_live_clients,
+            idle_timeout=settings.idle_timeout,
         ),
     )
 
