@@ -69,9 +69,10 @@ _PHRASES: dict[str, tuple[str, ...]] = {
 }
 
 _FILLER = frozenset(
-    (
-        "please thanks thank you that it this the request one one's ones number hmm uh um so just"
-    ).split()
+    {
+        *"please thanks thank you that it this the request number".split(),
+        *"one one's ones hmm uh um so just i we can".split(),
+    }
 )
 _NUMBERS = {
     "one": 1, "first": 1, "two": 2, "to": 2, "too": 2, "second": 2, "three": 3, "third": 3,
@@ -106,7 +107,7 @@ def _words(text: str) -> list[str]:
 
 def _take_number(words: list[str]) -> tuple[list[str], int | None]:
     number = None
-    rest = []
+    rest: list[str] = []
     for word in words:
         value = int(word) if word.isdigit() else _NUMBERS.get(word)
         if (

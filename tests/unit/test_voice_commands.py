@@ -23,6 +23,8 @@ from voice_agent.voice_commands import ALWAYS, APPROVE, REJECT, Decision, parse_
         ("Always approve.", Decision(ALWAYS)),
         ("always allow that", Decision(ALWAYS)),
         ("OK", Decision(APPROVE)),
+        ("I approve one.", Decision(APPROVE, 1)),
+        ("you can go ahead", Decision(APPROVE)),
         ("no tests are failing in the api module today", None),  # a prompt
         ("yes, and then run the tests", None),
         ("run the tests", None),

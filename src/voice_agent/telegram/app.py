@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -20,9 +21,10 @@ from telegram.ext import (
 
 from voice_agent.access import AccessGate
 from voice_agent.agent.options import AgentSettings
-from voice_agent.config import Settings
+from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions import SessionManager, SessionStorage
-from voice_agent.telegram import commands, dialogs, prompts
+from voice_agent.speech.tts import EspeakTTS
+from voice_agent.telegram import commands, dialogs, prompts, voice
 from voice_agent.telegram.approvals import (
     ApprovalDesk,
     approvals_command,
@@ -32,6 +34,7 @@ from voice_agent.telegram.approvals import (
 )
 from voice_agent.telegram.callbacks import Kind, pattern
 from voice_agent.telegram.services import SERVICES_KEY, Services, Where, services
+from voice_agent.telegram.voice import VoiceDesk
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,10 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
         settings: The settings.
         agent: Client settings (default: from ``settings``).
     """
+    base = agent or AgentSettings(
+        max_live_clients=settings.max_live_clients, idle_timeout=settings.idle_timeout
+    )
+    agent = replace(base, env={**claude_environment(), **base.env})
     storage = SessionStorage(settings.store_path)
     for moved in storage.moved_aside:
         logger.error("a damaged store file was moved aside to %s; nothing was deleted", moved)
@@ -50,15 +57,17 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
         default_cwd=str(settings.default_cwd),
         permission_timeout=settings.permission_timeout,
         storage=storage,
-        agent=agent
-        or AgentSettings(
-            max_live_clients=settings.max_live_clients, idle_timeout=settings.idle_timeout
-        ),
+        agent=agent,
     )
     gate = AccessGate(settings.allowed_chat_ids, settings.allowed_user_ids, storage.owners)
     desk = ApprovalDesk(manager)
     manager.set_permission_listeners(desk.on_request, desk.on_resolved)
-    return Services(settings, manager, gate, desk, stream_mode=settings.stream_mode)
+    voice_desk = VoiceDesk(settings.speech_settings(), settings.low_confidence)
+    speaker = EspeakTTS()
+    tts = speaker if speaker.available() else None
+    return Services(
+        settings, manager, gate, desk, voice_desk, tts, stream_mode=settings.stream_mode
+    )
 
 
 async def gate_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -121,6 +130,7 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("resume",): dialogs.resume_command,
         ("approvals",): approvals_command,
         ("mode",): mode_command,
+        ("voice",): voice.voice_command,
     }
     return [CommandHandler(list(names), callback) for names, callback in table.items()]
 
@@ -142,6 +152,7 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
         pattern(Kind.SWITCH, Kind.NEW, Kind.CLOSE, Kind.CLOSE_YES): dialogs.on_sessions_button,
         pattern(Kind.RESUME): dialogs.on_resume_button,
         pattern(Kind.CANCEL): dialogs.on_cancel_button,
+        pattern(Kind.VOICE_SEND, Kind.VOICE_CANCEL): voice.on_draft_button,
     }
     for regex, callback in buttons.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=regex))
@@ -150,6 +161,8 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(
         MessageHandler(filters.PHOTO | filters.Document.IMAGE, prompts.on_image)
     )
+    audio = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.AUDIO
+    application.add_handler(MessageHandler(audio, voice.on_voice))
     application.add_handler(MessageHandler(filters.COMMAND, prompts.on_unknown_command))
     application.add_error_handler(on_error)
 

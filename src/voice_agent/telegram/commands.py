@@ -17,6 +17,7 @@ NAME = re.compile(r"^[\w.-]{1,32}$")
 HELP = """🎙 voice-agent drives Claude Code on this machine.
 
 Send a text, a voice note or a photo: it goes to the active session.
+While an approval waits, a voice note saying "yes", "no" or "always" decides it.
 Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
 
 /sessions — list, switch, create, close sessions
@@ -32,6 +33,7 @@ Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
 /restart — restart Claude Code, keep the context
 /resume — continue an earlier Claude Code conversation
 /cancel — stop the running turn and drop queued prompts
+/voice on|off — also speak answers to voice notes
 Other /commands go to Claude Code as slash commands."""
 
 COMMANDS = [
@@ -51,6 +53,7 @@ COMMANDS = [
     ("restart", "Restart Claude Code"),
     ("resume", "Resume an earlier conversation"),
     ("cancel", "Stop the running turn"),
+    ("voice", "Spoken replies on or off"),
 ]
 
 

@@ -8,6 +8,7 @@ tests") switches to it first.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Message, Update
@@ -31,6 +32,8 @@ async def enqueue(
     context: ContextTypes.DEFAULT_TYPE,
     prompt: str,
     images: list[ImageAttachment] | None = None,
+    *,
+    spoken: bool = False,
 ) -> None:
     """Queue a prompt for the chat's active session, telling the user if it must wait.
 
@@ -39,13 +42,14 @@ async def enqueue(
         context: The handler context.
         prompt: The prompt text.
         images: Images sent with it.
+        spoken: Whether it came as a voice note (the answer may be spoken too).
     """
     svc = services(context)
     where = Where.of(update)
     bot = context.bot
 
     async def job() -> None:
-        await run_prompt(bot, svc, where, prompt, images)
+        await run_prompt(bot, svc, where, prompt, images, spoken=spoken)
 
     ahead = svc.workers.submit(where.chat_id, job)
     message = update.effective_message
@@ -59,6 +63,9 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or not message.text:
         return
     svc = services(context)
+    for question in svc.voice.drop_drafts(Where.of(update).chat_id):
+        with contextlib.suppress(TelegramError):
+            await question.edit_text("🎙 Replaced by your typed text.")
     target = route(message.text, svc.settings.projects)
     if target.project is not None:
         session = await switch_project(svc, Where.of(update).chat_id, target.project)

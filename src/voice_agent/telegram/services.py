@@ -14,7 +14,9 @@ from voice_agent.sessions import SessionManager
 from voice_agent.telegram.workers import ChatWorkers
 
 if TYPE_CHECKING:
+    from voice_agent.speech.tts import EspeakTTS
     from voice_agent.telegram.approvals import ApprovalDesk
+    from voice_agent.telegram.voice import VoiceDesk
 
 SERVICES_KEY = "voice_agent"
 
@@ -29,6 +31,9 @@ class Services:
         gate: Who may use the bot.
         workers: One prompt queue per chat.
         desk: The approval prompts.
+        voice: Speech-to-text and unsure transcripts.
+        tts: The speech synthesizer for spoken replies (None when not installed).
+        workers: One prompt queue per chat.
         stream_mode: ``auto`` (drafts in private chats, edits elsewhere) or ``edit``.
     """
 
@@ -36,8 +41,21 @@ class Services:
     manager: SessionManager
     gate: AccessGate
     desk: ApprovalDesk
+    voice: VoiceDesk
+    tts: EspeakTTS | None = None
     workers: ChatWorkers = field(default_factory=ChatWorkers)
     stream_mode: str = "edit"
+
+    def voice_replies(self, chat_id: int) -> bool:
+        """Whether answers to voice notes are also spoken in this chat."""
+        storage = self.manager.storage
+        stored = storage.chat_settings.get(chat_id, "voice_replies") if storage else None
+        return self.settings.voice_replies if stored is None else stored == "on"
+
+    def set_voice_replies(self, chat_id: int, on: bool) -> None:
+        """Turn spoken replies on or off for this chat (kept in the store)."""
+        if self.manager.storage is not None:
+            self.manager.storage.chat_settings.set(chat_id, "voice_replies", "on" if on else "off")
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

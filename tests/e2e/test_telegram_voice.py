@@ -1,0 +1,129 @@
+"""Voice notes end to end: real speech (espeak-ng), the local engine, the real bot and CLI."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import CliHarness
+from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
+from tests.fakes.anthropic import Reply
+from tests.fakes.audio import silence_ogg, voice_note
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def bot(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    async with running_bot(harness, tmp_path, monkeypatch) as running:
+        yield running
+
+
+def _said(text: str) -> Any:
+    return lambda m: m.from_bot and m.content.startswith("🎙") and text in m.content.lower()
+
+
+async def test_voice_note_becomes_a_prompt(bot: BotHarness) -> None:
+    bot.cli.fake.enqueue(Reply.text("Running them now."))
+    bot.tg.send_voice(OWNER, None, voice_note("run the tests"), duration=2)
+    echo = await bot.reply(_said("run the tests"))
+    assert any(e["type"] == "italic" for e in echo.entities)
+    request = await bot.cli.fake.main_request(1)
+    assert "run the tests" in request.last_user_text().lower()
+    await bot.reply(lambda m: m.from_bot and "Running them now." in m.content)
+
+
+async def _pending_write(bot: BotHarness, names: list[str]) -> None:
+    bot.cli.fake.enqueue(
+        Reply.tool_uses(*(("Read", {"file_path": f"/etc/voice-agent-test-{n}"}) for n in names)),
+        Reply.text("Done reading."),
+    )
+    bot.tg.send_text(OWNER, None, "read the files")
+    for number in range(1, len(names) + 1):
+        await bot.approval_prompt(number)
+
+
+async def test_spoken_yes_approves_the_pending_request(bot: BotHarness) -> None:
+    await _pending_write(bot, ["one"])
+    bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1)
+    await bot.reply(lambda m: m.from_bot and "approved #1" in m.content)
+    await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
+    assert bot.cli.fake.main_requests[-1].last_user_text() != "yes"
+    assert len(bot.cli.fake.main_requests) == 2  # "yes" was not sent as a prompt
+
+
+async def test_with_two_pending_voice_must_name_the_number(bot: BotHarness) -> None:
+    await _pending_write(bot, ["one", "two"])
+    bot.tg.send_voice(OWNER, None, voice_note("approve"), duration=1)
+    await bot.reply(lambda m: m.from_bot and "Which one?" in m.content)
+    bot.tg.send_voice(OWNER, None, voice_note("reject two"), duration=1)
+    await bot.reply(lambda m: m.from_bot and "rejected #2" in m.content)
+    bot.tg.send_voice(OWNER, None, voice_note("approve one"), duration=1)
+    await bot.reply(lambda m: m.from_bot and "approved #1" in m.content)
+    await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
+
+
+async def test_silence_sends_nothing(bot: BotHarness) -> None:
+    bot.tg.send_voice(OWNER, None, silence_ogg(2.0), duration=2)
+    await bot.reply("I heard nothing")
+    assert bot.cli.fake.requests == []
+
+
+async def test_broken_audio_gets_a_clear_reply(bot: BotHarness) -> None:
+    bot.tg.send_voice(OWNER, None, os.urandom(5000), duration=3)
+    await bot.reply("couldn't use that recording")
+    assert bot.cli.fake.requests == []
+    assert bot.svc.manager.get(OWNER) is not None
+
+
+async def test_too_long_note_is_refused_before_download(bot: BotHarness) -> None:
+    bot.tg.send_voice(OWNER, None, silence_ogg(1.0), duration=3600)
+    await bot.reply("I take up to 300 s")
+    assert not [c for c in bot.tg.sent if c.method == "getFile"]
+
+
+async def test_unsure_transcript_asks_before_sending(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, low_confidence=1.0) as bot:
+        bot.cli.fake.script = lambda request: Reply.text(f"got: {request.last_user_text()}")
+        bot.tg.send_voice(OWNER, None, voice_note("show me the git diff"), duration=2)
+        question = await bot.reply(lambda m: m.from_bot and "not sure I heard" in m.content)
+        assert bot.cli.fake.requests == []
+        await bot.press(question, "Send")
+        await bot.reply(lambda m: m.from_bot and "got: " in m.content and "diff" in m.content)
+        bot.tg.send_voice(OWNER, None, voice_note("delete everything"), duration=2)
+        question = await bot.reply(
+            lambda m: m.from_bot and "not sure" in m.content and m.callback_data
+        )
+        await bot.press(question, "Cancel")
+        bot.tg.send_voice(OWNER, None, voice_note("open the readme"), duration=2)
+        question = await bot.reply(
+            lambda m: m.from_bot and "not sure" in m.content and "readme" in m.content.lower()
+        )
+        bot.tg.send_text(OWNER, None, "open README.md")  # the corrected text instead
+        await bot.reply(lambda m: m.from_bot and "got: open README.md" in m.content)
+        assert "Replaced by your typed text" in bot.tg.message(OWNER, question.message_id).content
+        prompts = [r.last_user_text() for r in bot.cli.fake.main_requests]
+        assert not any("delete" in p.lower() for p in prompts)
+
+
+async def test_spoken_replies_when_asked(bot: BotHarness) -> None:
+    if bot.svc.tts is None:
+        pytest.fail("espeak-ng must be installed (.ci/run installs it)")
+    bot.tg.send_text(OWNER, None, "/voice on")
+    await bot.reply("Spoken replies are on")
+    release = threading.Event()
+    release.set()
+    bot.cli.fake.enqueue(Reply.text("All tests pass.\n\n```\n48 passed\n```"))
+    bot.tg.send_voice(OWNER, None, voice_note("run the tests"), duration=2)
+    spoken = await bot.reply(lambda m: m.from_bot and m.voice is not None)
+    assert spoken.voice is not None
+    data = bot.tg.download(spoken.voice.file_id)
+    assert data[:4] == b"OggS"
+    bot.tg.send_text(OWNER, None, "/voice off")
+    await bot.reply("Spoken replies are off")
