@@ -112,5 +112,5 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), fmt: str = "
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "telegram.ext.Updater"):
+    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "faster_whisper"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

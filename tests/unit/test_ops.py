@@ -71,6 +71,9 @@ def test_doctor_without_token_explains_and_fails(
     assert "sk-ant-secret" not in out
     assert "! Access: no allowlist and no owner yet" in out
     assert "✓ Session store" in out
+    assert "✓ Speech-to-text: local: model" in out
+    assert "testing" in out.lower()
+    assert "✓ Spoken replies: espeak-ng works" in out
 
 
 async def test_doctor_with_a_working_token(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

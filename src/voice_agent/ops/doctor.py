@@ -188,10 +188,59 @@ def _store(settings: Settings) -> tuple[Check, list[int] | None]:
     return Check("Session store", "ok", detail), owners
 
 
-def _speech(settings: Settings) -> Check:
-    if settings.whisper_url:
-        return Check("Speech", "skip", f"WHISPER_URL is set ({settings.whisper_url}); not checked")
-    return Check("Speech", "skip", "voice notes are not built yet")
+SAMPLE = Path(__file__).resolve().parent.parent / "speech" / "sample.ogg"
+SAMPLE_WORDS = (("testing",), ("three", "3"))
+
+
+async def _hear_sample(settings: Settings) -> Check:
+    import time
+
+    from voice_agent.speech import registry
+    from voice_agent.speech.base import SpeechError
+    from voice_agent.speech.local import LocalWhisper
+
+    speech = settings.speech_settings()
+    try:
+        engine = registry.create(speech)
+        loaded = ""
+        if isinstance(engine, LocalWhisper):
+            loaded = f"model {engine.model_dir} loaded in {await engine.load():.2f} s; "
+        start = time.perf_counter()
+        transcript = await engine.transcribe(SAMPLE.read_bytes(), "audio/ogg")
+    except (SpeechError, OSError) as error:
+        where = "STT_MODEL_DIR" if speech.backend == "local" else "WHISPER_URL"
+        return Check("Speech-to-text", "fail", f"{speech.backend}: {error}", f"check {where}")
+    took = time.perf_counter() - start
+    heard = transcript.text.lower()
+    if not all(any(word in heard for word in choices) for choices in SAMPLE_WORDS):
+        return Check(
+            "Speech-to-text",
+            "warn",
+            f"{speech.backend}: the sample came out as “{transcript.text}”",
+            "try a larger model (STT_MODEL_DIR) or check STT_LANGUAGE",
+        )
+    return Check(
+        "Speech-to-text",
+        "ok",
+        f"{speech.backend}: {loaded}heard “{transcript.text}” in {took:.2f} s",
+    )
+
+
+async def _speak_sample() -> Check:
+    from voice_agent.speech.tts import EspeakTTS
+
+    tts = EspeakTTS()
+    if not tts.available():
+        return Check(
+            "Spoken replies",
+            "skip",
+            "espeak-ng is not installed (optional, for /voice on): apt install espeak-ng",
+        )
+    try:
+        audio = await tts.synthesize("voice agent is ready")
+    except Exception as error:  # optional feature: report, never fail the run
+        return Check("Spoken replies", "warn", f"espeak-ng failed: {error}", "reinstall espeak-ng")
+    return Check("Spoken replies", "ok", f"espeak-ng works ({len(audio)} bytes of OGG/Opus)")
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -208,7 +257,8 @@ def run_checks(settings: Settings) -> list[Check]:
         _auth,
         lambda: _data_dir(settings),
         lambda: store,
-        lambda: _speech(settings),
+        lambda: asyncio.run(_hear_sample(settings)),
+        lambda: asyncio.run(_speak_sample()),
     ]
     return [step() for step in steps]
 
