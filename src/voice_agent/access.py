@@ -13,7 +13,10 @@ Rules:
   user's id);
 * a private chat is served when its user is allowed;
 * a group is served only when it is listed in ``ALLOWED_CHAT_IDS``, and only
-  for allowed users (other members are ignored).
+  for allowed users (other members are ignored);
+* people who may chat and people who may approve tool calls are separate:
+  ``APPROVER_USER_IDS`` (default: the owner) decide approvals; a chatter's press
+  is refused and logged.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class AccessGate:
         allowed_chat_ids: Iterable[int],
         allowed_user_ids: Iterable[int],
         owners: OwnersTable | None = None,
+        approver_user_ids: Iterable[int] = (),
     ) -> None:
         """Build the gate; enters pairing mode when nothing is allowed yet.
 
@@ -53,9 +57,12 @@ class AccessGate:
             allowed_chat_ids: Chats served.
             allowed_user_ids: Users served.
             owners: The store's owners (pairing persists there).
+            approver_user_ids: Users who may decide approvals (default: the owners, or
+                every allowed user when nobody paired).
         """
         self._chats = frozenset(allowed_chat_ids)
         self._users = frozenset(allowed_user_ids)
+        self._approvers = frozenset(approver_user_ids)
         self._owners_table = owners
         self._owners = set(owners.list()) if owners is not None else set()
         self._logged: set[tuple[int, int | None]] = set()
@@ -78,6 +85,20 @@ class AccessGate:
         if user_id is None:
             return False
         return user_id in self._users or user_id in self._owners or user_id in self._chats
+
+    def may_approve(self, user_id: int | None) -> bool:
+        """Whether this user may approve or reject tool calls.
+
+        With ``APPROVER_USER_IDS`` set, only those users; otherwise the owners made by
+        pairing, or (when nobody paired) every allowed user.
+        """
+        if user_id is None:
+            return False
+        if self._approvers:
+            return user_id in self._approvers
+        if self._owners:
+            return user_id in self._owners
+        return self.user_allowed(user_id)
 
     def allows(self, chat_id: int, user_id: int | None, private: bool) -> bool:
         """Whether an update from ``user_id`` in ``chat_id`` is served.

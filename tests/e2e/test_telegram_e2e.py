@@ -441,3 +441,49 @@ async def test_draft_streaming_in_private_chats(
         assert bot.tg.drafts, "the answer streamed as native drafts"
         assert answer.content.count("drafted answer") == 20
         assert not answer.edited
+
+
+async def test_chatter_cannot_approve(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group, chatter = -100777, 3003
+    async with running_bot(
+        harness,
+        tmp_path,
+        monkeypatch,
+        allowed_chat_ids=frozenset({group}),
+        allowed_user_ids=frozenset({OWNER, chatter}),
+        approver_user_ids=frozenset({OWNER}),
+    ) as bot:
+        bot.tg.supergroup(group, "team")
+        bot.tg.user(chatter, "Carol")
+        target = bot.cli.workdir / "team.txt"
+        bot.cli.fake.enqueue(
+            Reply.tool_use("Write", {"file_path": str(target), "content": "x\n"}),
+            Reply.text("Written."),
+        )
+        bot.tg.send_text(group, chatter, "create team.txt")  # a chatter may prompt
+        prompt = await bot.approval_prompt(chat_id=group)
+        button = next(b for b in prompt.buttons if "Approve" in str(b.get("text")))
+        injected = bot.tg.press_button(
+            group, chatter, prompt.message_id, str(button["callback_data"])
+        )
+        answer = await bot.tg.wait_for(
+            lambda: next(
+                (
+                    a
+                    for a in bot.tg.callback_answers
+                    if a.callback_query_id == injected.callback_query_id
+                ),
+                None,
+            ),
+            30,
+        )
+        assert answer.text == "Only approvers can decide tool calls here."
+        assert not target.exists()
+        assert bot.svc.manager.storage is not None
+        refused = [e for e in bot.svc.manager.storage.audit.entries() if e.decision == "refused"]
+        assert [(e.user_id, e.chat_id) for e in refused] == [(chatter, group)]
+        bot.tg.press_button(group, OWNER, prompt.message_id, str(button["callback_data"]))
+        await bot.reply(final_answer(bot, "Written."), chat_id=group)
+        assert target.exists()

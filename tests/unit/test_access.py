@@ -53,3 +53,18 @@ def test_refusals_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     for _ in range(3):
         gate.allows(99, 99, private=True)
     assert caplog.text.count("not on the allowlist") == 1
+
+
+def test_approvers_are_separate_from_chatters(tmp_path: Path) -> None:
+    gate = AccessGate([], [1, 2], approver_user_ids=[1])
+    assert gate.may_approve(1)
+    assert not gate.may_approve(2)
+    assert gate.allows(2, 2, private=True)
+    everyone = AccessGate([], [1, 2])
+    assert everyone.may_approve(2)  # nobody paired and no approver list: allowed users
+    store = SessionStorage(tmp_path / "s.db")
+    paired = AccessGate([], [], store.owners)
+    assert paired.pairing_code is not None
+    paired.pair(5, 5, private=True, code=paired.pairing_code)
+    assert paired.may_approve(5)
+    assert not paired.may_approve(6)

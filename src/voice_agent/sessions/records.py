@@ -106,7 +106,8 @@ class AuditEntry:
         tool_name: The tool Claude asked to use.
         input_summary: A one-line summary of its input (command, path, URL).
         decision: ``auto``, ``sticky``, ``mode``, ``approved``, ``always``,
-            ``denied``, ``timeout`` or ``policy-deny``.
+            ``denied``, ``timeout``, ``policy-deny``, or ``refused`` (a decision
+            attempted by someone who may not approve).
         chat_id: Chat the session belongs to.
         user_id: Who decided, when a person did.
         session_name: Session name within the chat.

@@ -59,7 +59,12 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
         storage=storage,
         agent=agent,
     )
-    gate = AccessGate(settings.allowed_chat_ids, settings.allowed_user_ids, storage.owners)
+    gate = AccessGate(
+        settings.allowed_chat_ids,
+        settings.allowed_user_ids,
+        storage.owners,
+        settings.approver_user_ids,
+    )
     desk = ApprovalDesk(manager)
     manager.set_permission_listeners(desk.on_request, desk.on_resolved)
     voice_desk = VoiceDesk(settings.speech_settings(), settings.low_confidence)

@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import PendingPermission, Session, SessionManager
 from voice_agent.sessions.permissions import PERMISSION_MODES
+from voice_agent.sessions.records import AuditEntry
 from voice_agent.telegram.approval_view import keyboard, outcome_line, prompt_markdown
 from voice_agent.telegram.callbacks import Button, Kind, decode, encode
 from voice_agent.telegram.render import render
@@ -26,6 +27,7 @@ from voice_agent.telegram.render import render
 logger = logging.getLogger(__name__)
 
 NO_LONGER_PENDING = "This request is no longer pending."
+NOT_AN_APPROVER = "Only approvers can decide tool calls here."
 
 
 @dataclass
@@ -128,14 +130,37 @@ async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     button = decode(query.data)
     chat = update.effective_chat
     user = update.effective_user
+    svc = services(context)
+    if not svc.gate.may_approve(user.id if user else None):
+        refuse_chatter(svc.manager, chat.id if chat else None, user.id if user else None, "button")
+        await query.answer(NOT_AN_APPROVER, show_alert=True)
+        return
     done = (
         button is not None
         and chat is not None
-        and services(context).desk.decide(
+        and svc.desk.decide(
             button, chat.id, user.id if user else None, user.first_name if user else ""
         )
     )
     await query.answer(None if done else NO_LONGER_PENDING)
+
+
+def refuse_chatter(
+    manager: SessionManager, chat_id: int | None, user_id: int | None, via: str
+) -> None:
+    """Log (and audit) a decision attempt by someone who may chat but not approve."""
+    logger.warning("user %s may not approve (chat %s, by %s); refused", user_id, chat_id, via)
+    if manager.storage is not None:
+        manager.storage.audit.record(
+            AuditEntry(
+                tool_name="-",
+                input_summary=f"decision by {via} refused",
+                decision="refused",
+                chat_id=chat_id,
+                user_id=user_id,
+                rule="not an approver",
+            )
+        )
 
 
 def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:

@@ -145,6 +145,12 @@ async def _spoken_decision(
     decision = parse_decision(transcript.text) if pending else None
     if decision is None:
         return False
+    if not svc.gate.may_approve(where.user_id):
+        from voice_agent.telegram.approvals import NOT_AN_APPROVER, refuse_chatter
+
+        refuse_chatter(svc.manager, where.chat_id, where.user_id, "voice")
+        await _reply(message, transcript.text, f" → {NOT_AN_APPROVER}")
+        return True
     request = _target(pending, decision)
     if request is None:
         numbers = ", ".join(f"#{r.number}" for r in pending)
