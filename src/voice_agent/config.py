@@ -276,8 +276,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = _field_env_name(error["loc"])
-            problems.append(f"{name}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            location = error["loc"]
+            problems.append(f"{_field_env_name(location)}: {message}" if location else message)
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     except (ValueError, json.JSONDecodeError) as exc:
         raise SettingsError(f"invalid settings: {exc}") from None

@@ -143,11 +143,12 @@ def _auth() -> Check:
     config = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
     if (config / ".credentials.json").is_file():
         return Check("Claude credentials", "ok", f"logged in ({config}/.credentials.json)")
+    cli, _ = claude_cli()
     return Check(
         "Claude credentials",
         "fail",
         "no API key and no Claude login found",
-        "set ANTHROPIC_API_KEY, or run the bundled CLI's `claude login` once",
+        f"set ANTHROPIC_API_KEY, or run `{cli or 'claude'} login` once",
     )
 
 
