@@ -487,3 +487,40 @@ async def test_chatter_cannot_approve(
         bot.tg.press_button(group, OWNER, prompt.message_id, str(button["callback_data"]))
         await bot.reply(final_answer(bot, "Written."), chat_id=group)
         assert target.exists()
+
+
+async def test_files_both_ways(bot: BotHarness, tmp_path: Path) -> None:
+    bot.cli.fake.script = lambda request: Reply.text(f"got: {request.last_user_text()[:60]}")
+    bot.tg.send_document(
+        OWNER, None, b"a,b\n1,2\n", "../../report.csv", "text/csv", caption="sum it"
+    )
+    await bot.reply("Saved as uploads/report.csv")
+    assert (bot.cli.workdir / "uploads" / "report.csv").read_bytes() == b"a,b\n1,2\n"
+    await bot.reply(final_answer(bot, "got: I sent you the file uploads/report.csv"))
+    assert "sum it" in bot.cli.fake.main_requests[-1].last_user_text()
+    bot.tg.send_text(OWNER, None, "/get uploads/report.csv")
+    sent = await bot.reply(lambda m: m.from_bot and m.document is not None)
+    assert sent.document is not None
+    assert bot.tg.download(sent.document.file_id) == b"a,b\n1,2\n"
+    outside = tmp_path / "outside.txt"
+    outside.write_text("private")
+    bot.tg.send_text(OWNER, None, f"/get {outside}")
+    await bot.reply("outside the session's working directory")
+    (bot.cli.workdir / ".env").write_text("TOKEN=1")
+    bot.tg.send_text(OWNER, None, "/get .env")
+    await bot.reply("looks like a secret")
+
+
+async def test_changed_files_are_listed_with_fetch_buttons(bot: BotHarness) -> None:
+    target = bot.cli.workdir / "made.txt"
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(target), "content": "made by claude\n"}),
+        Reply.text("Made it."),
+    )
+    bot.svc.manager.set_permission_mode(OWNER, "acceptEdits")
+    bot.tg.send_text(OWNER, None, "make a file")
+    listing = await bot.reply("Files changed: made.txt")
+    await bot.press(listing, "made.txt")
+    sent = await bot.reply(lambda m: m.from_bot and m.document is not None)
+    assert sent.document is not None
+    assert bot.tg.download(sent.document.file_id) == b"made by claude\n"

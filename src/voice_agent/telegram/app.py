@@ -24,7 +24,7 @@ from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions import SessionManager, SessionStorage
 from voice_agent.speech.tts import EspeakTTS
-from voice_agent.telegram import commands, dialogs, prompts, voice
+from voice_agent.telegram import commands, dialogs, files, prompts, voice
 from voice_agent.telegram.approvals import (
     ApprovalDesk,
     approvals_command,
@@ -136,6 +136,7 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("approvals",): approvals_command,
         ("mode",): mode_command,
         ("voice",): voice.voice_command,
+        ("get",): files.get_command,
     }
     return [CommandHandler(list(names), callback) for names, callback in table.items()]
 
@@ -158,6 +159,7 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
         pattern(Kind.RESUME): dialogs.on_resume_button,
         pattern(Kind.CANCEL): dialogs.on_cancel_button,
         pattern(Kind.VOICE_SEND, Kind.VOICE_CANCEL): voice.on_draft_button,
+        pattern(Kind.GET): files.on_get_button,
     }
     for regex, callback in buttons.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=regex))
@@ -168,6 +170,7 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     )
     audio = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.AUDIO
     application.add_handler(MessageHandler(audio, voice.on_voice))
+    application.add_handler(MessageHandler(filters.Document.ALL, files.on_document))
     application.add_handler(MessageHandler(filters.COMMAND, prompts.on_unknown_command))
     application.add_error_handler(on_error)
 

@@ -30,6 +30,7 @@ class Kind(StrEnum):
     CANCEL = "cx"  # no arg: dismiss a dialog
     VOICE_SEND = "vs"  # arg: transcript token
     VOICE_CANCEL = "vc"  # arg: transcript token
+    GET = "gf"  # arg: file token
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
 /resume — continue an earlier Claude Code conversation
 /cancel — stop the running turn and drop queued prompts
 /voice on|off — also speak answers to voice notes
+/get path — send a file from the working directory (files you send go to uploads/)
 Other /commands go to Claude Code as slash commands."""
 
 COMMANDS = [
@@ -54,6 +55,7 @@ COMMANDS = [
     ("resume", "Resume an earlier conversation"),
     ("cancel", "Stop the running turn"),
     ("voice", "Spoken replies on or off"),
+    ("get", "Send a file from the working directory"),
 ]
 
 

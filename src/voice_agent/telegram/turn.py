@@ -18,6 +18,7 @@ from voice_agent.agent.events import (
 )
 from voice_agent.logs import chat_context, session_context
 from voice_agent.sessions import ImageAttachment, Session
+from voice_agent.sessions.sticky import EDIT_TOOLS
 from voice_agent.telegram.services import Services, Where
 from voice_agent.telegram.status import TurnStatus
 from voice_agent.telegram.stream import StreamingReply
@@ -58,6 +59,8 @@ class _Relay:
         self.reply = reply
         self.status = status
         self.result: TurnResult | TurnError | None = None
+        self.changed: list[str] = []
+        self._editing: dict[str, str] = {}
         self._deltas = False
         self._new_block = False
 
@@ -77,8 +80,14 @@ class _Relay:
         elif isinstance(event, ToolStarted):
             self._new_block = True
             self.status.tool_started(event)
+            path = event.input.get("file_path") or event.input.get("notebook_path")
+            if event.name in EDIT_TOOLS and isinstance(path, str):
+                self._editing[event.tool_use_id] = path
         elif isinstance(event, ToolFinished):
             self.status.tool_finished(event)
+            path = self._editing.pop(event.tool_use_id, None)
+            if path is not None and not event.is_error and path not in self.changed:
+                self.changed.append(path)
         elif isinstance(event, TurnResult | TurnError):
             self.result = event
 
@@ -122,9 +131,23 @@ async def run_prompt(
         await reply.finish(footer(relay.result, status, label))
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
+    if relay.changed:
+        await _list_changed(bot, where, relay.changed, session.cwd)
     answer = reply.text
     if spoken and isinstance(relay.result, TurnResult) and svc.voice_replies(where.chat_id):
         await speak(bot, svc, where, answer)
+
+
+async def _list_changed(bot: Bot, where: Where, paths: list[str], cwd: str) -> None:
+    from voice_agent.telegram.files import changed_files_keyboard
+
+    text, markup = changed_files_keyboard(paths, cwd)
+    try:
+        await bot.send_message(
+            where.chat_id, text, reply_markup=markup, message_thread_id=where.thread_id
+        )
+    except TelegramError as error:
+        logger.warning("could not list the changed files: %s", error)
 
 
 async def speak(bot: Bot, svc: Services, where: Where, answer: str) -> None:

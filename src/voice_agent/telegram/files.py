@@ -1,0 +1,178 @@
+"""Files both ways: documents you send land in ``uploads/``; ``/get`` and buttons send files back.
+
+* A document (not an image or audio) is saved in the session's working directory
+  under ``uploads/`` with a safe name (never outside it, never over the size limit)
+  and named in the prompt, with its caption.
+* ``/get <path>`` sends a file from inside the working directory as a document;
+  paths outside it and secret-looking files are refused with the reason.
+* When a turn writes or edits files, a message lists them with a button each to
+  fetch it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from voice_agent.sessions.safety import is_secret_below, is_within
+from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.services import Where, services
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_DIR = "uploads"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # what a bot may download
+MAX_SEND_BYTES = 50 * 1024 * 1024  # what a bot may upload
+_UNSAFE = re.compile(r"[^\w.+-]+")
+_fetchable: dict[str, str] = {}  # button token -> absolute path
+
+
+def safe_name(name: str) -> str:
+    """A file name that cannot leave the directory or hide: no separators, no leading dots."""
+    base = os.path.basename(name.replace("\\", "/")) or "file"
+    cleaned = _UNSAFE.sub("_", base).lstrip(".") or "file"
+    return cleaned[:120]
+
+
+def _free_path(directory: Path, name: str) -> Path:
+    target = directory / name
+    stem, suffix = os.path.splitext(name)
+    counter = 2
+    while target.exists():
+        target = directory / f"{stem}-{counter}{suffix}"
+        counter += 1
+    return target
+
+
+def save_upload(cwd: str, name: str, data: bytes) -> str:
+    """Write ``data`` under ``<cwd>/uploads/``; returns its path relative to ``cwd``.
+
+    Raises:
+        ValueError: The upload directory would be outside ``cwd``.
+    """
+    directory = Path(cwd) / UPLOAD_DIR
+    directory.mkdir(exist_ok=True)
+    if not is_within(str(directory), [cwd]):
+        raise ValueError("the uploads directory points outside the working directory")
+    target = _free_path(directory, safe_name(name))
+    target.write_bytes(data)
+    return os.path.relpath(target, cwd)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file sent to the bot: saved in uploads/, then named in the prompt."""
+    from voice_agent.telegram.prompts import enqueue
+
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    document = message.document
+    size = document.file_size or 0
+    if size > MAX_UPLOAD_BYTES:
+        await message.reply_text(
+            f"That file is {size / 1e6:.1f} MB; I can take up to 20 MB. Nothing was saved."
+        )
+        return
+    where = Where.of(update)
+    session = services(context).manager.get_or_create(where.chat_id)
+    try:
+        data = bytes(await (await context.bot.get_file(document.file_id)).download_as_bytearray())
+        name = document.file_name or "file"
+        relative = await asyncio.to_thread(save_upload, session.cwd, name, data)
+    except (TelegramError, OSError, ValueError) as error:
+        await message.reply_text(f"⚠️ I couldn't save that file: {error}. Nothing was sent.")
+        return
+    await message.reply_text(f"📎 Saved as {relative} in {session.name}.")
+    note = f"I sent you the file {relative} ({len(data)} bytes)."
+    prompt = f"{note}\n\n{message.caption}" if message.caption else note
+    await enqueue(update, context, prompt)
+
+
+def _check_fetch(path: str, cwd: str) -> str | None:
+    """Why ``path`` may not be sent, or None."""
+    if not is_within(path, [cwd]):
+        return "it is outside the session's working directory"
+    if is_secret_below(path, [cwd]):
+        return "it looks like a secret (keys, .env, credentials)"
+    if not os.path.isfile(path):
+        return "there is no such file"
+    if os.path.getsize(path) > MAX_SEND_BYTES:
+        return "it is larger than the 50 MB Telegram lets a bot send"
+    return None
+
+
+def _read_for_sending(path: str, cwd: str) -> tuple[str, bytes, str] | str:
+    """(file name, bytes, caption) of ``path``, or why it may not be sent."""
+    resolved = os.path.realpath(os.path.join(cwd, os.path.expanduser(path)))
+    reason = _check_fetch(resolved, cwd)
+    if reason is not None:
+        return reason
+    with open(resolved, "rb") as handle:
+        data = handle.read()
+    return os.path.basename(resolved), data, os.path.relpath(resolved, os.path.realpath(cwd))
+
+
+async def send_file(bot: Bot, where: Where, path: str, cwd: str) -> str | None:
+    """Send ``path`` as a document; returns the refusal reason, or None when sent."""
+    found = await asyncio.to_thread(_read_for_sending, path, cwd)
+    if isinstance(found, str):
+        return found
+    name, data, caption = found
+    await bot.send_document(
+        where.chat_id, data, filename=name, caption=caption, message_thread_id=where.thread_id
+    )
+    return None
+
+
+async def get_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/get <path> — send a file from the working directory."""
+    message = update.effective_message
+    assert message is not None
+    where = Where.of(update)
+    session = services(context).manager.get_or_create(where.chat_id)
+    if not context.args:
+        await message.reply_text(f"Usage: /get path (inside {session.cwd})")
+        return
+    path = " ".join(context.args)
+    reason = await send_file(context.bot, where, path, session.cwd)
+    if reason is not None:
+        await message.reply_text(f"I won't send {path}: {reason}.")
+
+
+def changed_files_keyboard(paths: list[str], cwd: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The "files changed" message and a fetch button per file."""
+    rows = []
+    names = []
+    for path in paths[:10]:
+        token = secrets.token_urlsafe(6)
+        _fetchable[token] = path
+        shown = os.path.relpath(path, cwd) if is_within(path, [cwd]) else path
+        names.append(shown)
+        rows.append(
+            [InlineKeyboardButton(f"📥 {shown[-40:]}", callback_data=encode(Kind.GET, token))]
+        )
+    more = f" (and {len(paths) - 10} more)" if len(paths) > 10 else ""
+    return "📄 Files changed: " + ", ".join(names) + more, InlineKeyboardMarkup(rows)
+
+
+async def on_get_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A fetch button under "Files changed"."""
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data)
+    path = _fetchable.get(button.arg) if button is not None else None
+    if path is None:
+        await query.answer("That file link has expired; use /get path.")
+        return
+    where = Where.of(update)
+    session = services(context).manager.get_or_create(where.chat_id)
+    reason = await send_file(context.bot, where, path, session.cwd)
+    await query.answer(f"I won't send it: {reason}." if reason else None)
