@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     voice_replies: bool = Field(
         default=False, description="Speak answers to voice notes (each chat can /voice on|off)."
     )
+    daily_budget_usd: float = Field(
+        default=0.0, ge=0, description="Per chat and UTC day; new turns stop once spent (0: none)."
+    )
+    turn_footer: bool = Field(
+        default=True, description="End each answer with time, tokens, context and cost."
+    )
     stream_mode: str = Field(
         default="auto",
         pattern="^(auto|edit)$",

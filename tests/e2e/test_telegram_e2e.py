@@ -524,3 +524,36 @@ async def test_changed_files_are_listed_with_fetch_buttons(bot: BotHarness) -> N
     sent = await bot.reply(lambda m: m.from_bot and m.document is not None)
     assert sent.document is not None
     assert bot.tg.download(sent.document.file_id) == b"made by claude\n"
+
+
+async def test_footer_totals_and_toggle(bot: BotHarness) -> None:
+    bot.cli.fake.script = lambda request: Reply.text(f"echo {request.last_user_text()}")
+    bot.tg.send_text(OWNER, None, "one")
+    answer = await bot.reply(final_answer(bot, "echo one"))
+    last = answer.content.splitlines()[-1]
+    assert "tokens" in last
+    assert "context" in last
+    assert "$" in last
+    bot.tg.send_text(OWNER, None, "/status")
+    status = await bot.reply("This session:")
+    assert "This session: 1 turns" in status.content
+    assert "Today in this chat: 1 turns" in status.content
+    bot.tg.send_text(OWNER, None, "/footer off")
+    await bot.reply("footer is off")
+    bot.tg.send_text(OWNER, None, "two")
+    await bot.cli.fake.main_request(2)
+    await bot.tg.wait_for(lambda: bot.svc.workers.waiting(OWNER) == 0, 30)  # the turn is over
+    plain = await bot.reply(lambda m: m.from_bot and m.content == "echo two")
+    assert plain.content == "echo two"
+
+
+async def test_daily_budget_stops_new_turns(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, daily_budget_usd=0.00001) as bot:
+        bot.cli.fake.script = lambda request: Reply.text("spent")
+        bot.tg.send_text(OWNER, None, "first")
+        await bot.reply(final_answer(bot, "spent"))
+        bot.tg.send_text(OWNER, None, "second")
+        await bot.reply("budget for this chat")
+        assert len(bot.cli.fake.main_requests) == 1

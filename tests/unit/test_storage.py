@@ -105,7 +105,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_uses_wal_and_current_schema(store: SessionStorage) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 3
+    assert store.schema_version == 4
 
 
 def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
@@ -149,6 +149,16 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
         ],
         "owners": ["user_id", "chat_id", "paired_at"],
         "chat_settings": ["chat_id", "key", "value"],
+        "usage": [
+            "id",
+            "ts",
+            "chat_id",
+            "session_name",
+            "cost_usd",
+            "input_tokens",
+            "output_tokens",
+            "duration_ms",
+        ],
     }
 
 

@@ -80,6 +80,7 @@ class TurnResult:
         usage: Token usage reported by the CLI.
         result: The final result text, when any.
         errors: Error messages reported by the CLI.
+        context_tokens: Tokens in the model's context at the turn's last request.
     """
 
     session_id: str
@@ -91,6 +92,18 @@ class TurnResult:
     usage: dict[str, Any] = field(default_factory=dict)
     result: str | None = None
     errors: list[str] = field(default_factory=list)
+    context_tokens: int = 0
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens of the turn, cache reads and writes included."""
+        keys = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        return sum(int(self.usage.get(key) or 0) for key in keys)
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens of the turn."""
+        return int(self.usage.get("output_tokens") or 0)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class MessageParser:
 
     def __init__(self) -> None:
         self._tool_names: dict[str, str] = {}
+        self._context = 0
 
     def parse(self, message: object) -> Iterator[AgentEvent]:
         """Yield the events one SDK message carries (none for unknown kinds).
@@ -57,6 +58,7 @@ class MessageParser:
             yield from self._stream_event(message)
         elif isinstance(message, AssistantMessage):
             if message.parent_tool_use_id is None:
+                self._note_context(message.usage)
                 yield from self._assistant(message)
         elif isinstance(message, UserMessage):
             yield from self._user(message)
@@ -101,8 +103,13 @@ class MessageParser:
                     output=_result_text(block.content),
                 )
 
-    @staticmethod
-    def _result(message: ResultMessage) -> TurnResult:
+    def _note_context(self, usage: dict[str, Any] | None) -> None:
+        keys = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        size = sum(int((usage or {}).get(key) or 0) for key in keys)
+        if size:
+            self._context = size
+
+    def _result(self, message: ResultMessage) -> TurnResult:
         return TurnResult(
             session_id=message.session_id,
             is_error=message.is_error,
@@ -113,4 +120,5 @@ class MessageParser:
             usage=dict(message.usage or {}),
             result=message.result,
             errors=list(message.errors or []),
+            context_tokens=self._context,
         )

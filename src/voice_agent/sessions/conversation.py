@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from voice_agent.agent.events import AgentEvent, TextBlockDone, TurnError
+from voice_agent.agent.events import AgentEvent, TextBlockDone, TurnError, TurnResult
 from voice_agent.sessions.image import ImageAttachment
 from voice_agent.sessions.permissions import PERMISSION_MODES
 from voice_agent.sessions.session import Session
@@ -117,6 +117,15 @@ class ConversationMixin:
         session.message_count += 1
         self._persist_session(session)
         async for event in self._runner.run(session, prompt, images, self._record_session_id):
+            if isinstance(event, TurnResult) and self.storage is not None:
+                self.storage.usage.record(
+                    session.chat_id,
+                    session.name,
+                    event.cost_usd or 0.0,
+                    event.input_tokens,
+                    event.output_tokens,
+                    event.duration_ms,
+                )
             yield event
 
     async def send_prompt(

@@ -107,6 +107,27 @@ def _chat_settings(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _usage(conn: sqlite3.Connection) -> None:
+    """What each finished turn cost: for footers, totals and daily budgets."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            chat_id INTEGER NOT NULL,
+            session_name TEXT NOT NULL,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            duration_ms INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX usage_by_chat_time ON usage (chat_id, ts);
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

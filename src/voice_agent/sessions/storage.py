@@ -26,6 +26,7 @@ from voice_agent.sessions.database import Database, StorageError
 from voice_agent.sessions.owners_table import OwnersTable
 from voice_agent.sessions.records import ChatStoredState, StoredSession
 from voice_agent.sessions.sticky_table import StickyRuleTable
+from voice_agent.sessions.usage_table import UsageTable
 
 __all__ = ["ChatStoredState", "SessionStorage", "StorageError", "StoredSession"]
 
@@ -76,6 +77,7 @@ class SessionStorage:
         self.audit = AuditLog(self._db)
         self.owners = OwnersTable(self._db)
         self.chat_settings = ChatSettingsTable(self._db)
+        self.usage = UsageTable(self._db)
         if self.db_path != self.path and self.path.exists():
             self.moved_aside.extend(legacy.import_json(self, self.path))
 

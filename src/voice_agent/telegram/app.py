@@ -137,6 +137,7 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("mode",): mode_command,
         ("voice",): voice.voice_command,
         ("get",): files.get_command,
+        ("footer",): commands.footer_command,
     }
     return [CommandHandler(list(names), callback) for names, callback in table.items()]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from telegram import Message, Update
@@ -35,6 +36,7 @@ Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
 /cancel — stop the running turn and drop queued prompts
 /voice on|off — also speak answers to voice notes
 /get path — send a file from the working directory (files you send go to uploads/)
+/footer on|off — time, tokens, context and cost under each answer
 Other /commands go to Claude Code as slash commands."""
 
 COMMANDS = [
@@ -56,6 +58,7 @@ COMMANDS = [
     ("cancel", "Stop the running turn"),
     ("voice", "Spoken replies on or off"),
     ("get", "Send a file from the working directory"),
+    ("footer", "Cost footer on or off"),
 ]
 
 
@@ -88,7 +91,37 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         lines.append(f"Queued prompts: {queued}")
     if others:
         lines.append(f"Other sessions in this chat: {others} (/sessions)")
+    lines.extend(_usage_lines(svc, where.chat_id, session.name))
     await _message(update).reply_text("\n".join(lines))
+
+
+def _usage_lines(svc: Services, chat_id: int, session_name: str) -> list[str]:
+    storage = svc.manager.storage
+    if storage is None:
+        return []
+    today = datetime.now(UTC).date().isoformat()
+    session = storage.usage.totals(chat_id, session_name)
+    day = storage.usage.totals(chat_id, since=today)
+    lines = [
+        f"This session: {session.turns} turns, {session.input_tokens + session.output_tokens} "
+        f"tokens, ${session.cost_usd:.4f}",
+        f"Today in this chat: {day.turns} turns, {day.input_tokens + day.output_tokens} tokens, "
+        f"${day.cost_usd:.4f}",
+    ]
+    if svc.settings.daily_budget_usd:
+        lines.append(f"Daily budget: ${svc.settings.daily_budget_usd:.2f}")
+    return lines
+
+
+async def footer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/footer on|off — the time, tokens, context and cost line under each answer."""
+    svc = services(context)
+    where = Where.of(update)
+    wanted = (context.args[0].lower() if context.args else "").strip()
+    if wanted in ("on", "off"):
+        svc.set_footer(where.chat_id, wanted == "on")
+    state = "on" if svc.footer_on(where.chat_id) else "off"
+    await _message(update).reply_text(f"🧾 The answer footer is {state}. Use /footer on|off.")
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from telegram import Update
@@ -51,6 +52,41 @@ class Services:
         storage = self.manager.storage
         stored = storage.chat_settings.get(chat_id, "voice_replies") if storage else None
         return self.settings.voice_replies if stored is None else stored == "on"
+
+    def _chat_flag(self, chat_id: int, key: str, default: bool) -> bool:
+        storage = self.manager.storage
+        stored = storage.chat_settings.get(chat_id, key) if storage else None
+        return default if stored is None else stored == "on"
+
+    def _set_chat_flag(self, chat_id: int, key: str, on: bool) -> None:
+        if self.manager.storage is not None:
+            self.manager.storage.chat_settings.set(chat_id, key, "on" if on else "off")
+
+    def footer_on(self, chat_id: int) -> bool:
+        """Whether answers in this chat end with the time, tokens and cost footer."""
+        return self._chat_flag(chat_id, "footer", self.settings.turn_footer)
+
+    def set_footer(self, chat_id: int, on: bool) -> None:
+        """Turn the footer on or off for this chat (kept in the store)."""
+        self._set_chat_flag(chat_id, "footer", on)
+
+    def spent_today(self, chat_id: int) -> float:
+        """Dollars this chat's turns cost since midnight UTC."""
+        storage = self.manager.storage
+        if storage is None:
+            return 0.0
+        return storage.usage.totals(chat_id, since=datetime.now(UTC).date().isoformat()).cost_usd
+
+    def over_budget(self, chat_id: int) -> str | None:
+        """Why a new turn may not start (the daily budget is spent), or None."""
+        budget = self.settings.daily_budget_usd
+        spent = self.spent_today(chat_id) if budget else 0.0
+        if not budget or spent < budget:
+            return None
+        return (
+            f"💸 Today's budget for this chat (${budget:.2f}) is spent (${spent:.2f}). "
+            "New prompts run again after midnight UTC, or raise DAILY_BUDGET_USD."
+        )
 
     def set_voice_replies(self, chat_id: int, on: bool) -> None:
         """Turn spoken replies on or off for this chat (kept in the store)."""

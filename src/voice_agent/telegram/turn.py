@@ -31,13 +31,33 @@ def session_label(svc: Services, session: Session) -> str:
     return session.name if len(svc.manager.sessions.get(session.chat_id, {})) > 1 else ""
 
 
-def footer(result: TurnResult | TurnError | None, status: TurnStatus, label: str) -> str:
-    """The answer's last line: outcome, time, tools, cost (Markdown)."""
+CONTEXT_WINDOW = 200_000
+
+
+def _tokens(count: int) -> str:
+    return f"{count / 1000:.1f}k" if count >= 1000 else str(count)
+
+
+def footer(
+    result: TurnResult | TurnError | None, status: TurnStatus, label: str, full: bool = True
+) -> str:
+    """The answer's last line: outcome, time, tools, tokens, context, cost (Markdown).
+
+    With ``full`` off only a failure or a stop is reported.
+    """
     parts = [f"{int(status.elapsed)} s"]
     if status.tools_used:
         parts.append(f"{status.tools_used} tool{'s' if status.tools_used > 1 else ''}")
     if label:
         parts.insert(0, label)
+    if isinstance(result, TurnResult):
+        tokens = result.input_tokens + result.output_tokens
+        if tokens:
+            parts.append(f"{_tokens(tokens)} tokens")
+        if result.context_tokens:
+            parts.append(f"context {100 * result.context_tokens / CONTEXT_WINDOW:.0f}%")
+        if not full and not result.interrupted and not result.is_error:
+            return ""
     if isinstance(result, TurnError):
         return f"⚠️ {result.message}\n_{' · '.join(parts)}_"
     if result is None:
@@ -112,6 +132,10 @@ async def run_prompt(
         spoken: The prompt was a voice note: speak the answer too if the chat wants it.
     """
     session = svc.manager.get_or_create(where.chat_id)
+    refusal = svc.over_budget(where.chat_id)
+    if refusal is not None:
+        await bot.send_message(where.chat_id, refusal, message_thread_id=where.thread_id)
+        return
     chat_context.set(where.chat_id)
     session_context.set(session.name)
     logger.debug("prompt: %s", prompt)  # prompts are logged only at DEBUG
@@ -128,7 +152,7 @@ async def run_prompt(
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")
     try:
-        await reply.finish(footer(relay.result, status, label))
+        await reply.finish(footer(relay.result, status, label, svc.footer_on(where.chat_id)))
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
     if relay.changed:
