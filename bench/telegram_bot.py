@@ -93,8 +93,8 @@ async def _bot(tmp: Path, fake: FakeAnthropic, mode: str) -> AsyncIterator[tuple
             finally:
                 await app.updater.stop()
                 await app.stop()
-                assert app.post_shutdown is not None
-                await app.post_shutdown(app)
+                assert app.post_stop is not None
+                await app.post_stop(app)
 
 
 FOOTER = re.compile(r"(?:^|· )\d+ s(?: ·|$)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -74,13 +75,19 @@ async def running_bot(
     cli: CliHarness,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    tg: FakeTelegram | None = None,
     **overrides: Any,
 ) -> AsyncIterator[BotHarness]:
-    """Start the bot on a fake Bot API and stop it cleanly afterwards."""
+    """Start the bot on a fake Bot API and stop it cleanly afterwards.
+
+    Pass ``tg`` to run on an existing fake (a restart: Telegram keeps its messages).
+    """
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VOICE_AGENT_CONFIG", str(tmp_path / "no-config.toml"))
-    async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
-        tg.private_chat(OWNER, "Ada")
+    async with contextlib.AsyncExitStack() as stack:
+        if tg is None:
+            tg = await stack.enter_async_context(FakeTelegram(token=DEFAULT_TOKEN))
+            tg.private_chat(OWNER, "Ada")
         values: dict[str, Any] = {
             "telegram_bot_token": DEFAULT_TOKEN,
             "telegram_api_base_url": tg.base_url,
@@ -106,6 +113,6 @@ async def running_bot(
             finally:
                 await app.updater.stop()
                 await app.stop()
-                assert app.post_shutdown is not None
-                await asyncio.wait_for(app.post_shutdown(app), TIMEOUT)
+                assert app.post_stop is not None
+                await asyncio.wait_for(app.post_stop(app), TIMEOUT)
         assert tg.internal_errors == []

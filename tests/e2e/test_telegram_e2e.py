@@ -557,3 +557,39 @@ async def test_daily_budget_stops_new_turns(
         bot.tg.send_text(OWNER, None, "second")
         await bot.reply("budget for this chat")
         assert len(bot.cli.fake.main_requests) == 1
+
+
+async def test_pending_approval_lapses_across_a_restart(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+
+    target = harness.workdir / "restart.txt"
+    harness.fake.enqueue(Reply.tool_use("Write", {"file_path": str(target), "content": "x\n"}))
+    async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
+        tg.private_chat(OWNER, "Ada")
+        async with running_bot(harness, tmp_path, monkeypatch, tg=tg) as bot:
+            bot.tg.send_text(OWNER, None, "write it")
+            prompt = await bot.approval_prompt()
+            old_data = prompt.callback_data[0]
+            tg.fail_next("editMessageText", status=500, times=50)  # unreachable at stop
+        tg.clear_failures()
+        assert not target.exists()
+        harness.fake.script = lambda request: Reply.text("fresh start")
+        async with running_bot(harness, tmp_path, monkeypatch, tg=tg) as bot:
+            edited = await bot.reply(lambda m: m.from_bot and "Lapsed" in m.content)
+            assert edited.message_id == prompt.message_id
+            assert edited.callback_data == []
+            old = await _bot_message_with_button(bot, OWNER, old_data)
+            assert await bot.press(old, "Approve") == "This request is no longer pending."
+            bot.tg.send_text(OWNER, None, "what happened?")
+            await bot.reply(final_answer(bot, "fresh start"))
+            history = bot.cli.fake.main_requests[-1]
+            assert "write it" in history.user_texts()  # the same conversation resumed
+            assert any(
+                block.get("type") == "tool_result" and block.get("is_error")
+                for message in history.messages
+                if isinstance(message.get("content"), list)
+                for block in message["content"]
+            ), "the model is told the call was not run"
+    assert not target.exists()

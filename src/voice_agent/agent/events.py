@@ -119,4 +119,19 @@ class TurnError:
     kind: str = "internal"
 
 
-AgentEvent = TextDelta | TextBlockDone | ToolStarted | ToolFinished | TurnResult | TurnError
+@dataclass(frozen=True)
+class SessionStarted:
+    """Claude Code named the conversation.
+
+    Sent before any answer, so a turn that never finishes can still be resumed.
+
+    Attributes:
+        session_id: Claude's session id.
+    """
+
+    session_id: str
+
+
+AgentEvent = (
+    SessionStarted | TextDelta | TextBlockDone | ToolStarted | ToolFinished | TurnResult | TurnError
+)

@@ -10,6 +10,7 @@ from claude_agent_sdk import (
     AssistantMessage,
     ResultMessage,
     StreamEvent,
+    SystemMessage,
     TextBlock,
     ToolResultBlock,
     ToolUseBlock,
@@ -18,6 +19,7 @@ from claude_agent_sdk import (
 
 from voice_agent.agent.events import (
     AgentEvent,
+    SessionStarted,
     TextBlockDone,
     TextDelta,
     ToolFinished,
@@ -64,6 +66,10 @@ class MessageParser:
             yield from self._user(message)
         elif isinstance(message, ResultMessage):
             yield self._result(message)
+        elif isinstance(message, SystemMessage) and message.subtype == "init":
+            session_id = message.data.get("session_id")
+            if isinstance(session_id, str) and session_id:
+                yield SessionStarted(session_id)
         else:
             logger.debug("skipping %s", type(message).__name__)
 

@@ -128,6 +128,23 @@ def _usage(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _open_prompts(conn: sqlite3.Connection) -> None:
+    """Approval prompts on screen, so a restart can mark them lapsed."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE open_prompts (
+            request_id TEXT PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

@@ -23,6 +23,7 @@ from voice_agent.sessions import legacy
 from voice_agent.sessions.audit import AuditLog
 from voice_agent.sessions.chat_settings_table import ChatSettingsTable
 from voice_agent.sessions.database import Database, StorageError
+from voice_agent.sessions.open_prompts_table import OpenPromptsTable
 from voice_agent.sessions.owners_table import OwnersTable
 from voice_agent.sessions.records import ChatStoredState, StoredSession
 from voice_agent.sessions.sticky_table import StickyRuleTable
@@ -78,6 +79,7 @@ class SessionStorage:
         self.owners = OwnersTable(self._db)
         self.chat_settings = ChatSettingsTable(self._db)
         self.usage = UsageTable(self._db)
+        self.open_prompts = OpenPromptsTable(self._db)
         if self.db_path != self.path and self.path.exists():
             self.moved_aside.extend(legacy.import_json(self, self.path))
 

@@ -16,7 +16,7 @@ from typing import Any
 from claude_agent_sdk import ClaudeAgentOptions
 
 from voice_agent.agent.client import AgentUnavailable, LiveClient
-from voice_agent.agent.events import AgentEvent, TurnError, TurnResult
+from voice_agent.agent.events import AgentEvent, SessionStarted, TurnError, TurnResult
 from voice_agent.agent.options import AgentSettings, build_options
 from voice_agent.agent.pool import ClientPool
 from voice_agent.sessions.image import ImageAttachment, build_user_message
@@ -102,6 +102,9 @@ class TurnRunner:
                         yield TurnResult(session.claude_session_id or "", interrupted=True)
                         return
                     async for event in self._serve(client, message, session):
+                        if isinstance(event, SessionStarted):
+                            on_session_id(session, event.session_id)
+                            continue
                         if isinstance(event, TurnResult) and event.session_id:
                             on_session_id(session, event.session_id)
                         yield event

@@ -100,6 +100,9 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     svc = application.bot_data[SERVICES_KEY]
     assert isinstance(svc, Services)
     svc.desk.attach(application.bot)
+    lapsed = await svc.desk.mark_lapsed()
+    if lapsed:
+        logger.info("marked %d approval prompt(s) from the last run as lapsed", lapsed)
     await application.bot.set_my_commands([BotCommand(n, d) for n, d in commands.COMMANDS])
     if svc.gate.pairing_code:
         print(
@@ -111,7 +114,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         )
 
 
-async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
+    """Close every turn and Claude Code process while the bot can still edit messages."""
     svc = application.bot_data[SERVICES_KEY]
     assert isinstance(svc, Services)
     await svc.workers.close()
@@ -195,7 +199,7 @@ def build_application(settings: Settings, svc: Services | None = None) -> Applic
         .base_file_url(settings.telegram_api_file_url)
         .concurrent_updates(True)
         .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
+        .post_stop(_post_stop)
         .build()
     )
     application.bot_data[SERVICES_KEY] = svc or build_services(settings)

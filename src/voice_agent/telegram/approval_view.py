@@ -19,6 +19,14 @@ from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.telegram.callbacks import Kind, encode
 
 DETAIL_LIMIT = 2500
+
+# Requests that ended without a decision, and how the prompt explains it.
+NOT_RUN = {
+    "Cancelled": "the turn was stopped",
+    "The session was closed": "the session was closed (or the bot stopped)",
+    "The turn ended": "the turn ended",
+    "Interrupted by the user": "the turn was stopped",
+}
 WRITE_PREVIEW_LINES = 15
 
 _LANGUAGES = {
@@ -121,6 +129,8 @@ def outcome_line(request: PendingPermission, who: str = "") -> str:
     reason = request.deny_message or "denied"
     if reason == "User rejected":
         return f"❌ *Rejected*{by}"
+    if reason in NOT_RUN:
+        return f"⏹ *Not run*: {NOT_RUN[reason]}"
     return f"❌ *Denied*{by}: {reason}"
 
 

@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import PendingPermission, Session, SessionManager
+from voice_agent.sessions.open_prompts_table import OpenPrompt
 from voice_agent.sessions.permissions import PERMISSION_MODES
 from voice_agent.sessions.records import AuditEntry
 from voice_agent.telegram.approval_view import keyboard, outcome_line, prompt_markdown
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 NO_LONGER_PENDING = "This request is no longer pending."
 NOT_AN_APPROVER = "Only approvers can decide tool calls here."
+LAPSED = "⌛ *Lapsed*: the bot restarted before a decision; the call was not run."
 
 
 @dataclass
@@ -82,6 +84,10 @@ class ApprovalDesk:
         except TelegramError:
             self._prompts.pop(request.request_id, None)
             raise
+        if self._manager.storage is not None:
+            self._manager.storage.open_prompts.add(
+                OpenPrompt(request.request_id, session.chat_id, prompt.message.message_id, markdown)
+            )
 
     async def on_resolved(self, session: Session, request: PendingPermission) -> None:
         """Edit the prompt to show how the request ended."""
@@ -93,7 +99,37 @@ class ApprovalDesk:
         try:
             await prompt.message.edit_text(chunk.text, entities=list(chunk.entities) or None)
         except TelegramError as error:
+            # Kept in open_prompts: the next start marks it lapsed.
             logger.warning("could not update approval prompt %s: %s", request.request_id, error)
+            return
+        if self._manager.storage is not None:
+            self._manager.storage.open_prompts.remove(request.request_id)
+
+    async def mark_lapsed(self) -> int:
+        """At start-up: edit prompts left from the last run to say they lapsed.
+
+        Their requests ended with that run; the calls were not run, and their buttons
+        are removed (a press would be refused anyway).
+
+        Returns:
+            How many prompts were marked.
+        """
+        assert self._bot is not None
+        if self._manager.storage is None:
+            return 0
+        lapsed = self._manager.storage.open_prompts.take_all()
+        for old in lapsed:
+            chunk = render(f"{old.text}\n{LAPSED}")[0]
+            try:
+                await self._bot.edit_message_text(
+                    chunk.text,
+                    chat_id=old.chat_id,
+                    message_id=old.message_id,
+                    entities=list(chunk.entities) or None,
+                )
+            except TelegramError as error:
+                logger.info("could not mark prompt %s lapsed: %s", old.request_id, error)
+        return len(lapsed)
 
     def decide(self, button: Button, chat_id: int, user_id: int | None, who: str) -> bool:
         """Carry out an Approve / Always / Reject press.
