@@ -50,10 +50,10 @@ async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     )
 
 
-async def _stop(process: asyncio.subprocess.Process) -> str:
+async def _stop(process: asyncio.subprocess.Process, already: bytes = b"") -> str:
     process.send_signal(signal.SIGINT)
-    _, err = await asyncio.wait_for(process.communicate(), 30)
-    return err.decode()
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    return (already + err).decode()
 
 
 async def test_run_serves_the_owner_and_keeps_the_token_out_of_the_log(
@@ -83,17 +83,20 @@ async def test_run_without_allowlist_prints_a_pairing_code(
         tg.private_chat(OWNER, "Ada")
         process = await _start(_env(tmp_path, harness, tg), tmp_path)
         assert process.stderr is not None
+        seen = b""
         try:
             line = b""
             async with asyncio.timeout(60):
                 while b"/pair " not in line:
                     line = await process.stderr.readline()
+                    seen += line
                     assert line, "the bot exited before printing a pairing code"
             code = line.decode().split("/pair ", 1)[1].strip()
             tg.send_text(OWNER, None, f"/pair {code}")
             await tg.wait_for_message(OWNER, "Paired", 30)
         finally:
-            await _stop(process)
+            log = await _stop(process, seen)
+    assert process.returncode == 0, log
 
 
 async def test_run_without_token_explains_what_to_do(tmp_path: Path) -> None:

@@ -593,3 +593,26 @@ async def test_pending_approval_lapses_across_a_restart(
                 for block in message["content"]
             ), "the model is told the call was not run"
     assert not target.exists()
+
+
+async def test_long_change_comes_with_a_picture(bot: BotHarness) -> None:
+    code = "".join(f"def f{i}(x: int) -> int:\n    return x + {i}\n\n" for i in range(12))
+    target = bot.cli.workdir / "many.py"
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(target), "content": code}),
+        Reply.text("Wrote many functions."),
+    )
+    bot.tg.send_text(OWNER, None, "write many functions")
+    prompt = await bot.approval_prompt()
+    picture = await bot.reply(lambda m: m.from_bot and m.photo is not None)
+    assert picture.reply_to_message_id == prompt.message_id
+    assert picture.photo is not None
+    assert bot.tg.download(picture.photo.file_id)[:8] == b"\x89PNG\r\n\x1a\n"
+    await bot.press(prompt, "Approve")
+    await bot.reply(final_answer(bot, "Wrote many functions."))
+    short = await _write_turn(bot, "short.txt")  # two lines: no picture
+    await bot.press(short, "Approve")
+    await bot.reply(
+        lambda m: m.from_bot and m.message_id > short.message_id and "Finished." in m.content
+    )
+    assert len([m for m in bot.messages() if m.from_bot and m.photo is not None]) == 1

@@ -10,6 +10,7 @@ each; ``/mode`` sets the permission mode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from voice_agent.sessions.permissions import PERMISSION_MODES
 from voice_agent.sessions.records import AuditEntry
 from voice_agent.telegram.approval_view import keyboard, outcome_line, prompt_markdown
 from voice_agent.telegram.callbacks import Button, Kind, decode, encode
+from voice_agent.telegram.diff_image import diff_png
 from voice_agent.telegram.render import render
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,25 @@ class ApprovalDesk:
             self._manager.storage.open_prompts.add(
                 OpenPrompt(request.request_id, session.chat_id, prompt.message.message_id, markdown)
             )
+        await self._send_picture(session, request, prompt.message)
+
+    async def _send_picture(
+        self, session: Session, request: PendingPermission, prompt: Message
+    ) -> None:
+        """Add a picture of a long diff under the prompt (never blocks the approval)."""
+        assert self._bot is not None
+        png = await asyncio.to_thread(diff_png, request.tool_name, request.input_data, session.cwd)
+        if png is None:
+            return
+        try:
+            await self._bot.send_photo(
+                session.chat_id,
+                png,
+                caption=f"Approval #{request.number}: the change",
+                reply_to_message_id=prompt.message_id,
+            )
+        except TelegramError as error:
+            logger.info("could not send the diff picture: %s", error)
 
     async def on_resolved(self, session: Session, request: PendingPermission) -> None:
         """Edit the prompt to show how the request ended."""
