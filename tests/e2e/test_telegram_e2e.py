@@ -124,7 +124,12 @@ async def test_always_approves_the_next_similar_call(bot: BotHarness) -> None:
     )
     bot.tg.send_text(OWNER, None, "touch a")
     prompt = await bot.approval_prompt()
-    await bot.press(prompt, "Always")
+    assert await bot.press(prompt, "Always") == "How far should “Always” go?"
+    choice = bot.tg.message(OWNER, prompt.message_id)
+    await bot.press(choice, "Back")
+    assert "Approve" in str(bot.tg.message(OWNER, prompt.message_id).buttons)
+    await bot.press(bot.tg.message(OWNER, prompt.message_id), "Always")
+    await bot.press(bot.tg.message(OWNER, prompt.message_id), "♾ This session")
     await bot.reply(final_answer(bot, "one"))
     assert "Always approved" in bot.tg.message(OWNER, prompt.message_id).content
     bot.tg.send_text(OWNER, None, "touch b")
@@ -616,3 +621,34 @@ async def test_long_change_comes_with_a_picture(bot: BotHarness) -> None:
         lambda m: m.from_bot and m.message_id > short.message_id and "Finished." in m.content
     )
     assert len([m for m in bot.messages() if m.from_bot and m.photo is not None]) == 1
+
+
+async def test_always_for_the_project_for_an_hour(bot: BotHarness) -> None:
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Bash", {"command": "touch p1.txt"}),
+        Reply.text("first"),
+        Reply.tool_use("Bash", {"command": "touch p2.txt"}),
+        Reply.text("second"),
+    )
+    bot.tg.send_text(OWNER, None, "touch p1")
+    prompt = await bot.approval_prompt()
+    await bot.press(prompt, "Always")
+    await bot.press(bot.tg.message(OWNER, prompt.message_id), "Project, 1 hour")
+    await bot.reply(final_answer(bot, "first"))
+    bot.tg.send_text(OWNER, None, "/new sibling")  # same directory: the project rule applies
+    await bot.reply("Session sibling")
+    bot.tg.send_text(OWNER, None, "touch p2")
+    await bot.reply(final_answer(bot, "second"))
+    assert (bot.cli.workdir / "p2.txt").exists()
+    assert len([m for m in bot.messages() if m.from_bot and "Approval #" in m.content]) == 1
+    edited = bot.tg.message(OWNER, prompt.message_id)
+    assert "project" in edited.content
+    assert "until" in edited.content
+    bot.tg.send_text(OWNER, None, "/approvals")
+    listing = await bot.reply("Sticky approvals in session sibling")
+    assert "project" in listing.content
+    assert "until" in listing.content
+    await bot.press(listing, "Revoke 1")
+    session = bot.svc.manager.get(OWNER)
+    assert session is not None
+    assert session.permission_handler.project_rules() == []

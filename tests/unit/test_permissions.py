@@ -319,3 +319,44 @@ async def test_secret_looking_parent_directory_does_not_make_everything_ask(
     assert await handler.request_permission("Write", {"file_path": "src/new.py"}) == (True, None)
     assert (await handler.request_permission("Write", {"file_path": ".git/config"}))[0] is False
     assert len(prompts.requests) == 1
+
+
+async def test_sticky_rule_that_expires(project: Path, store: SessionStorage) -> None:
+    handler, prompts = make_handler(project, store)
+    task = asyncio.create_task(handler.request_permission("Bash", bash("make build")))
+    await prompts.wait_for(1)
+    rule = handler.sticky_approve(ttl=3600)
+    await task
+    assert rule is not None
+    assert rule.expires_at is not None
+    assert "until" in rule.describe()
+    assert handler.matching_sticky("Bash", bash("make build")) is rule
+    reopened, _ = make_handler(project, store)
+    (persisted,) = reopened.get_sticky_approvals()
+    assert persisted.expires_at == rule.expires_at
+    persisted.expires_at = 1.0  # long past
+    assert reopened.matching_sticky("Bash", bash("make build")) is None
+    assert "(expired)" in persisted.describe()
+
+
+async def test_project_rule_covers_other_sessions_in_the_project(
+    project: Path, store: SessionStorage, tmp_path: Path
+) -> None:
+    handler, prompts = make_handler(project, store)
+    task = asyncio.create_task(handler.request_permission("Bash", bash("npm test")))
+    await prompts.wait_for(1)
+    rule = handler.sticky_approve(project=True)
+    await task
+    assert rule is not None
+    assert rule.project == str(project)
+    assert "project" in rule.describe()
+    store.save_session(StoredSession(1, "other", str(project / "src"), "2026-01-01T00:00:00", 0))
+    sibling = PermissionHandler(
+        cwd=str(project / "src"), storage=store, chat_id=1, session_name="other"
+    )
+    assert sibling.matching_sticky("Bash", bash("npm test -- -k api")) is not None
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    store.save_session(StoredSession(1, "far", str(elsewhere), "2026-01-01T00:00:00", 0))
+    far = PermissionHandler(cwd=str(elsewhere), storage=store, chat_id=1, session_name="far")
+    assert far.matching_sticky("Bash", bash("npm test")) is None

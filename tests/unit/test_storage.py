@@ -105,7 +105,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_uses_wal_and_current_schema(store: SessionStorage) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 5
+    assert store.schema_version == 6
 
 
 def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
@@ -135,6 +135,8 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
             "field_name",
             "label",
             "created_at",
+            "expires_at",
+            "project",
         ],
         "audit_log": [
             "id",

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,7 +24,7 @@ from voice_agent.sessions.describe import summarize_input
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.sessions.policy import SAFE_TOOLS, is_edit_inside_cwd, is_safe_tool_call
 from voice_agent.sessions.records import AuditEntry
-from voice_agent.sessions.safety import is_safe_bash_command
+from voice_agent.sessions.safety import is_safe_bash_command, is_within
 from voice_agent.sessions.sticky import TOOL_FIELD_NAMES, StickyApproval, derive_rule, find_matching
 
 if TYPE_CHECKING:
@@ -247,7 +249,8 @@ class PermissionHandler:
             tool_name: Name of the tool.
             input_data: Its input.
         """
-        return find_matching(self.sticky_approvals, tool_name, input_data, self.cwd)
+        rules = [*self.sticky_approvals, *self.project_rules()]
+        return find_matching(rules, tool_name, input_data, self.cwd)
 
     def _next_number(self) -> int:
         used = {request.number for request in self._pending.values()}
@@ -350,7 +353,12 @@ class PermissionHandler:
         return sum(self.deny(message, r.request_id) for r in self.pending_requests())
 
     def sticky_approve(
-        self, request_id: str | None = None, *, user_id: int | None = None
+        self,
+        request_id: str | None = None,
+        *,
+        user_id: int | None = None,
+        ttl: float | None = None,
+        project: bool = False,
     ) -> StickyApproval | None:
         """Approve a pending permission and create a sticky rule for similar calls.
 
@@ -360,6 +368,9 @@ class PermissionHandler:
         Args:
             request_id: Which request; the oldest when None.
             user_id: Who approved, for the audit log.
+            ttl: Seconds the rule lasts (None: until revoked).
+            project: Cover every session of the chat working in this project
+                (the session's working directory), not just this session.
 
         Returns:
             The created StickyApproval or None if no such pending permission.
@@ -368,6 +379,10 @@ class PermissionHandler:
         if request is None:
             return None
         rule = derive_rule(request.tool_name, request.input_data, self.cwd)
+        if ttl is not None:
+            rule.expires_at = time.time() + ttl
+        if project and self.cwd:
+            rule.project = os.path.realpath(self.cwd)
         self.add_sticky_approval(rule)
         request.sticky = rule
         self._finish(request, PermissionState.APPROVED, user_id=user_id)
@@ -379,9 +394,23 @@ class PermissionHandler:
         if self._storage is None or self.chat_id is None or self.session_name is None:
             return []
         return [
-            StickyApproval(r.tool_name, r.pattern, r.field_name, r.label, r.id)
+            StickyApproval(
+                r.tool_name, r.pattern, r.field_name, r.label, r.id, r.expires_at, r.project
+            )
             for r in self._storage.sticky.list(self.chat_id, self.session_name)
         ]
+
+    def project_rules(self) -> list[StickyApproval]:
+        """The chat's project-wide rules that cover this session's working directory."""
+        if self._storage is None or self.chat_id is None or not self.cwd:
+            return []
+        rules = [
+            StickyApproval(
+                r.tool_name, r.pattern, r.field_name, r.label, r.id, r.expires_at, r.project
+            )
+            for r in self._storage.sticky.project_rules(self.chat_id)
+        ]
+        return [r for r in rules if r.project and is_within(self.cwd, [r.project])]
 
     def reload_sticky(self) -> None:
         """Re-read the sticky rules from the store (after a rename or import)."""
@@ -407,8 +436,11 @@ class PermissionHandler:
                 rule.pattern,
                 rule.field_name,
                 rule.label,
+                rule.expires_at,
+                rule.project,
             )
-        self.sticky_approvals.append(rule)
+        if rule.project is None or self._storage is None:
+            self.sticky_approvals.append(rule)
         return rule
 
     def get_sticky_approvals(self) -> list[StickyApproval]:

@@ -88,6 +88,8 @@ class StoredStickyRule:
         field_name: Input field the pattern is matched against.
         label: Human description shown in listings.
         created_at: ISO timestamp of the approval that created it.
+        expires_at: Unix time after which it no longer applies (None: until revoked).
+        project: The project directory it covers, for a rule of the whole project.
     """
 
     id: int
@@ -96,6 +98,8 @@ class StoredStickyRule:
     field_name: str | None
     label: str | None
     created_at: str
+    expires_at: float | None = None
+    project: str | None = None
 
 
 @dataclass(frozen=True)

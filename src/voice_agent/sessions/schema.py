@@ -145,6 +145,18 @@ def _open_prompts(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _sticky_scopes(conn: sqlite3.Connection) -> None:
+    """Sticky rules that expire, and rules for a whole project."""
+    _run_script(
+        conn,
+        """
+        ALTER TABLE sticky_rules ADD COLUMN expires_at REAL;
+        ALTER TABLE sticky_rules ADD COLUMN project TEXT;
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

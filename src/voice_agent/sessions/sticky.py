@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +105,9 @@ class StickyApproval:
         field_name: Field to match pattern against ('command', 'file_path', etc).
         label: Human description of what the rule covers.
         rule_id: The rule's id in the store, when persisted.
+        expires_at: Unix time after which the rule no longer applies (None: until revoked).
+        project: The project directory the rule covers, for a rule of every session
+            working there (None: this session only).
     """
 
     tool_name: str
@@ -111,6 +115,13 @@ class StickyApproval:
     field_name: str | None = None
     label: str | None = field(default=None, compare=False)
     rule_id: int | None = field(default=None, compare=False)
+    expires_at: float | None = field(default=None, compare=False)
+    project: str | None = field(default=None, compare=False)
+
+    @property
+    def expired(self) -> bool:
+        """Whether the rule's time is up."""
+        return self.expires_at is not None and time.time() >= self.expires_at
 
     def matches(
         self, tool_name: str, input_data: Mapping[str, Any], cwd: str | None = None
@@ -125,7 +136,7 @@ class StickyApproval:
         Returns:
             True if the tool call matches this sticky approval.
         """
-        if tool_name != self.tool_name:
+        if tool_name != self.tool_name or self.expired:
             return False
         if self.pattern is None or not self.field_name:
             return True
@@ -148,7 +159,9 @@ class StickyApproval:
         Args:
             argv: The simple command, quotes removed.
         """
-        return self.pattern is not None and re.fullmatch(self.pattern, _argv_text(argv)) is not None
+        if self.pattern is None or self.expired:
+            return False
+        return re.fullmatch(self.pattern, _argv_text(argv)) is not None
 
     def _matches_command(self, command: str, cwd: str | None) -> bool:
         commands = simple_commands(command)
@@ -163,10 +176,22 @@ class StickyApproval:
             Description string.
         """
         if self.label:
-            return self.label
-        if self.pattern:
-            return f"{self.tool_name} matching '{self.pattern}'"
-        return f"all {self.tool_name}"
+            text = self.label
+        elif self.pattern:
+            text = f"{self.tool_name} matching '{self.pattern}'"
+        else:
+            text = f"all {self.tool_name}"
+        return text + self._scope()
+
+    def _scope(self) -> str:
+        """`` — this project (/code/api), until 14:05`` when not the plain default."""
+        parts = []
+        if self.project:
+            parts.append(f"project {self.project}")
+        if self.expires_at is not None:
+            until = time.strftime("%H:%M", time.localtime(self.expires_at))
+            parts.append(f"until {until}" + (" (expired)" if self.expired else ""))
+        return f" — {', '.join(parts)}" if parts else ""
 
 
 def find_matching(

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
+
 from voice_agent.sessions.database import Database, utc_now
 from voice_agent.sessions.records import StoredStickyRule
+
+_COLUMNS = (
+    "r.id, r.tool_name, r.pattern, r.field_name, r.label, r.created_at, r.expires_at, r.project"
+)
 
 
 class StickyRuleTable:
@@ -25,10 +31,22 @@ class StickyRuleTable:
             name: Session name.
         """
         rows = self._db.query(
-            "SELECT r.id, r.tool_name, r.pattern, r.field_name, r.label, r.created_at "
-            "FROM sticky_rules r JOIN sessions s ON s.id = r.session_id "
-            "WHERE s.chat_id = ? AND s.name = ? ORDER BY r.id",
+            f"SELECT {_COLUMNS} FROM sticky_rules r JOIN sessions s ON s.id = r.session_id "
+            "WHERE s.chat_id = ? AND s.name = ? AND r.project IS NULL ORDER BY r.id",
             (chat_id, name),
+        )
+        return [StoredStickyRule(**dict(row)) for row in rows]
+
+    def project_rules(self, chat_id: int) -> builtins.list[StoredStickyRule]:
+        """Every project-wide rule of a chat, oldest first.
+
+        Args:
+            chat_id: Telegram chat ID.
+        """
+        rows = self._db.query(
+            f"SELECT {_COLUMNS} FROM sticky_rules r JOIN sessions s ON s.id = r.session_id "
+            "WHERE s.chat_id = ? AND r.project IS NOT NULL ORDER BY r.id",
+            (chat_id,),
         )
         return [StoredStickyRule(**dict(row)) for row in rows]
 
@@ -40,6 +58,8 @@ class StickyRuleTable:
         pattern: str | None,
         field_name: str | None,
         label: str | None = None,
+        expires_at: float | None = None,
+        project: str | None = None,
     ) -> int | None:
         """Persist a sticky rule for a session.
 
@@ -50,6 +70,8 @@ class StickyRuleTable:
             pattern: Anchored regular expression, or None for every call of the tool.
             field_name: Input field the pattern is matched against.
             label: Human description shown in listings.
+            expires_at: Unix time after which it no longer applies.
+            project: The project directory, for a rule of the whole project.
 
         Returns:
             The rule's id, or None when the session is not stored.
@@ -61,10 +83,9 @@ class StickyRuleTable:
             if row is None:
                 return None
             cursor = conn.execute(
-                "INSERT INTO sticky_rules "
-                "(session_id, tool_name, pattern, field_name, label, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (row["id"], tool_name, pattern, field_name, label, utc_now()),
+                "INSERT INTO sticky_rules (session_id, tool_name, pattern, field_name, label, "
+                "created_at, expires_at, project) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row["id"], tool_name, pattern, field_name, label, utc_now(), expires_at, project),
             )
             return cursor.lastrowid
 

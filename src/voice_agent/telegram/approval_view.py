@@ -146,3 +146,19 @@ def keyboard(request: PendingPermission) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def scope_keyboard(request: PendingPermission) -> InlineKeyboardMarkup:
+    """How far "Always" goes: this session or this project, until revoked or for an hour."""
+    rid = request.request_id
+
+    def button(label: str, scope: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(label, callback_data=encode(Kind.SCOPE, f"{scope}:{rid}"))
+
+    return InlineKeyboardMarkup(
+        [
+            [button("♾ This session", "s"), button("⏱ Session, 1 hour", "s1")],
+            [button("📁 This project", "p"), button("⏱ Project, 1 hour", "p1")],
+            [InlineKeyboardButton("← Back", callback_data=encode(Kind.BACK, rid))],
+        ]
+    )

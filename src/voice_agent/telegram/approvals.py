@@ -22,7 +22,12 @@ from voice_agent.sessions import PendingPermission, Session, SessionManager
 from voice_agent.sessions.open_prompts_table import OpenPrompt
 from voice_agent.sessions.permissions import PERMISSION_MODES
 from voice_agent.sessions.records import AuditEntry
-from voice_agent.telegram.approval_view import keyboard, outcome_line, prompt_markdown
+from voice_agent.telegram.approval_view import (
+    keyboard,
+    outcome_line,
+    prompt_markdown,
+    scope_keyboard,
+)
 from voice_agent.telegram.callbacks import Button, Kind, decode, encode
 from voice_agent.telegram.diff_image import diff_png
 from voice_agent.telegram.render import render
@@ -152,8 +157,17 @@ class ApprovalDesk:
                 logger.info("could not mark prompt %s lapsed: %s", old.request_id, error)
         return len(lapsed)
 
+    def live(self, request_id: str, chat_id: int) -> _Prompt | None:
+        """The prompt of a request still pending in this chat, or None."""
+        prompt = self._prompts.get(request_id)
+        if prompt is None or prompt.session.chat_id != chat_id:
+            return None
+        if prompt.session.permission_handler.get_request(request_id) is None:
+            return None
+        return prompt
+
     def decide(self, button: Button, chat_id: int, user_id: int | None, who: str) -> bool:
-        """Carry out an Approve / Always / Reject press.
+        """Carry out an Approve / Reject press, or an "Always" with its chosen scope.
 
         Args:
             button: The decoded press.
@@ -164,18 +178,21 @@ class ApprovalDesk:
         Returns:
             False when the request is finished, unknown or of another chat.
         """
-        prompt = self._prompts.get(button.arg)
-        if prompt is None or prompt.session.chat_id != chat_id:
+        scope, _, request_id = button.arg.rpartition(":")
+        prompt = self.live(request_id, chat_id)
+        if prompt is None:
             return False
         handler = prompt.session.permission_handler
-        if handler.get_request(button.arg) is None:
-            return False
         prompt.decided_by = who
         if button.kind is Kind.APPROVE:
-            return handler.approve(button.arg, user_id=user_id)
-        if button.kind is Kind.ALWAYS:
-            return handler.sticky_approve(button.arg, user_id=user_id) is not None
-        return handler.deny(None, request_id=button.arg, user_id=user_id)
+            return handler.approve(request_id, user_id=user_id)
+        if button.kind is Kind.SCOPE:
+            ttl = 3600.0 if scope.endswith("1") else None
+            rule = handler.sticky_approve(
+                request_id, user_id=user_id, ttl=ttl, project=scope.startswith("p")
+            )
+            return rule is not None
+        return handler.deny(None, request_id=request_id, user_id=user_id)
 
 
 async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -191,6 +208,16 @@ async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if not svc.gate.may_approve(user.id if user else None):
         refuse_chatter(svc.manager, chat.id if chat else None, user.id if user else None, "button")
         await query.answer(NOT_AN_APPROVER, show_alert=True)
+        return
+    if button is not None and chat is not None and button.kind in (Kind.ALWAYS, Kind.BACK):
+        prompt = svc.desk.live(button.arg, chat.id)
+        if prompt is None:
+            await query.answer(NO_LONGER_PENDING)
+            return
+        choosing = button.kind is Kind.ALWAYS
+        markup = scope_keyboard(prompt.request) if choosing else keyboard(prompt.request)
+        await query.edit_message_reply_markup(markup)
+        await query.answer("How far should “Always” go?" if choosing else None)
         return
     done = (
         button is not None
@@ -222,7 +249,8 @@ def refuse_chatter(
 
 def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
     """The ``/approvals`` text and its revoke buttons."""
-    rules = session.permission_handler.get_sticky_approvals()
+    handler = session.permission_handler
+    rules = [*handler.get_sticky_approvals(), *handler.project_rules()]
     if not rules:
         return f"No sticky approvals in session {session.name}.", None
     lines = [f"Sticky approvals in session {session.name}:"]
@@ -273,8 +301,16 @@ async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await query.answer("That session is gone.")
         return
     handler = session.permission_handler
+    storage = services(context).manager.storage
+    project_ids = {r.rule_id for r in handler.project_rules()}
     if button.kind is Kind.REVOKE_ALL:
-        note = f"Revoked {handler.clear_sticky_approvals()} rule(s)."
+        count = handler.clear_sticky_approvals()
+        for rule_number in project_ids:
+            if storage is not None and rule_number is not None:
+                count += storage.sticky.remove(rule_number)
+        note = f"Revoked {count} rule(s)."
+    elif rule_id.isdigit() and int(rule_id) in project_ids and storage is not None:
+        note = "Revoked." if storage.sticky.remove(int(rule_id)) else "Already revoked."
     else:
         rules = handler.get_sticky_approvals()
         index = next((i for i, r in enumerate(rules) if str(r.rule_id) == rule_id), None)

@@ -31,6 +31,8 @@ class Kind(StrEnum):
     VOICE_SEND = "vs"  # arg: transcript token
     VOICE_CANCEL = "vc"  # arg: transcript token
     GET = "gf"  # arg: file token
+    SCOPE = "sc"  # arg: "<s|s1|p|p1>:<request id>" (session/project, until revoked/1 hour)
+    BACK = "bk"  # arg: request id (back from the scope choice)
 
 
 @dataclass(frozen=True)
