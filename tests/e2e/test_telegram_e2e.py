@@ -64,6 +64,8 @@ async def test_pairing_makes_the_first_user_the_owner(
         bot.tg.send_text(OWNER, None, "/help")
         await bot.reply("voice-agent drives Claude Code")
         assert [m for m in bot.tg.messages(555) if m.from_bot] == []
+        assert bot.cli.fake.requests == []  # /pair is never sent to Claude as a prompt
+        assert bot.svc.workers.waiting(OWNER) == 0
     assert bot.svc.manager.storage is not None
     assert bot.svc.manager.storage.owners.list() == [OWNER]
 

@@ -125,6 +125,8 @@ class ClientPool:
             if not self._leases[key]:
                 del self._leases[key]
             self._forget(client)
+            # Cancelled while connecting: the owner task must still close its process.
+            await asyncio.shield(client.close())
             raise
         return client
 

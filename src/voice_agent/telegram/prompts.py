@@ -14,7 +14,7 @@ import logging
 from telegram import Message, Update
 from telegram.constants import MessageEntityType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from voice_agent.router import route
 from voice_agent.sessions import ImageAttachment
@@ -151,6 +151,7 @@ async def pair_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     where = Where.of(update)
     message = update.effective_message
     code = context.args[0] if context.args else ""
-    if message is None or not svc.gate.pair(where.chat_id, where.user_id, where.private, code):
-        return  # strangers get no reply at all
-    await message.reply_text("🔑 Paired: you are the owner of this bot. Send /help to start.")
+    if message is not None and svc.gate.pair(where.chat_id, where.user_id, where.private, code):
+        await message.reply_text("🔑 Paired: you are the owner of this bot. Send /help to start.")
+    # /pair is never a prompt, and strangers get no reply at all.
+    raise ApplicationHandlerStop
