@@ -654,3 +654,49 @@ async def test_always_for_the_project_for_an_hour(bot: BotHarness) -> None:
     session = bot.svc.manager.get(OWNER)
     assert session is not None
     assert session.permission_handler.project_rules() == []
+
+
+async def test_claude_question_becomes_buttons(bot: BotHarness) -> None:
+    questions = [
+        {
+            "question": "Which database should the service use?",
+            "header": "Database",
+            "options": [
+                {"label": "SQLite", "description": "a file, no server"},
+                {"label": "Postgres", "description": "a server"},
+            ],
+            "multiSelect": False,
+        }
+    ]
+    bot.cli.fake.enqueue(
+        Reply.tool_use("AskUserQuestion", {"questions": questions}),
+        Reply.text("Postgres it is."),
+    )
+    bot.tg.send_text(OWNER, None, "set up the database")
+    asked = await bot.reply(lambda m: m.from_bot and "Claude asks" in m.content)
+    assert "Which database" in asked.content
+    assert "a server" in asked.content
+    await bot.press(asked, "Postgres")
+    await bot.reply(final_answer(bot, "Postgres it is."))
+    (result,) = (await bot.cli.fake.main_request(2)).tool_results()
+    assert "Postgres" in result.content
+    assert not result.is_error
+    assert "Answered by Ada: Postgres" in bot.tg.message(OWNER, asked.message_id).content
+
+
+async def test_plan_arrives_formatted_with_plan_buttons(bot: BotHarness) -> None:
+    plan = "1. Add a **cache** layer\n2. Write tests for it"
+    bot.cli.fake.enqueue(
+        Reply.tool_use("ExitPlanMode", {"plan": plan}),
+        Reply.text("Keeping on planning."),
+    )
+    bot.tg.send_text(OWNER, None, "/mode plan")
+    await bot.reply("now plan")
+    bot.tg.send_text(OWNER, None, "plan the cache")
+    shown = await bot.reply(lambda m: m.from_bot and "Claude's plan" in m.content)
+    assert [b["text"] for b in shown.buttons] == ["✅ Approve plan", "✏️ Keep planning"]
+    await bot.press(shown, "Keep planning")
+    await bot.reply(final_answer(bot, "Keeping on planning."))
+    (result,) = (await bot.cli.fake.main_request(2)).tool_results()
+    assert result.is_error
+    assert "Keep planning" in result.content

@@ -19,7 +19,9 @@ from claude_agent_sdk import (
 
 SettingSource = Literal["user", "project", "local"]
 
-PermissionAsker = Callable[[str, dict[str, Any], str | None], Awaitable[tuple[bool, str | None]]]
+PermissionAsker = Callable[
+    [str, dict[str, Any], str | None], Awaitable[tuple[bool, str | None, dict[str, Any] | None]]
+]
 SafetyCheck = Callable[[str, dict[str, Any]], bool]
 
 _ASK: HookJSONOutput = {
@@ -100,7 +102,8 @@ def build_options(
         cwd: The session's working directory.
         resume: Claude session id to resume, if any.
         permission_mode: The session's permission mode.
-        ask: Decides each tool call: ``(tool, input, tool_use_id) -> (approved, message)``.
+        ask: Decides each tool call:
+            ``(tool, input, tool_use_id) -> (approved, message, updated input or None)``.
         is_safe: The safe-call policy; every other call is sent to ``ask``.
 
     Returns:
@@ -110,9 +113,9 @@ def build_options(
     async def can_use_tool(
         tool_name: str, input_data: dict[str, Any], context: ToolPermissionContext
     ) -> PermissionResultAllow | PermissionResultDeny:
-        approved, message = await ask(tool_name, input_data, context.tool_use_id)
+        approved, message, updated = await ask(tool_name, input_data, context.tool_use_id)
         if approved:
-            return PermissionResultAllow()
+            return PermissionResultAllow(updated_input=updated)
         return PermissionResultDeny(message=message or "Permission denied")
 
     # Our PermissionHandler applies ``acceptEdits`` itself (so each edit is audited and

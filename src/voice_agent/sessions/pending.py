@@ -36,6 +36,8 @@ class PendingPermission:
         tool_use_id: The tool call's id from Claude, when known.
         decided_by: User id of whoever decided, when a person did.
         sticky: The sticky rule created by an "Always" decision.
+        updated_input: The input to run the tool with, when the decision changed it
+            (the answers to an ``AskUserQuestion``).
     """
 
     tool_name: str
@@ -48,6 +50,7 @@ class PendingPermission:
     tool_use_id: str | None = None
     decided_by: int | None = None
     sticky: StickyApproval | None = None
+    updated_input: dict[str, Any] | None = None
 
     @property
     def description(self) -> str:

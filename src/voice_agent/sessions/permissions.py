@@ -45,6 +45,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PERMISSION_MODES = ("default", "acceptEdits", "plan")
+ASK_USER_QUESTION = "AskUserQuestion"
 
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 RequestCallback = Callable[["PendingPermission"], Awaitable[None]]
@@ -194,11 +195,32 @@ class PermissionHandler(StickyRulesMixin):
         Returns:
             Tuple of (approved, deny_message).
         """
+        approved, message, _ = await self.decide_call(
+            tool_name, input_data, tool_use_id=tool_use_id
+        )
+        return approved, message
+
+    async def decide_call(
+        self, tool_name: str, input_data: dict[str, Any], *, tool_use_id: str | None = None
+    ) -> tuple[bool, str | None, dict[str, Any] | None]:
+        """Like :meth:`request_permission`, also returning the input to run the tool with.
+
+        The input differs when the user's decision changed it: the answers to an
+        ``AskUserQuestion`` (see :meth:`answer_questions`).
+
+        Args:
+            tool_name: Name of the tool.
+            input_data: Input parameters for the tool.
+            tool_use_id: The tool call's id from Claude, when known.
+
+        Returns:
+            (approved, deny message, updated input or None).
+        """
         automatic = self._automatic_decision(tool_name, input_data)
         if automatic is not None:
             approved, decision, rule, message = automatic
             self._audit(tool_name, input_data, decision, rule=rule)
-            return approved, message
+            return approved, message, None
         request = PendingPermission(
             tool_name=tool_name,
             input_data=input_data,
@@ -218,7 +240,8 @@ class PermissionHandler(StickyRulesMixin):
             raise
         finally:
             await self._report(request)
-        return request.state is PermissionState.APPROVED, request.deny_message
+        approved = request.state is PermissionState.APPROVED
+        return approved, request.deny_message, request.updated_input
 
     def _automatic_decision(
         self, tool_name: str, input_data: Mapping[str, Any]
@@ -319,6 +342,25 @@ class PermissionHandler(StickyRulesMixin):
         return request is not None and self._finish(
             request, PermissionState.APPROVED, user_id=user_id
         )
+
+    def answer_questions(
+        self, request_id: str, answers: dict[str, str], *, user_id: int | None = None
+    ) -> bool:
+        """Answer Claude's ``AskUserQuestion``: the tool runs with the chosen answers.
+
+        Args:
+            request_id: The pending ``AskUserQuestion`` request.
+            answers: Question text to the chosen option's label.
+            user_id: Who answered, for the audit log.
+
+        Returns:
+            True if there was such a pending question.
+        """
+        request = self._pending.get(request_id)
+        if request is None or request.tool_name != ASK_USER_QUESTION:
+            return False
+        request.updated_input = {**request.input_data, "answers": dict(answers)}
+        return self._finish(request, PermissionState.APPROVED, user_id=user_id)
 
     def deny(
         self,

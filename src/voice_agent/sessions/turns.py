@@ -50,8 +50,8 @@ class TurnRunner:
 
         async def ask(
             tool_name: str, input_data: dict[str, Any], tool_use_id: str | None
-        ) -> tuple[bool, str | None]:
-            return await handler.request_permission(tool_name, input_data, tool_use_id=tool_use_id)
+        ) -> tuple[bool, str | None, dict[str, Any] | None]:
+            return await handler.decide_call(tool_name, input_data, tool_use_id=tool_use_id)
 
         def build() -> ClaudeAgentOptions:
             return build_options(

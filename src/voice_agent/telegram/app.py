@@ -157,7 +157,9 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     for handler in _command_handlers():
         application.add_handler(handler)
     buttons = {
-        pattern(Kind.APPROVE, Kind.ALWAYS, Kind.REJECT, Kind.SCOPE, Kind.BACK): on_decision_button,
+        pattern(
+            Kind.APPROVE, Kind.ALWAYS, Kind.REJECT, Kind.SCOPE, Kind.BACK, Kind.ANSWER
+        ): on_decision_button,
         pattern(Kind.REVOKE, Kind.REVOKE_ALL): on_revoke_button,
         pattern(Kind.STOP): prompts.on_stop_button,
         pattern(Kind.SWITCH, Kind.NEW, Kind.CLOSE, Kind.CLOSE_YES): dialogs.on_sessions_button,

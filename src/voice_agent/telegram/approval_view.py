@@ -98,6 +98,13 @@ def _details(tool: str, data: Mapping[str, Any], cwd: str | None) -> str:
     if tool == "WebFetch":
         prompt = f"\n_{data['prompt']}_" if data.get("prompt") else ""
         return f"🌐 *Fetch* {data.get('url', '')}{prompt}"
+    if tool == "ExitPlanMode":
+        plan = str(data.get("plan", "")).strip()
+        if not plan:  # Claude Code keeps the plan in its own file: it is in the answer above
+            return "📋 *Claude's plan is ready* (above). Start working on it?"
+        if len(plan) > DETAIL_LIMIT:
+            plan = plan[:DETAIL_LIMIT] + "\n… (cut)"
+        return f"📋 *Claude's plan*\n\n{plan}"
     if tool == "NotebookEdit":
         return f"📓 *Edit notebook* `{shown}`\n{_fence(str(data.get('new_source', '')))}"
     body = json.dumps(dict(data), indent=2, ensure_ascii=False, default=str)
@@ -120,6 +127,9 @@ def prompt_markdown(request: PendingPermission, cwd: str | None, session_label: 
 def outcome_line(request: PendingPermission, who: str = "") -> str:
     """One line saying how a request ended, for the edited prompt."""
     by = f" by {who}" if who else ""
+    if request.state is PermissionState.APPROVED and request.updated_input is not None:
+        answers = request.updated_input.get("answers") or {}
+        return f"✅ *Answered*{by}: " + "; ".join(str(a) for a in answers.values())
     if request.state is PermissionState.APPROVED and request.sticky is not None:
         return f"♾ *Always approved*{by}: {request.sticky.describe()}"
     if request.state is PermissionState.APPROVED:
@@ -135,8 +145,19 @@ def outcome_line(request: PendingPermission, who: str = "") -> str:
 
 
 def keyboard(request: PendingPermission) -> InlineKeyboardMarkup:
-    """Approve / Always / Reject buttons carrying the request id."""
+    """Approve / Always / Reject buttons carrying the request id (for a plan: approve or not)."""
     rid = request.request_id
+    if request.tool_name == "ExitPlanMode":
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "✅ Approve plan", callback_data=encode(Kind.APPROVE, rid)
+                    ),
+                    InlineKeyboardButton("✏️ Keep planning", callback_data=encode(Kind.REJECT, rid)),
+                ]
+            ]
+        )
     return InlineKeyboardMarkup(
         [
             [
@@ -162,3 +183,53 @@ def scope_keyboard(request: PendingPermission) -> InlineKeyboardMarkup:
             [InlineKeyboardButton("← Back", callback_data=encode(Kind.BACK, rid))],
         ]
     )
+
+
+def _questions(request: PendingPermission) -> list[Mapping[str, Any]]:
+    raw = request.input_data.get("questions")
+    return [q for q in raw if isinstance(q, Mapping)] if isinstance(raw, list) else []
+
+
+def question_markdown(request: PendingPermission, session_label: str = "") -> str:
+    """Claude's ``AskUserQuestion`` as Markdown: each question with its numbered options."""
+    where = f" · {session_label}" if session_label else ""
+    lines = [f"❓ *Claude asks*{where}"]
+    for question in _questions(request):
+        header = f"*{question.get('header')}* " if question.get("header") else ""
+        lines.append(f"\n{header}{question.get('question', '')}")
+        for number, option in enumerate(question.get("options") or [], start=1):
+            if isinstance(option, Mapping):
+                note = f" — {option['description']}" if option.get("description") else ""
+                lines.append(f"{number}. {option.get('label', '')}{note}")
+    return "\n".join(lines)
+
+
+def question_keyboard(
+    request: PendingPermission, chosen: Mapping[int, int]
+) -> InlineKeyboardMarkup:
+    """One row of option buttons per question (the chosen one marked), and Skip."""
+    rid = request.request_id
+    rows = []
+    for qi, question in enumerate(_questions(request)):
+        row = []
+        for oi, option in enumerate(question.get("options") or []):
+            label = str(option.get("label", "")) if isinstance(option, Mapping) else str(option)
+            mark = "✅ " if chosen.get(qi) == oi else ""
+            data = encode(Kind.ANSWER, f"{qi}.{oi}:{rid}")
+            row.append(InlineKeyboardButton(f"{mark}{label}"[:40], callback_data=data))
+        rows.append(row)
+    rows.append([InlineKeyboardButton("✖️ Skip", callback_data=encode(Kind.REJECT, rid))])
+    return InlineKeyboardMarkup(rows)
+
+
+def answers_for(request: PendingPermission, chosen: Mapping[int, int]) -> dict[str, str] | None:
+    """Question text → chosen label, once every question has a choice."""
+    questions = _questions(request)
+    if len(chosen) < len(questions):
+        return None
+    answers = {}
+    for qi, question in enumerate(questions):
+        option = (question.get("options") or [])[chosen[qi]]
+        label = option.get("label", "") if isinstance(option, Mapping) else option
+        answers[str(question.get("question", ""))] = str(label)
+    return answers

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
@@ -20,12 +20,15 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import PendingPermission, Session, SessionManager
 from voice_agent.sessions.open_prompts_table import OpenPrompt
-from voice_agent.sessions.permissions import PERMISSION_MODES
+from voice_agent.sessions.permissions import ASK_USER_QUESTION, PERMISSION_MODES
 from voice_agent.sessions.records import AuditEntry
 from voice_agent.telegram.approval_view import (
+    answers_for,
     keyboard,
     outcome_line,
     prompt_markdown,
+    question_keyboard,
+    question_markdown,
     scope_keyboard,
 )
 from voice_agent.telegram.callbacks import Button, Kind, decode, encode
@@ -46,6 +49,7 @@ class _Prompt:
     markdown: str
     message: Message | None = None
     decided_by: str = ""
+    chosen: dict[int, int] = field(default_factory=dict)
 
 
 class ApprovalDesk:
@@ -77,7 +81,13 @@ class ApprovalDesk:
         """
         assert self._bot is not None
         several = len(self._manager.sessions.get(session.chat_id, {})) > 1
-        markdown = prompt_markdown(request, session.cwd, session.name if several else "")
+        label = session.name if several else ""
+        asking = request.tool_name == ASK_USER_QUESTION
+        markdown = (
+            question_markdown(request, label)
+            if asking
+            else prompt_markdown(request, session.cwd, label)
+        )
         prompt = _Prompt(session, request, markdown)
         self._prompts[request.request_id] = prompt
         chunk = render(markdown)[0]
@@ -86,7 +96,7 @@ class ApprovalDesk:
                 session.chat_id,
                 chunk.text,
                 entities=list(chunk.entities) or None,
-                reply_markup=keyboard(request),
+                reply_markup=question_keyboard(request, {}) if asking else keyboard(request),
             )
         except TelegramError:
             self._prompts.pop(request.request_id, None)
@@ -166,6 +176,18 @@ class ApprovalDesk:
             return None
         return prompt
 
+    def _answer(self, prompt: _Prompt, choice: str, user_id: int | None) -> bool:
+        """Record one option of an ``AskUserQuestion``; answer it once all are chosen."""
+        question, _, option = choice.partition(".")
+        if not (question.isdigit() and option.isdigit()):
+            return False
+        prompt.chosen[int(question)] = int(option)
+        answers = answers_for(prompt.request, prompt.chosen)
+        if answers is None:
+            return True  # more questions to answer; the keyboard is refreshed by the caller
+        handler = prompt.session.permission_handler
+        return handler.answer_questions(prompt.request.request_id, answers, user_id=user_id)
+
     def decide(self, button: Button, chat_id: int, user_id: int | None, who: str) -> bool:
         """Carry out an Approve / Reject press, or an "Always" with its chosen scope.
 
@@ -186,13 +208,20 @@ class ApprovalDesk:
         prompt.decided_by = who
         if button.kind is Kind.APPROVE:
             return handler.approve(request_id, user_id=user_id)
+        if button.kind is Kind.ANSWER:
+            return self._answer(prompt, scope, user_id)
         if button.kind is Kind.SCOPE:
             ttl = 3600.0 if scope.endswith("1") else None
             rule = handler.sticky_approve(
                 request_id, user_id=user_id, ttl=ttl, project=scope.startswith("p")
             )
             return rule is not None
-        return handler.deny(None, request_id=request_id, user_id=user_id)
+        message = (
+            "Keep planning: the user did not approve the plan yet."
+            if (prompt.request.tool_name == "ExitPlanMode")
+            else None
+        )
+        return handler.deny(message, request_id=request_id, user_id=user_id)
 
 
 async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -226,6 +255,10 @@ async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
             button, chat.id, user.id if user else None, user.first_name if user else ""
         )
     )
+    if done and button is not None and chat is not None and button.kind is Kind.ANSWER:
+        prompt = svc.desk.live(button.arg.rpartition(":")[2], chat.id)
+        if prompt is not None:  # still waiting for other answers: show what was chosen
+            await query.edit_message_reply_markup(question_keyboard(prompt.request, prompt.chosen))
     await query.answer(None if done else NO_LONGER_PENDING)
 
 

@@ -33,6 +33,7 @@ class Kind(StrEnum):
     GET = "gf"  # arg: file token
     SCOPE = "sc"  # arg: "<s|s1|p|p1>:<request id>" (session/project, until revoked/1 hour)
     BACK = "bk"  # arg: request id (back from the scope choice)
+    ANSWER = "an"  # arg: "<question>.<option>:<request id>" (AskUserQuestion)
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,9 @@ async def _spoken_decision(
     message: Message, svc: Services, session: Session, where: Where, transcript: Transcript
 ) -> bool:
     """Decide a pending request if the transcript is a decision; True if it was handled."""
-    pending = session.permission_handler.pending_requests()
+    pending = [
+        r for r in session.permission_handler.pending_requests() if r.tool_name != "AskUserQuestion"
+    ]
     decision = parse_decision(transcript.text) if pending else None
     if decision is None:
         return False
