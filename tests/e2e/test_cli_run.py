@@ -102,16 +102,7 @@ async def test_run_without_allowlist_prints_a_pairing_code(
 async def test_run_without_token_explains_what_to_do(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     env["VOICE_AGENT_CONFIG"] = str(tmp_path / "none.toml")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voice_agent",
-        "run",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await _start(env, tmp_path)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert "@BotFather" in err.decode()
@@ -119,16 +110,7 @@ async def test_run_without_token_explains_what_to_do(tmp_path: Path) -> None:
 
 async def test_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
     env = dict(os.environ, VOICE_AGENT_CONFIG=str(tmp_path / "none.toml"), MAX_LIVE_CLIENTS="many")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voice_agent",
-        "run",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await _start(env, tmp_path)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert "MAX_LIVE_CLIENTS" in err.decode()

@@ -49,9 +49,7 @@ class Services:
 
     def voice_replies(self, chat_id: int) -> bool:
         """Whether answers to voice notes are also spoken in this chat."""
-        storage = self.manager.storage
-        stored = storage.chat_settings.get(chat_id, "voice_replies") if storage else None
-        return self.settings.voice_replies if stored is None else stored == "on"
+        return self._chat_flag(chat_id, "voice_replies", self.settings.voice_replies)
 
     def _chat_flag(self, chat_id: int, key: str, default: bool) -> bool:
         storage = self.manager.storage
@@ -90,8 +88,7 @@ class Services:
 
     def set_voice_replies(self, chat_id: int, on: bool) -> None:
         """Turn spoken replies on or off for this chat (kept in the store)."""
-        if self.manager.storage is not None:
-            self.manager.storage.chat_settings.set(chat_id, "voice_replies", "on" if on else "off")
+        self._set_chat_flag(chat_id, "voice_replies", on)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
