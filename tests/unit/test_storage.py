@@ -105,7 +105,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_uses_wal_and_current_schema(store: SessionStorage) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 6
+    assert store.schema_version == 7
 
 
 def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
@@ -162,6 +162,7 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
             "duration_ms",
         ],
         "open_prompts": ["request_id", "chat_id", "message_id", "text", "created_at"],
+        "topics": ["chat_id", "thread_id", "session_id"],
     }
 
 

@@ -20,6 +20,7 @@ from voice_agent.sessions.relay import PermissionRelay, RequestListener
 from voice_agent.sessions.restore import restore, to_stored
 from voice_agent.sessions.session import Session, SessionInfo
 from voice_agent.sessions.storage import SessionStorage
+from voice_agent.sessions.topics import TopicsMixin
 from voice_agent.sessions.turns import TurnRunner
 
 __all__ = ["Session", "SessionInfo", "SessionManager"]
@@ -29,12 +30,13 @@ logger = logging.getLogger(__name__)
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 
 
-class SessionManager(ConversationMixin):
+class SessionManager(ConversationMixin, TopicsMixin):
     """Manages Claude Code sessions per chat with multi-session support.
 
     Attributes:
         sessions: Mapping of chat_id to dict of session_name to Session.
         active_sessions: Mapping of chat_id to active session name.
+        topics: Mapping of chat_id to (forum topic thread id to session name).
         default_cwd: Default working directory for new sessions.
         permission_timeout: Timeout for permission requests.
         storage: Optional persistent storage for sessions.
@@ -60,6 +62,7 @@ class SessionManager(ConversationMixin):
         """
         self.sessions: dict[int, dict[str, Session]] = {}
         self.active_sessions: dict[int, str] = {}
+        self.topics: dict[int, dict[int, str]] = {}
         self.default_cwd = default_cwd
         self.permission_timeout = permission_timeout
         self.storage = storage
@@ -109,6 +112,7 @@ class SessionManager(ConversationMixin):
             sessions, active = restore(self.storage, self._new_session)
             self.sessions.update(sessions)
             self.active_sessions.update(active)
+            self.topics.update(self.storage.topics.all())
 
     def _persist_session(self, session: Session) -> None:
         """Persist a session to storage."""
@@ -176,9 +180,13 @@ class SessionManager(ConversationMixin):
         return chat[session_name]
 
     def _replace(
-        self, chat_id: int, cwd: str | None, name: str | None
+        self, chat_id: int, cwd: str | None, name: str | None, activate: bool = True
     ) -> tuple[Session, Session | None]:
-        """Create session ``name`` (default "main") as the active one; return it and the old one."""
+        """Create session ``name`` (default "main"), made active unless told not to.
+
+        Returns:
+            The new session and the one it replaced, if any.
+        """
         chat = self.sessions.setdefault(chat_id, {})
         session_name = name or "main"
         old = chat.get(session_name)
@@ -187,7 +195,8 @@ class SessionManager(ConversationMixin):
         session = self._new_session(chat_id, session_name, cwd or self.default_cwd)
         chat[session_name] = session
         self._persist_session(session)
-        self._set_active(chat_id, session_name)
+        if activate:
+            self._set_active(chat_id, session_name)
         return session, old
 
     async def create_new_async(
@@ -317,12 +326,13 @@ class SessionManager(ConversationMixin):
         self.sessions[chat_id] = {(new_name if k == old_name else k): v for k, v in chat.items()}
         if self.active_sessions.get(chat_id) == old_name:
             self.active_sessions[chat_id] = new_name
+        self._rename_topics(chat_id, old_name, new_name)
         if self.storage:
             self.storage.rename_session(chat_id, old_name, new_name)
         return True
 
-    def set_cwd(self, chat_id: int, cwd: str) -> Session:
-        """Set the working directory for the active session.
+    def set_cwd(self, chat_id: int, cwd: str, name: str | None = None) -> Session:
+        """Set the working directory for the active session (or session ``name``).
 
         The next prompt starts the session's Claude Code process afresh in the new
         directory; the conversation continues.
@@ -330,11 +340,12 @@ class SessionManager(ConversationMixin):
         Args:
             chat_id: Telegram chat ID.
             cwd: New working directory.
+            name: Session name (the active one if None).
 
         Returns:
             The updated session.
         """
-        session = self.get_or_create(chat_id)
+        session = self.get_or_create(chat_id, name=name)
         session.cwd = cwd
         session.permission_handler.cwd = cwd
         self._persist_session(session)
@@ -346,6 +357,7 @@ class SessionManager(ConversationMixin):
         if chat is None or name not in chat:
             return None
         session = chat.pop(name)
+        self._unbind_session(chat_id, name)
         if self.storage:
             self.storage.delete_session(chat_id, name)
         if self.active_sessions.get(chat_id) == name:
@@ -412,14 +424,17 @@ class SessionManager(ConversationMixin):
         """
         return self.close_session(chat_id, self._get_active_session_name(chat_id))
 
-    def set_claude_session_id(self, chat_id: int, session_id: str | None) -> None:
+    def set_claude_session_id(
+        self, chat_id: int, session_id: str | None, name: str | None = None
+    ) -> None:
         """Set the Claude session ID for resume capability.
 
         Args:
             chat_id: Telegram chat ID.
             session_id: Claude CLI session ID or None to clear.
+            name: Session name (the active one if None).
         """
-        session = self.get(chat_id)
+        session = self.get(chat_id, name)
         if session:
             session.claude_session_id = session_id
             self._persist_session(session)

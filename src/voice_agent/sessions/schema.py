@@ -157,6 +157,23 @@ def _sticky_scopes(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _topics(conn: sqlite3.Connection) -> None:
+    """Forum topics bound to sessions: each topic of a forum works in its own session."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE topics (
+            chat_id INTEGER NOT NULL,
+            thread_id INTEGER NOT NULL,
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            PRIMARY KEY (chat_id, thread_id)
+        );
+        CREATE INDEX topics_by_session ON topics (session_id);
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

@@ -2,8 +2,9 @@
 
 One database file holds the chats, their named sessions, the sticky approval
 rules of each session (``storage.sticky``), the audit log of permission
-decisions (``storage.audit``) and the owners made by pairing
-(``storage.owners``). Every change is one small transaction (WAL journal), so
+decisions (``storage.audit``), the owners made by pairing
+(``storage.owners``) and the session each forum topic works in
+(``storage.topics``). Every change is one small transaction (WAL journal), so
 its cost does not grow with the number of sessions, and a crash never leaves a
 half-written store.
 
@@ -27,6 +28,7 @@ from voice_agent.sessions.open_prompts_table import OpenPromptsTable
 from voice_agent.sessions.owners_table import OwnersTable
 from voice_agent.sessions.records import ChatStoredState, StoredSession
 from voice_agent.sessions.sticky_table import StickyRuleTable
+from voice_agent.sessions.topics_table import TopicsTable
 from voice_agent.sessions.usage_table import UsageTable
 
 __all__ = ["ChatStoredState", "SessionStorage", "StorageError", "StoredSession"]
@@ -80,6 +82,7 @@ class SessionStorage:
         self.chat_settings = ChatSettingsTable(self._db)
         self.usage = UsageTable(self._db)
         self.open_prompts = OpenPromptsTable(self._db)
+        self.topics = TopicsTable(self._db)
         if self.db_path != self.path and self.path.exists():
             self.moved_aside.extend(legacy.import_json(self, self.path))
 

@@ -60,10 +60,16 @@ class ApprovalDesk:
 
         Args:
             manager: The session manager whose requests are shown.
+
+        Attributes:
+            threads: The forum topic of each session's running turn (by session
+                key), where its prompts go; a session without a running turn
+                uses its topic, if it has one.
         """
         self._manager = manager
         self._bot: Bot | None = None
         self._prompts: dict[str, _Prompt] = {}
+        self.threads: dict[int, int | None] = {}
 
     def attach(self, bot: Bot) -> None:
         """Use ``bot`` to send prompts."""
@@ -97,6 +103,7 @@ class ApprovalDesk:
                 chunk.text,
                 entities=list(chunk.entities) or None,
                 reply_markup=question_keyboard(request, {}) if asking else keyboard(request),
+                message_thread_id=self.thread_of(session),
             )
         except TelegramError:
             self._prompts.pop(request.request_id, None)
@@ -106,6 +113,12 @@ class ApprovalDesk:
                 OpenPrompt(request.request_id, session.chat_id, prompt.message.message_id, markdown)
             )
         await self._send_picture(session, request, prompt.message)
+
+    def thread_of(self, session: Session) -> int | None:
+        """The forum topic where ``session``'s prompts go (None: the chat itself)."""
+        if session.key in self.threads:
+            return self.threads[session.key]
+        return self._manager.topic_of(session)
 
     async def _send_picture(
         self, session: Session, request: PendingPermission, prompt: Message
@@ -121,6 +134,7 @@ class ApprovalDesk:
                 png,
                 caption=f"Approval #{request.number}: the change",
                 reply_to_message_id=prompt.message_id,
+                message_thread_id=prompt.message_thread_id if prompt.is_topic_message else None,
             )
         except TelegramError as error:
             logger.info("could not send the diff picture: %s", error)
@@ -311,9 +325,9 @@ def find_session(svc_sessions: dict[str, Session], key: str) -> Session | None:
 async def approvals_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/approvals — list sticky rules with revoke buttons."""
     from voice_agent.telegram.services import Where, services
+    from voice_agent.telegram.topics import current
 
-    where = Where.of(update)
-    session = services(context).manager.get_or_create(where.chat_id)
+    session = current(services(context), Where.of(update))
     text, markup = rules_keyboard(session)
     assert update.effective_message is not None
     await update.effective_message.reply_text(text, reply_markup=markup)
@@ -360,12 +374,13 @@ async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def mode_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/mode default|acceptEdits|plan — set the session's permission mode."""
     from voice_agent.telegram.services import Where, services
+    from voice_agent.telegram.topics import current
 
     where = Where.of(update)
     manager = services(context).manager
     message = update.effective_message
     assert message is not None
-    session = manager.get_or_create(where.chat_id)
+    session = current(services(context), where)
     wanted = context.args[0] if context.args else ""
     match = {m.lower(): m for m in PERMISSION_MODES}.get(wanted.lower())
     if match is None:
@@ -374,5 +389,5 @@ async def mode_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             f"Use /mode {' | '.join(PERMISSION_MODES)}."
         )
         return
-    manager.set_permission_mode(where.chat_id, match)
+    manager.set_permission_mode(where.chat_id, match, session.name)
     await message.reply_text(f"Permission mode of {session.name} is now {match}.")

@@ -12,12 +12,14 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.telegram.services import Services, Where, services
+from voice_agent.telegram.topics import current, current_name, here, start_new, use
 
 NAME = re.compile(r"^[\w.-]{1,32}$")
 
 HELP = """🎙 voice-agent drives Claude Code on this machine.
 
 Send a text, a voice note or a photo: it goes to the active session.
+In a group with topics, each topic is a session of its own.
 While an approval waits, a voice note saying "yes", "no" or "always" decides it.
 Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
 
@@ -81,12 +83,14 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """/status — the active session's state."""
     where = Where.of(update)
     svc = services(context)
-    session = svc.manager.get_or_create(where.chat_id)
+    session = current(svc, where)
     others = len(svc.manager.sessions.get(where.chat_id, {})) - 1
     lines = [session.get_status()]
+    if where.thread_id is not None:
+        lines.append("This topic works in this session.")
     if session.busy:
         lines.append("Working on a prompt now.")
-    queued = max(svc.workers.waiting(where.chat_id) - (1 if session.busy else 0), 0)
+    queued = max(svc.workers.waiting(where.queue_key) - (1 if session.busy else 0), 0)
     if queued:
         lines.append(f"Queued prompts: {queued}")
     if others:
@@ -127,7 +131,8 @@ async def footer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/new [name] — a new session, made active, in the current session's directory."""
     where = Where.of(update)
-    manager = services(context).manager
+    svc = services(context)
+    manager = svc.manager
     name = context.args[0] if context.args else manager.generate_session_name(where.chat_id)
     if not _valid_name(name):
         await _message(update).reply_text("Session names are 1-32 letters, digits, . _ or -.")
@@ -135,24 +140,27 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if manager.get(where.chat_id, name) is not None:
         await _message(update).reply_text(f"Session {name} exists; /switch {name} to use it.")
         return
-    current = manager.get(where.chat_id)
-    cwd = current.cwd if current else None
-    session = await manager.create_new_async(where.chat_id, cwd=cwd, name=name)
-    await _message(update).reply_text(f"🆕 Session {session.name} in {session.cwd} is active.")
+    in_use = current_name(svc, where)
+    now = manager.get(where.chat_id, in_use) if in_use else None
+    session = await start_new(svc, where, name, now.cwd if now else None)
+    await _message(update).reply_text(
+        f"🆕 Session {session.name} in {session.cwd} is active{here(where)}."
+    )
 
 
 async def switch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/switch name — make another session active."""
     where = Where.of(update)
-    manager = services(context).manager
     if not context.args:
         await _message(update).reply_text("Usage: /switch name (see /sessions)")
         return
-    session = manager.switch_session(where.chat_id, context.args[0])
+    session = use(services(context), where, context.args[0])
     if session is None:
         await _message(update).reply_text(f"No session {context.args[0]}; see /sessions.")
         return
-    await _message(update).reply_text(f"➡️ Session {session.name} ({session.cwd}) is active.")
+    await _message(update).reply_text(
+        f"➡️ Session {session.name} ({session.cwd}) is active{here(where)}."
+    )
 
 
 async def rename_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -185,7 +193,7 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await _message(update).reply_text(f"No session {name}.")
         return
     active = manager.get_active_session_name(where.chat_id)
-    after = f" Active: {active}." if active else ""
+    after = f" Active: {active}." if active and where.thread_id is None else ""
     await _message(update).reply_text(f"🗑 Closed session {name}.{after}")
 
 
@@ -201,8 +209,8 @@ def _directory(raw: str, base: str) -> Path | str:
 async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cwd path — change the active session's working directory (it must exist)."""
     where = Where.of(update)
-    manager = services(context).manager
-    session = manager.get_or_create(where.chat_id)
+    svc = services(context)
+    session = current(svc, where)
     if not context.args:
         await _message(update).reply_text(f"{session.name} works in {session.cwd}")
         return
@@ -210,16 +218,18 @@ async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if isinstance(target, str):
         await _message(update).reply_text(f"{target} is not a directory; nothing changed.")
         return
-    manager.set_cwd(where.chat_id, str(target))
+    svc.manager.set_cwd(where.chat_id, str(target), name=session.name)
     await _message(update).reply_text(f"📁 {session.name} now works in {target}")
 
 
-async def switch_project(svc: Services, chat_id: int, name: str) -> Session | None:
-    """Make the session for project ``name`` active, creating it in the project's directory.
+async def switch_project(svc: Services, where: Where, name: str) -> Session | None:
+    """Work on project ``name`` (in the chat, or in the topic), in the project's directory.
+
+    The project's session is made active (or the topic's), created if needed.
 
     Args:
         svc: The shared state.
-        chat_id: The chat.
+        where: The chat and topic.
         name: A configured project name.
 
     Returns:
@@ -228,14 +238,12 @@ async def switch_project(svc: Services, chat_id: int, name: str) -> Session | No
     path = svc.settings.projects.get(name)
     if path is None:
         return None
-    manager = svc.manager
-    existing = manager.get(chat_id, name)
-    if existing is not None:
-        manager.switch_session(chat_id, name)
-        if existing.cwd != str(path):
-            manager.set_cwd(chat_id, str(path))
-        return existing
-    return await manager.create_new_async(chat_id, cwd=str(path), name=name)
+    existing = use(svc, where, name)
+    if existing is None:
+        return await start_new(svc, where, name, str(path))
+    if existing.cwd != str(path):
+        svc.manager.set_cwd(where.chat_id, str(path), name=name)
+    return existing
 
 
 async def project_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -246,7 +254,7 @@ async def project_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not context.args:
         await _message(update).reply_text(f"Projects: {names}")
         return
-    session = await switch_project(svc, where.chat_id, context.args[0])
+    session = await switch_project(svc, where, context.args[0])
     if session is None:
         await _message(update).reply_text(f"No project {context.args[0]}. Projects: {names}")
         return
@@ -256,18 +264,18 @@ async def project_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def clear_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/clear — start a fresh Claude conversation in the active session."""
     where = Where.of(update)
-    manager = services(context).manager
-    session = manager.get_or_create(where.chat_id)
-    await manager.clear_context(where.chat_id)
+    svc = services(context)
+    session = current(svc, where)
+    await svc.manager.clear_context(where.chat_id, session.name)
     await _message(update).reply_text(f"🧹 {session.name}: Claude's context is cleared.")
 
 
 async def restart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/restart — a new Claude Code process for the session, same conversation."""
     where = Where.of(update)
-    manager = services(context).manager
-    session = manager.get_or_create(where.chat_id)
-    await manager.restart(where.chat_id)
+    svc = services(context)
+    session = current(svc, where)
+    await svc.manager.restart(where.chat_id, session.name)
     await _message(update).reply_text(
         f"🔄 {session.name}: Claude Code restarts with the next prompt (context kept)."
     )
@@ -277,8 +285,8 @@ async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """/cancel — stop the running turn and drop queued prompts."""
     where = Where.of(update)
     svc = services(context)
-    dropped = svc.workers.cancel_queued(where.chat_id)
-    stopped = await svc.manager.interrupt(where.chat_id)
+    dropped = svc.workers.cancel_queued(where.queue_key)
+    stopped = await svc.manager.interrupt(where.chat_id, current(svc, where).name)
     parts = []
     if stopped:
         parts.append("stopped the running turn")

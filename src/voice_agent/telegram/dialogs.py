@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.services import Where, services
+from voice_agent.telegram.topics import current, current_name, start_new, use
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,9 @@ def sessions_view(
 async def sessions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/sessions — the sessions dialog."""
     where = Where.of(update)
-    manager = services(context).manager
+    svc = services(context)
     text, markup = sessions_view(
-        dict(manager.sessions.get(where.chat_id, {})),
-        manager.get_active_session_name(where.chat_id),
+        dict(svc.manager.sessions.get(where.chat_id, {})), current_name(svc, where)
     )
     assert update.effective_message is not None
     await update.effective_message.reply_text(text, reply_markup=markup)
@@ -57,22 +57,19 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     assert query is not None
     button = decode(query.data)
     where = Where.of(update)
-    manager = services(context).manager
+    svc = services(context)
+    manager = svc.manager
     note = ""
     if button is None:
         note = "That button is no longer valid."
     elif button.kind is Kind.SWITCH:
-        note = (
-            f"Switched to {button.arg}."
-            if manager.switch_session(where.chat_id, button.arg)
-            else f"No session {button.arg}."
-        )
+        switched = use(svc, where, button.arg)
+        note = f"Switched to {button.arg}." if switched else f"No session {button.arg}."
     elif button.kind is Kind.NEW:
-        current = manager.get(where.chat_id)
+        in_use = current_name(svc, where)
+        now = manager.get(where.chat_id, in_use) if in_use else None
         name = manager.generate_session_name(where.chat_id)
-        await manager.create_new_async(
-            where.chat_id, cwd=current.cwd if current else None, name=name
-        )
+        await start_new(svc, where, name, now.cwd if now else None)
         note = f"Created {name}."
     elif button.kind is Kind.CLOSE:
         confirm = InlineKeyboardMarkup(
@@ -92,8 +89,7 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         closed = await manager.close_session_async(where.chat_id, button.arg)
         note = f"Closed {button.arg}." if closed else f"No session {button.arg}."
     text, markup = sessions_view(
-        dict(manager.sessions.get(where.chat_id, {})),
-        manager.get_active_session_name(where.chat_id),
+        dict(manager.sessions.get(where.chat_id, {})), current_name(svc, where)
     )
     try:
         await query.edit_message_text(f"{note}\n\n{text}".strip(), reply_markup=markup)
@@ -104,8 +100,7 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
 
 async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/resume — pick one of the recent Claude Code conversations of the working directory."""
-    where = Where.of(update)
-    session = services(context).manager.get_or_create(where.chat_id)
+    session = current(services(context), Where.of(update))
     found = await asyncio.to_thread(list_sessions, session.cwd, RESUME_CHOICES)
     message = update.effective_message
     assert message is not None
@@ -116,11 +111,11 @@ async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     for info in found:
         when = datetime.fromtimestamp(info.last_modified / 1000).strftime("%b %d %H:%M")
         title = (info.custom_title or info.summary or info.first_prompt or "untitled")[:40]
-        current = " ◀" if info.session_id == session.claude_session_id else ""
+        mark = " ◀" if info.session_id == session.claude_session_id else ""
         rows.append(
             [
                 InlineKeyboardButton(
-                    f"{when} · {title}{current}", callback_data=encode(Kind.RESUME, info.session_id)
+                    f"{when} · {title}{mark}", callback_data=encode(Kind.RESUME, info.session_id)
                 )
             ]
         )
@@ -137,12 +132,12 @@ async def on_resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     button = decode(query.data)
     where = Where.of(update)
     manager = services(context).manager
-    session = manager.get_or_create(where.chat_id)
+    session = current(services(context), where)
     if button is None or button.kind is not Kind.RESUME:
         await query.answer()
         return
-    await manager.restart(where.chat_id)
-    manager.set_claude_session_id(where.chat_id, button.arg)
+    await manager.restart(where.chat_id, session.name)
+    manager.set_claude_session_id(where.chat_id, button.arg, session.name)
     await query.answer("Resumed.")
     await query.edit_message_text(
         f"↩️ {session.name} continues conversation {button.arg[:8]}…; send your next prompt."

@@ -25,6 +25,7 @@ from telegram.ext import ContextTypes
 from voice_agent.sessions.safety import is_secret_below, is_within
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.services import Where, services
+from voice_agent.telegram.topics import current
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         )
         return
     where = Where.of(update)
-    session = services(context).manager.get_or_create(where.chat_id)
+    session = current(services(context), where)
     try:
         data = bytes(await (await context.bot.get_file(document.file_id)).download_as_bytearray())
         name = document.file_name or "file"
@@ -137,7 +138,7 @@ async def get_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     assert message is not None
     where = Where.of(update)
-    session = services(context).manager.get_or_create(where.chat_id)
+    session = current(services(context), where)
     if not context.args:
         await message.reply_text(f"Usage: /get path (inside {session.cwd})")
         return
@@ -173,6 +174,6 @@ async def on_get_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.answer("That file link has expired; use /get path.")
         return
     where = Where.of(update)
-    session = services(context).manager.get_or_create(where.chat_id)
+    session = current(services(context), where)
     reason = await send_file(context.bot, where, path, session.cwd)
     await query.answer(f"I won't send it: {reason}." if reason else None)

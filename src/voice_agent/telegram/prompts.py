@@ -23,6 +23,7 @@ from voice_agent.telegram.approvals import find_session
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.services import Services, Where, services
+from voice_agent.telegram.topics import current, is_new_topic
 from voice_agent.telegram.turn import run_prompt
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def enqueue(
     *,
     spoken: bool = False,
 ) -> None:
-    """Queue a prompt for the chat's active session, telling the user if it must wait.
+    """Queue a prompt for the chat's (or topic's) session, telling the user if it must wait.
 
     Args:
         update: The update the prompt came in.
@@ -52,8 +53,14 @@ async def enqueue(
     async def job() -> None:
         await run_prompt(bot, svc, where, prompt, images, spoken=spoken)
 
-    ahead = svc.workers.submit(where.chat_id, job)
     message = update.effective_message
+    if is_new_topic(svc, where) and message is not None:
+        session = current(svc, where)
+        await message.reply_text(
+            f"🧵 This topic is session {session.name}, working in {session.cwd}. "
+            "/cwd changes it; other topics run alongside."
+        )
+    ahead = svc.workers.submit(where.queue_key, job)
     if ahead and message is not None:
         await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
 
@@ -64,12 +71,13 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or not message.text:
         return
     svc = services(context)
-    for question in svc.voice.drop_drafts(Where.of(update).chat_id):
+    where = Where.of(update)
+    for question in svc.voice.drop_drafts(where.queue_key):
         with contextlib.suppress(TelegramError):
             await question.edit_text("🎙 Replaced by your typed text.")
     target = route(message.text, svc.settings.projects)
     if target.project is not None:
-        session = await switch_project(svc, Where.of(update).chat_id, target.project)
+        session = await switch_project(svc, where, target.project)
         if session is not None and target.prompt is None:
             await message.reply_text(f"📂 Working on {session.name} in {session.cwd}")
             return

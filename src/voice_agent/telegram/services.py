@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -30,11 +31,10 @@ class Services:
         settings: The settings read at start-up.
         manager: The session manager.
         gate: Who may use the bot.
-        workers: One prompt queue per chat.
         desk: The approval prompts.
         voice: Speech-to-text and unsure transcripts.
         tts: The speech synthesizer for spoken replies (None when not installed).
-        workers: One prompt queue per chat.
+        workers: One prompt queue per chat (and per forum topic).
         stream_mode: ``auto`` (drafts in private chats, edits elsewhere) or ``edit``.
     """
 
@@ -107,12 +107,19 @@ class Where:
         thread_id: The forum topic (None outside topics).
         user_id: The sender.
         private: Whether the chat is private.
+        topic: The forum topic's title, when the message shows it.
     """
 
     chat_id: int
     thread_id: int | None
     user_id: int | None
     private: bool
+    topic: str | None = None
+
+    @property
+    def queue_key(self) -> Hashable:
+        """The prompt queue: one per chat, and one per forum topic."""
+        return self.chat_id if self.thread_id is None else (self.chat_id, self.thread_id)
 
     @classmethod
     def of(cls, update: Update) -> Where:
@@ -122,4 +129,12 @@ class Where:
         user = update.effective_user
         assert chat is not None
         thread = message.message_thread_id if message and message.is_topic_message else None
-        return cls(chat.id, thread, user.id if user else None, chat.type == "private")
+        opened = message.reply_to_message if message and thread is not None else None
+        created = opened.forum_topic_created if opened is not None else None
+        return cls(
+            chat.id,
+            thread,
+            user.id if user else None,
+            chat.type == "private",
+            created.name if created is not None else None,
+        )

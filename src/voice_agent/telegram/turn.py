@@ -22,6 +22,7 @@ from voice_agent.sessions.sticky import EDIT_TOOLS
 from voice_agent.telegram.services import Services, Where
 from voice_agent.telegram.status import TurnStatus
 from voice_agent.telegram.stream import StreamingReply
+from voice_agent.telegram.topics import current
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ async def run_prompt(
     *,
     spoken: bool = False,
 ) -> None:
-    """Send ``prompt`` to the chat's active session and stream the answer into the chat.
+    """Send ``prompt`` to the chat's (or topic's) session and stream the answer back.
 
     Args:
         bot: The bot.
@@ -131,7 +132,7 @@ async def run_prompt(
         images: Images sent with it.
         spoken: The prompt was a voice note: speak the answer too if the chat wants it.
     """
-    session = svc.manager.get_or_create(where.chat_id)
+    session = current(svc, where)
     refusal = svc.over_budget(where.chat_id)
     if refusal is not None:
         await bot.send_message(where.chat_id, refusal, message_thread_id=where.thread_id)
@@ -144,6 +145,7 @@ async def run_prompt(
     reply = StreamingReply(bot, where.chat_id, where.thread_id, mode=mode)
     status = TurnStatus(bot, where.chat_id, where.thread_id, str(session.key), label)
     relay = _Relay(reply, status)
+    svc.desk.threads[session.key] = where.thread_id  # its approval prompts go here
     async with status:
         try:
             async for event in svc.manager.stream(where.chat_id, prompt, images, name=session.name):
@@ -151,6 +153,8 @@ async def run_prompt(
         except Exception as error:  # the user must hear of any failure; details go to the log
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")
+        finally:
+            svc.desk.threads.pop(session.key, None)
     try:
         await reply.finish(footer(relay.result, status, label, svc.footer_on(where.chat_id)))
     except TelegramError as error:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from voice_agent.speech.vocabulary import vocabulary_for
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.services import Services, Where, services
+from voice_agent.telegram.topics import current
 from voice_agent.voice_commands import ALWAYS, APPROVE, Decision, parse_decision
 
 logger = logging.getLogger(__name__)
@@ -44,12 +46,13 @@ class VoiceDesk:
     Attributes:
         settings: How to transcribe.
         low_confidence: Below this engine confidence, ask before sending.
-        drafts: Unsure transcripts by token: (chat id, text, the question's message).
+        drafts: Unsure transcripts by token: (the chat's or topic's queue key, text,
+            the question's message).
     """
 
     settings: SpeechSettings
     low_confidence: float = 0.4
-    drafts: dict[str, tuple[int, str, Message | None]] = field(default_factory=dict)
+    drafts: dict[str, tuple[Hashable, str, Message | None]] = field(default_factory=dict)
     _engine: SpeechToText | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -64,9 +67,9 @@ class VoiceDesk:
         async with self._lock:
             return await self.engine().transcribe(audio, mime, vocabulary=vocabulary)
 
-    def drop_drafts(self, chat_id: int) -> list[Message]:
-        """Forget the chat's unsure transcripts; returns their question messages."""
-        tokens = [t for t, (chat, _, _) in self.drafts.items() if chat == chat_id]
+    def drop_drafts(self, key: Hashable) -> list[Message]:
+        """Forget a chat's (or topic's) unsure transcripts; returns their question messages."""
+        tokens = [t for t, (place, _, _) in self.drafts.items() if place == key]
         messages = [self.drafts.pop(t)[2] for t in tokens]
         return [m for m in messages if m is not None]
 
@@ -187,7 +190,7 @@ async def _ask_to_confirm(message: Message, desk: VoiceDesk, where: Where, text:
         "\nI'm not sure I heard that right. Send it, or type the corrected text.",
         reply_markup=buttons,
     )
-    desk.drafts[token] = (where.chat_id, text, question)
+    desk.drafts[token] = (where.queue_key, text, question)
 
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -206,7 +209,7 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(f"⚠️ {refusal}")
         return
     where = Where.of(update)
-    session = svc.manager.get_or_create(where.chat_id)
+    session = current(svc, where)
     try:
         await context.bot.send_chat_action(
             where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id
@@ -243,7 +246,7 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     button = decode(query.data)
     desk = services(context).voice
     draft = desk.drafts.pop(button.arg, None) if button is not None else None
-    if button is None or draft is None or draft[0] != Where.of(update).chat_id:
+    if button is None or draft is None or draft[0] != Where.of(update).queue_key:
         await query.answer("That transcript is no longer waiting.")
         return
     _, text, _ = draft
