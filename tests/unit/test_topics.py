@@ -72,7 +72,8 @@ def test_closing_a_topics_session_unbinds_it_everywhere(store_path: Path) -> Non
     assert manager.topics[FORUM] == {}
     assert _manager(store_path).topics == {}
     fresh = manager.topic_session(FORUM, 5, "API work")
-    assert fresh.name == "api-work" and fresh.message_count == 0
+    assert fresh.name == "api-work"
+    assert fresh.message_count == 0
 
 
 def test_a_topic_can_switch_to_another_session_or_start_a_new_one(store_path: Path) -> None:
@@ -83,6 +84,7 @@ def test_a_topic_can_switch_to_another_session_or_start_a_new_one(store_path: Pa
     assert manager.bind_topic(FORUM, 5, "main") is manager.get(FORUM, "main")
     assert _manager(store_path).topics == {FORUM: {5: "main"}}
     new = manager.new_topic_session(FORUM, 5, "spike", "/tmp")
-    assert manager.topics[FORUM][5] == "spike" and new.cwd == "/tmp"
+    assert manager.topics[FORUM][5] == "spike"
+    assert new.cwd == "/tmp"
     assert manager.get_active_session_name(FORUM) == "main"
     assert {s.name for s in manager.list_sessions(FORUM)} == {"main", "api-work", "spike"}
