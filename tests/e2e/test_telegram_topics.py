@@ -110,7 +110,9 @@ async def test_session_commands_in_a_topic_leave_the_chat_alone(
         harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
     ) as bot:
         bot.tg.supergroup(FORUM, "team", is_forum=True)
-        topic = bot.tg.create_topic(FORUM, "Spike", by=OWNER)
+        topic = bot.tg.create_topic(FORUM, "Spike", by=OWNER)  # a new topic: its session
+        await bot.reply(_in(topic, lambda m: "This topic is session spike" in m.content), FORUM)
+        assert bot.svc.manager.topics[FORUM] == {topic: "spike"}
         bot.tg.send_text(FORUM, OWNER, "/new trial", thread_id=topic)
         await bot.reply(_in(topic, lambda m: "Session trial" in m.content), FORUM)
         sub = harness.workdir / "sub"

@@ -1713,7 +1713,8 @@ class FakeTelegram:
         """Create a forum topic as a user would; return its ``message_thread_id``.
 
         Like on Telegram, the thread id is the id of the ``forum_topic_created``
-        service message, and messages in the topic reply to that message.
+        service message, and messages in the topic reply to that message. A topic
+        created by a user is delivered to the bot as that service message.
         """
         target = self._chat(chat)
         if not target.is_forum:
@@ -1729,6 +1730,8 @@ class FakeTelegram:
         target.topics[service.message_id] = name
         service.thread_id = service.message_id
         service.is_topic_message = True
+        if sender.id != self.bot.id:  # bots get service messages, never their own
+            self._deliver_message(target, service)
         return service.message_id
 
     def block_bot(self, chat: Chat | int, blocked: bool = True) -> None:
@@ -2079,6 +2082,8 @@ class FakeTelegram:
     def _bot_sees(self, chat: Chat, message: StoredMessage) -> bool:
         """Group privacy mode: what a non-admin bot receives in groups."""
         if chat.type == "private" or chat.bot_is_admin or not self.privacy_mode:
+            return True
+        if message.kind == "service":  # every bot receives service messages
             return True
         content = message.content
         if content.startswith("/"):

@@ -179,6 +179,9 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(MessageHandler(audio, voice.on_voice))
     application.add_handler(MessageHandler(filters.Document.ALL, files.on_document))
     application.add_handler(MessageHandler(filters.COMMAND, prompts.on_unknown_command))
+    application.add_handler(
+        MessageHandler(filters.StatusUpdate.FORUM_TOPIC_CREATED, prompts.on_topic_created)
+    )
     application.add_error_handler(on_error)
 
 

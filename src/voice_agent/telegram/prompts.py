@@ -55,14 +55,28 @@ async def enqueue(
 
     message = update.effective_message
     if is_new_topic(svc, where) and message is not None:
-        session = current(svc, where)
-        await message.reply_text(
-            f"🧵 This topic is session {session.name}, working in {session.cwd}. "
-            "/cwd changes it; other topics run alongside."
-        )
+        await introduce_topic(message, svc, where)
     ahead = svc.workers.submit(where.queue_key, job)
     if ahead and message is not None:
         await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
+
+
+async def introduce_topic(message: Message, svc: Services, where: Where) -> None:
+    """Make a forum topic's session and say which it is and where it works."""
+    session = current(svc, where)
+    await message.reply_text(
+        f"🧵 This topic is session {session.name}, working in {session.cwd}. "
+        "/cwd changes it; other topics run alongside."
+    )
+
+
+async def on_topic_created(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A new forum topic: its session is made now, named after it."""
+    svc = services(context)
+    where = Where.of(update)
+    message = update.effective_message
+    if message is not None and is_new_topic(svc, where):
+        await introduce_topic(message, svc, where)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -130,7 +130,9 @@ class Where:
         assert chat is not None
         thread = message.message_thread_id if message and message.is_topic_message else None
         opened = message.reply_to_message if message and thread is not None else None
-        created = opened.forum_topic_created if opened is not None else None
+        created = (message.forum_topic_created if message else None) or (
+            opened.forum_topic_created if opened is not None else None
+        )
         return cls(
             chat.id,
             thread,
