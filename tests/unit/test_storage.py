@@ -105,7 +105,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_uses_wal_and_current_schema(store: SessionStorage) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 7
+    assert store.schema_version == 8
 
 
 def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
@@ -137,6 +137,7 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
             "created_at",
             "expires_at",
             "project",
+            "chat_id",
         ],
         "audit_log": [
             "id",
@@ -337,3 +338,43 @@ def test_permission_mode_is_stored(store: SessionStorage) -> None:
     assert store.set_permission_mode(1, "main", "acceptEdits") is True
     assert store.set_permission_mode(1, "nope", "plan") is False
     assert store.permission_modes() == {(1, "main"): "acceptEdits"}
+
+
+def test_project_rules_outlive_the_session_that_made_them(store: SessionStorage) -> None:
+    store.save_session(_session(1, "api", "/code/api"))
+    store.save_session(_session(1, "other", "/code/api"))
+    store.sticky.add(1, "api", "Bash", r"^make\b", "command", "make")
+    store.sticky.add(1, "api", "Bash", r"^npm test\b", "command", "npm test", project="/code/api")
+    assert store.delete_session(1, "api")
+    assert store.sticky.list(1, "api") == []
+    (kept,) = store.sticky.project_rules(1)
+    assert (kept.label, kept.project) == ("npm test", "/code/api")
+    assert store.sticky.project_rules(2) == []
+    assert store.delete_chat(1)
+    assert store.sticky.project_rules(1) == []
+
+
+def test_upgrade_from_version_7_gives_project_rules_to_the_chat(tmp_path: Path) -> None:
+    from voice_agent.sessions.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, step in enumerate(MIGRATIONS[:7], start=1):
+        step(conn)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute(
+        "INSERT INTO sessions (id, chat_id, name, cwd, created_at) "
+        "VALUES (4, 9, 'api', '/code/api', '2026-01-01')"
+    )
+    conn.executemany(
+        "INSERT INTO sticky_rules (session_id, tool_name, pattern, field_name, label, "
+        "created_at, project) VALUES (4, 'Bash', ?, 'command', ?, '2026-01-01', ?)",
+        [(r"^make\b", "make", None), (r"^npm\b", "npm", "/code/api")],
+    )
+    conn.close()
+    store = SessionStorage(path)
+    assert store.schema_version == 8
+    assert [r.label for r in store.sticky.list(9, "api")] == ["make"]
+    assert [r.label for r in store.sticky.project_rules(9)] == ["npm"]
+    assert store.delete_session(9, "api")
+    assert [r.label for r in store.sticky.project_rules(9)] == ["npm"]

@@ -174,6 +174,42 @@ def _topics(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _project_rules_outlive_sessions(conn: sqlite3.Connection) -> None:
+    """Project rules belong to the chat, not to the session that made them.
+
+    ``sticky_rules`` gets a ``chat_id`` and a nullable ``session_id`` (SQLite
+    cannot relax NOT NULL in place, so the table is rebuilt); project rules lose
+    their session, so closing it no longer drops them.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE sticky_rules_new (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER REFERENCES sessions (id) ON DELETE CASCADE,
+            tool_name TEXT NOT NULL,
+            pattern TEXT,
+            field_name TEXT,
+            label TEXT,
+            created_at TEXT NOT NULL,
+            expires_at REAL,
+            project TEXT,
+            chat_id INTEGER NOT NULL
+        );
+        INSERT INTO sticky_rules_new (id, session_id, tool_name, pattern, field_name, label,
+            created_at, expires_at, project, chat_id)
+            SELECT r.id, CASE WHEN r.project IS NULL THEN r.session_id END, r.tool_name,
+                r.pattern, r.field_name, r.label, r.created_at, r.expires_at, r.project, s.chat_id
+            FROM sticky_rules r JOIN sessions s ON s.id = r.session_id;
+        DROP TABLE sticky_rules;
+        ALTER TABLE sticky_rules_new RENAME TO sticky_rules;
+        CREATE INDEX sticky_rules_by_session ON sticky_rules (session_id);
+        CREATE INDEX sticky_rules_by_chat ON sticky_rules (chat_id, project);
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

@@ -13,7 +13,10 @@ _COLUMNS = (
 
 
 class StickyRuleTable:
-    """Sticky rules per (chat, session); they follow a rename and go with a delete."""
+    """Sticky rules per (chat, session); they follow a rename and go with a delete.
+
+    Project rules belong to the chat: they stay when the session that made them goes.
+    """
 
     def __init__(self, db: Database) -> None:
         """Use the store's database.
@@ -44,8 +47,8 @@ class StickyRuleTable:
             chat_id: Telegram chat ID.
         """
         rows = self._db.query(
-            f"SELECT {_COLUMNS} FROM sticky_rules r JOIN sessions s ON s.id = r.session_id "
-            "WHERE s.chat_id = ? AND r.project IS NOT NULL ORDER BY r.id",
+            f"SELECT {_COLUMNS} FROM sticky_rules r "
+            "WHERE r.chat_id = ? AND r.project IS NOT NULL ORDER BY r.id",
             (chat_id,),
         )
         return [StoredStickyRule(**dict(row)) for row in rows]
@@ -71,7 +74,8 @@ class StickyRuleTable:
             field_name: Input field the pattern is matched against.
             label: Human description shown in listings.
             expires_at: Unix time after which it no longer applies.
-            project: The project directory, for a rule of the whole project.
+            project: The project directory, for a rule of the whole project (kept
+                by the chat, so it outlives the session).
 
         Returns:
             The rule's id, or None when the session is not stored.
@@ -82,10 +86,21 @@ class StickyRuleTable:
             ).fetchone()
             if row is None:
                 return None
+            session_id = row["id"] if project is None else None
             cursor = conn.execute(
                 "INSERT INTO sticky_rules (session_id, tool_name, pattern, field_name, label, "
-                "created_at, expires_at, project) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (row["id"], tool_name, pattern, field_name, label, utc_now(), expires_at, project),
+                "created_at, expires_at, project, chat_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    tool_name,
+                    pattern,
+                    field_name,
+                    label,
+                    utc_now(),
+                    expires_at,
+                    project,
+                    chat_id,
+                ),
             )
             return cursor.lastrowid
 

@@ -292,7 +292,7 @@ class SessionStorage:
             return True
 
     def delete_chat(self, chat_id: int) -> bool:
-        """Delete all sessions for a chat.
+        """Delete all sessions for a chat, and its project rules.
 
         Args:
             chat_id: Telegram chat ID.
@@ -301,6 +301,7 @@ class SessionStorage:
             True if deleted, False if not found.
         """
         with self._db.transaction() as conn:
+            conn.execute("DELETE FROM sticky_rules WHERE chat_id = ?", (chat_id,))
             conn.execute("DELETE FROM sessions WHERE chat_id = ?", (chat_id,))
             return conn.execute("DELETE FROM chats WHERE chat_id = ?", (chat_id,)).rowcount > 0
 
