@@ -684,6 +684,37 @@ async def test_claude_question_becomes_buttons(bot: BotHarness) -> None:
     assert "Answered by Ada: Postgres" in bot.tg.message(OWNER, asked.message_id).content
 
 
+async def test_multi_select_question_takes_several_options(bot: BotHarness) -> None:
+    questions = [
+        {
+            "question": "Which extras should the service get?",
+            "header": "Extras",
+            "options": [
+                {"label": "Cache", "description": "Redis"},
+                {"label": "Metrics", "description": "Prometheus"},
+                {"label": "Tracing", "description": "OpenTelemetry"},
+            ],
+            "multiSelect": True,
+        }
+    ]
+    bot.cli.fake.enqueue(
+        Reply.tool_use("AskUserQuestion", {"questions": questions}),
+        Reply.text("Adding them."),
+    )
+    bot.tg.send_text(OWNER, None, "set up the extras")
+    asked = await bot.reply(lambda m: m.from_bot and "Claude asks" in m.content)
+    assert await bot.press(asked, "Done") == "Pick at least one option first."
+    for label in ("Tracing", "Cache", "Metrics", "Metrics", "Metrics"):
+        await bot.press(bot.tg.message(OWNER, asked.message_id), label)
+    shown = bot.tg.message(OWNER, asked.message_id)
+    assert {str(b["text"]) for b in shown.buttons} >= {"✅ Cache", "✅ Metrics", "✅ Tracing"}
+    await bot.press(shown, "Done")
+    await bot.reply(final_answer(bot, "Adding them."))
+    (result,) = (await bot.cli.fake.main_request(2)).tool_results()
+    assert "Cache, Metrics, Tracing" in result.content
+    assert not result.is_error
+
+
 async def test_plan_arrives_formatted_with_plan_buttons(bot: BotHarness) -> None:
     plan = "1. Add a **cache** layer\n2. Write tests for it"
     bot.cli.fake.enqueue(

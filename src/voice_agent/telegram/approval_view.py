@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -204,32 +205,84 @@ def question_markdown(request: PendingPermission, session_label: str = "") -> st
     return "\n".join(lines)
 
 
-def question_keyboard(
-    request: PendingPermission, chosen: Mapping[int, int]
-) -> InlineKeyboardMarkup:
-    """One row of option buttons per question (the chosen one marked), and Skip."""
+DONE = "done"
+"""The option token of a multi-select question's Done button."""
+
+
+@dataclass
+class Choices:
+    """What the user picked so far under an ``AskUserQuestion`` prompt.
+
+    Attributes:
+        picked: The options chosen, by question.
+        done: Questions that are answered (a multi-select one once Done is pressed).
+    """
+
+    picked: dict[int, set[int]] = field(default_factory=dict)
+    done: set[int] = field(default_factory=set)
+
+    def press(self, request: PendingPermission, question: int, option: str) -> bool:
+        """Record a press: an option (toggled in a multi-select question) or ``done``.
+
+        Returns:
+            False when the press names no option of the request (nothing changes).
+        """
+        questions = _questions(request)
+        if not 0 <= question < len(questions):
+            return False
+        multi = bool(questions[question].get("multiSelect"))
+        if option == DONE:
+            if not (multi and self.picked.get(question)):
+                return False
+            self.done.add(question)
+            return True
+        count = len(questions[question].get("options") or [])
+        if not option.isdigit() or int(option) >= count:
+            return False
+        if not multi:
+            self.picked[question] = {int(option)}
+            self.done.add(question)
+        else:
+            self.picked.setdefault(question, set()).symmetric_difference_update({int(option)})
+            self.done.discard(question)
+        return True
+
+
+def _label(option: object) -> str:
+    return str(option.get("label", "")) if isinstance(option, Mapping) else str(option)
+
+
+def question_keyboard(request: PendingPermission, choices: Choices) -> InlineKeyboardMarkup:
+    """Option buttons per question (chosen ones marked), Done under a multi-select one, Skip."""
     rid = request.request_id
     rows = []
     for qi, question in enumerate(_questions(request)):
         row = []
+        chosen = choices.picked.get(qi, set())
         for oi, option in enumerate(question.get("options") or []):
-            label = str(option.get("label", "")) if isinstance(option, Mapping) else str(option)
-            mark = "✅ " if chosen.get(qi) == oi else ""
+            mark = "✅ " if oi in chosen else ""
             data = encode(Kind.ANSWER, f"{qi}.{oi}:{rid}")
-            row.append(InlineKeyboardButton(f"{mark}{label}"[:40], callback_data=data))
+            row.append(InlineKeyboardButton(f"{mark}{_label(option)}"[:40], callback_data=data))
         rows.append(row)
+        if question.get("multiSelect"):
+            done = "☑️ Done" if qi not in choices.done else "✔️ Done"
+            data = encode(Kind.ANSWER, f"{qi}.{DONE}:{rid}")
+            rows.append([InlineKeyboardButton(done, callback_data=data)])
     rows.append([InlineKeyboardButton("✖️ Skip", callback_data=encode(Kind.REJECT, rid))])
     return InlineKeyboardMarkup(rows)
 
 
-def answers_for(request: PendingPermission, chosen: Mapping[int, int]) -> dict[str, str] | None:
-    """Question text → chosen label, once every question has a choice."""
+def answers_for(request: PendingPermission, choices: Choices) -> dict[str, str] | None:
+    """Question text → chosen label(s), once every question is answered.
+
+    A multi-select question's labels are joined with ", " in the options' order.
+    """
     questions = _questions(request)
-    if len(chosen) < len(questions):
+    if len(choices.done) < len(questions):
         return None
     answers = {}
     for qi, question in enumerate(questions):
-        option = (question.get("options") or [])[chosen[qi]]
-        label = option.get("label", "") if isinstance(option, Mapping) else option
-        answers[str(question.get("question", ""))] = str(label)
+        options = question.get("options") or []
+        labels = [_label(options[oi]) for oi in sorted(choices.picked.get(qi, set()))]
+        answers[str(question.get("question", ""))] = ", ".join(labels)
     return answers

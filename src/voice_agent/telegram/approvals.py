@@ -23,6 +23,7 @@ from voice_agent.sessions.open_prompts_table import OpenPrompt
 from voice_agent.sessions.permissions import ASK_USER_QUESTION, PERMISSION_MODES
 from voice_agent.sessions.records import AuditEntry
 from voice_agent.telegram.approval_view import (
+    Choices,
     answers_for,
     keyboard,
     outcome_line,
@@ -49,7 +50,7 @@ class _Prompt:
     markdown: str
     message: Message | None = None
     decided_by: str = ""
-    chosen: dict[int, int] = field(default_factory=dict)
+    chosen: Choices = field(default_factory=Choices)
 
 
 class ApprovalDesk:
@@ -102,7 +103,7 @@ class ApprovalDesk:
                 session.chat_id,
                 chunk.text,
                 entities=list(chunk.entities) or None,
-                reply_markup=question_keyboard(request, {}) if asking else keyboard(request),
+                reply_markup=question_keyboard(request, Choices()) if asking else keyboard(request),
                 message_thread_id=self.thread_of(session),
             )
         except TelegramError:
@@ -191,11 +192,10 @@ class ApprovalDesk:
         return prompt
 
     def _answer(self, prompt: _Prompt, choice: str, user_id: int | None) -> bool:
-        """Record one option of an ``AskUserQuestion``; answer it once all are chosen."""
+        """Record a press under an ``AskUserQuestion``; answer it once all are answered."""
         question, _, option = choice.partition(".")
-        if not (question.isdigit() and option.isdigit()):
+        if not question.isdigit() or not prompt.chosen.press(prompt.request, int(question), option):
             return False
-        prompt.chosen[int(question)] = int(option)
         answers = answers_for(prompt.request, prompt.chosen)
         if answers is None:
             return True  # more questions to answer; the keyboard is refreshed by the caller
@@ -269,8 +269,11 @@ async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
             button, chat.id, user.id if user else None, user.first_name if user else ""
         )
     )
-    if done and button is not None and chat is not None and button.kind is Kind.ANSWER:
+    if button is not None and chat is not None and button.kind is Kind.ANSWER:
         prompt = svc.desk.live(button.arg.rpartition(":")[2], chat.id)
+        if prompt is not None and not done:
+            await query.answer("Pick at least one option first.")
+            return
         if prompt is not None:  # still waiting for other answers: show what was chosen
             await query.edit_message_reply_markup(question_keyboard(prompt.request, prompt.chosen))
     await query.answer(None if done else NO_LONGER_PENDING)
