@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CliHarness
-from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
+from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
 from tests.e2e.test_telegram_e2e import final_answer
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
@@ -132,3 +132,23 @@ async def test_session_commands_in_a_topic_leave_the_chat_alone(
         listing = await bot.reply(_in(topic, lambda m: "Sessions:" in m.content), FORUM)
         assert "▶️ trial" in listing.content
         assert "▫️ main" in listing.content
+
+
+async def test_renaming_a_topic_renames_its_session_unless_you_named_it(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(
+        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
+    ) as bot:
+        bot.tg.supergroup(FORUM, "team", is_forum=True)
+        topic = bot.tg.create_topic(FORUM, "Spike", by=OWNER)
+        await bot.reply(_in(topic, lambda m: "This topic is session spike" in m.content), FORUM)
+        bot.tg.rename_topic(FORUM, topic, "Spike v2", by=OWNER)
+        await bot.reply(_in(topic, lambda m: "spike is now spike-v2" in m.content), FORUM)
+        bot.tg.send_text(FORUM, OWNER, "/rename spike-v2 mine", thread_id=topic)
+        await bot.reply(_in(topic, lambda m: "is now mine" in m.content), FORUM)
+        bot.tg.rename_topic(FORUM, topic, "Final", by=OWNER)
+        titles = bot.svc.manager.topic_titles
+        await bot.tg.wait_for(lambda: titles.get((FORUM, topic)) == "Final", TIMEOUT)
+        assert bot.svc.manager.topics[FORUM] == {topic: "mine"}
+        assert len([t for t in bot.bot_texts(FORUM) if "like its topic" in t]) == 1

@@ -1734,6 +1734,24 @@ class FakeTelegram:
             self._deliver_message(target, service)
         return service.message_id
 
+    def rename_topic(
+        self, chat: Chat | int, thread_id: int, name: str, *, by: User | int
+    ) -> Injected:
+        """Rename a forum topic as a user would; the bot gets ``forum_topic_edited``."""
+        target = self._chat(chat)
+        if thread_id not in target.topics:
+            raise ValueError(f"forum {target.id} has no topic {thread_id}")
+        target.topics[thread_id] = name
+        service = self._store_message(
+            target,
+            sender=self._user_of(by),
+            from_bot=False,
+            kind="service",
+            thread_id=thread_id,
+            extra={"forum_topic_edited": {"name": name}},
+        )
+        return self._deliver_message(target, service)
+
     def block_bot(self, chat: Chat | int, blocked: bool = True) -> None:
         """Make sends to this private chat fail with 403 ``bot was blocked by the user``."""
         self._chat(chat).blocked = blocked

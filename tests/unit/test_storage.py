@@ -163,7 +163,7 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
             "duration_ms",
         ],
         "open_prompts": ["request_id", "chat_id", "message_id", "text", "created_at"],
-        "topics": ["chat_id", "thread_id", "session_id"],
+        "topics": ["chat_id", "thread_id", "session_id", "title"],
     }
 
 

@@ -88,3 +88,24 @@ def test_a_topic_can_switch_to_another_session_or_start_a_new_one(store_path: Pa
     assert new.cwd == "/tmp"
     assert manager.get_active_session_name(FORUM) == "main"
     assert {s.name for s in manager.list_sessions(FORUM)} == {"main", "api-work", "spike"}
+
+
+def test_a_session_named_after_its_topic_follows_the_topics_new_title(store_path: Path) -> None:
+    manager = _manager(store_path)
+    manager.topic_session(FORUM, 5, "API work")
+    assert manager.retitle_topic(FORUM, 5, "Backend API") == "backend-api"
+    assert manager.topics[FORUM][5] == "backend-api"
+    again = _manager(store_path)  # the title is stored: the next rename still follows
+    assert again.retitle_topic(FORUM, 5, "Backend") == "backend"
+    assert again.rename_session(FORUM, "backend", "mine")
+    assert again.retitle_topic(FORUM, 5, "Elsewhere") is None  # a name you chose stays
+    assert again.topics[FORUM][5] == "mine"
+
+
+def test_untitled_or_shared_topic_sessions(store_path: Path) -> None:
+    manager = _manager(store_path)
+    manager.topic_session(FORUM, 7)  # the title was not seen: topic-7
+    assert manager.retitle_topic(FORUM, 7, "Docs") == "docs"
+    manager.bind_topic(FORUM, 8, "docs")  # two topics share it now
+    assert manager.retitle_topic(FORUM, 7, "Guides") is None
+    assert manager.retitle_topic(FORUM, 99, "Nothing bound") is None

@@ -37,6 +37,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         sessions: Mapping of chat_id to dict of session_name to Session.
         active_sessions: Mapping of chat_id to active session name.
         topics: Mapping of chat_id to (forum topic thread id to session name).
+        topic_titles: The known title of each bound forum topic, by (chat_id, thread id).
         default_cwd: Default working directory for new sessions.
         permission_timeout: Timeout for permission requests.
         storage: Optional persistent storage for sessions.
@@ -63,6 +64,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         self.sessions: dict[int, dict[str, Session]] = {}
         self.active_sessions: dict[int, str] = {}
         self.topics: dict[int, dict[int, str]] = {}
+        self.topic_titles: dict[tuple[int, int], str] = {}
         self.default_cwd = default_cwd
         self.permission_timeout = permission_timeout
         self.storage = storage
@@ -113,6 +115,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
             self.sessions.update(sessions)
             self.active_sessions.update(active)
             self.topics.update(self.storage.topics.all())
+            self.topic_titles.update(self.storage.topics.titles())
 
     def _persist_session(self, session: Session) -> None:
         """Persist a session to storage."""

@@ -167,6 +167,7 @@ def _topics(conn: sqlite3.Connection) -> None:
             chat_id INTEGER NOT NULL,
             thread_id INTEGER NOT NULL,
             session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            title TEXT,
             PRIMARY KEY (chat_id, thread_id)
         );
         CREATE INDEX topics_by_session ON topics (session_id);

@@ -4,6 +4,7 @@ Mixed into :class:`~voice_agent.sessions.manager.SessionManager`. A topic is
 bound to one session of its chat, by name; the binding is stored, follows a
 rename and goes away with the session. Topics never change the chat's active
 session, which is the one used outside topics (the General topic of a forum).
+A session still named after its topic is renamed when the topic is.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def topic_session_name(title: str | None, thread_id: int, taken: Container[str])
     return name
 
 
+def _names_from(title: str | None, thread_id: int) -> set[str]:
+    """The names a topic's session gets from ``title`` (plain, or with the thread id)."""
+    plain = topic_session_name(title, thread_id, ())
+    return {plain, topic_session_name(title, thread_id, {plain})}
+
+
 class _Host(Protocol):
     """What the topic methods need from the session manager."""
 
@@ -50,6 +57,9 @@ class _Host(Protocol):
     sessions: dict[int, dict[str, Session]]
     active_sessions: dict[int, str]
     topics: dict[int, dict[int, str]]
+    topic_titles: dict[tuple[int, int], str]
+
+    def rename_session(self, chat_id: int, old_name: str, new_name: str) -> bool: ...
 
     def get_or_create(
         self, chat_id: int, cwd: str | None = None, name: str | None = None
@@ -61,13 +71,14 @@ class _Host(Protocol):
 
     def _close_later(self, session: Session) -> None: ...
 
-    def _bind(self, chat_id: int, thread_id: int, name: str) -> None: ...
+    def _bind(self, chat_id: int, thread_id: int, name: str, title: str | None = None) -> None: ...
 
 
 class TopicsMixin:
     """The session of each forum topic."""
 
     topics: dict[int, dict[int, str]]
+    topic_titles: dict[tuple[int, int], str]
     storage: SessionStorage | None
 
     def topic_session(
@@ -98,7 +109,7 @@ class TopicsMixin:
             return chat[name]
         name = topic_session_name(title, thread_id, chat)
         session, _ = self._replace(chat_id, cwd, name, activate=False)
-        self._bind(chat_id, thread_id, name)
+        self._bind(chat_id, thread_id, name, title)
         return session
 
     def new_topic_session(
@@ -139,15 +150,47 @@ class TopicsMixin:
             self._bind(chat_id, thread_id, name)
         return session
 
+    def retitle_topic(self: _Host, chat_id: int, thread_id: int, title: str) -> str | None:
+        """Follow a topic's new title.
+
+        Its session is renamed after the new title when it still has the name the
+        old title gave it and no other topic uses it; a name you chose is kept.
+
+        Args:
+            chat_id: Telegram chat ID of the forum.
+            thread_id: The topic's ``message_thread_id``.
+            title: The topic's new title.
+
+        Returns:
+            The session's new name, or None when it keeps its name.
+        """
+        old_title = self.topic_titles.get((chat_id, thread_id))
+        self.topic_titles[(chat_id, thread_id)] = title
+        if self.storage is not None:
+            self.storage.topics.set_title(chat_id, thread_id, title)
+        bound = self.topics.get(chat_id, {})
+        name = bound.get(thread_id)
+        chat = self.sessions.get(chat_id, {})
+        if name not in chat or name not in _names_from(old_title, thread_id):
+            return None
+        if list(bound.values()).count(name) > 1:
+            return None
+        new = topic_session_name(title, thread_id, [n for n in chat if n != name])
+        if new == name or not self.rename_session(chat_id, name, new):
+            return None
+        return new
+
     def topic_of(self, session: Session) -> int | None:
         """The thread of a topic working in ``session`` (the first one), or None."""
         bound = self.topics.get(session.chat_id, {})
         return next((thread for thread, name in bound.items() if name == session.name), None)
 
-    def _bind(self, chat_id: int, thread_id: int, name: str) -> None:
+    def _bind(self, chat_id: int, thread_id: int, name: str, title: str | None = None) -> None:
         self.topics.setdefault(chat_id, {})[thread_id] = name
+        if title is not None:
+            self.topic_titles[(chat_id, thread_id)] = title
         if self.storage is not None:
-            self.storage.topics.bind(chat_id, thread_id, name)
+            self.storage.topics.bind(chat_id, thread_id, name, title)
 
     def _rename_topics(self, chat_id: int, old_name: str, new_name: str) -> None:
         bound = self.topics.get(chat_id, {})
@@ -160,3 +203,4 @@ class TopicsMixin:
         bound = self.topics.get(chat_id, {})
         for thread in [t for t, n in bound.items() if n == name]:
             del bound[thread]
+            self.topic_titles.pop((chat_id, thread), None)

@@ -20,20 +20,44 @@ class TopicsTable:
         """
         self._db = db
 
-    def bind(self, chat_id: int, thread_id: int, session_name: str) -> bool:
+    def bind(
+        self, chat_id: int, thread_id: int, session_name: str, title: str | None = None
+    ) -> bool:
         """Make the topic work in session ``session_name`` of the chat.
+
+        Args:
+            chat_id: Telegram chat ID of the forum.
+            thread_id: The topic's thread id.
+            session_name: The session's name.
+            title: The topic's title, when known (a known one is kept otherwise).
 
         Returns:
             False when the chat has no such session (nothing changes).
         """
         with self._db.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO topics (chat_id, thread_id, session_id) "
-                "SELECT ?, ?, id FROM sessions WHERE chat_id = ? AND name = ? "
-                "ON CONFLICT (chat_id, thread_id) DO UPDATE SET session_id = excluded.session_id",
-                (chat_id, thread_id, chat_id, session_name),
+                "INSERT INTO topics (chat_id, thread_id, session_id, title) "
+                "SELECT ?, ?, id, ? FROM sessions WHERE chat_id = ? AND name = ? "
+                "ON CONFLICT (chat_id, thread_id) DO UPDATE SET session_id = excluded.session_id, "
+                "title = coalesce(excluded.title, title)",
+                (chat_id, thread_id, title, chat_id, session_name),
             )
             return cursor.rowcount > 0
+
+    def set_title(self, chat_id: int, thread_id: int, title: str) -> None:
+        """Remember the topic's new title."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE topics SET title = ? WHERE chat_id = ? AND thread_id = ?",
+                (title, chat_id, thread_id),
+            )
+
+    def titles(self) -> dict[tuple[int, int], str]:
+        """The known title of each bound topic, by (chat id, thread id)."""
+        rows = self._db.query(
+            "SELECT chat_id, thread_id, title FROM topics WHERE title IS NOT NULL"
+        )
+        return {(int(row[0]), int(row[1])): str(row[2]) for row in rows}
 
     def unbind(self, chat_id: int, thread_id: int) -> None:
         """Forget the topic's session (its next message starts a new one)."""

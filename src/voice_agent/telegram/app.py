@@ -24,7 +24,7 @@ from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions import SessionManager, SessionStorage
 from voice_agent.speech.tts import EspeakTTS
-from voice_agent.telegram import commands, dialogs, files, prompts, voice
+from voice_agent.telegram import commands, dialogs, files, prompts, topics, voice
 from voice_agent.telegram.approvals import (
     ApprovalDesk,
     approvals_command,
@@ -179,9 +179,12 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(MessageHandler(audio, voice.on_voice))
     application.add_handler(MessageHandler(filters.Document.ALL, files.on_document))
     application.add_handler(MessageHandler(filters.COMMAND, prompts.on_unknown_command))
-    application.add_handler(
-        MessageHandler(filters.StatusUpdate.FORUM_TOPIC_CREATED, prompts.on_topic_created)
-    )
+    topic_changes = {
+        filters.StatusUpdate.FORUM_TOPIC_CREATED: topics.on_topic_created,
+        filters.StatusUpdate.FORUM_TOPIC_EDITED: topics.on_topic_edited,
+    }
+    for status, callback in topic_changes.items():
+        application.add_handler(MessageHandler(status, callback))
     application.add_error_handler(on_error)
 
 

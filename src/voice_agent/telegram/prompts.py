@@ -23,7 +23,7 @@ from voice_agent.telegram.approvals import find_session
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.services import Services, Where, services
-from voice_agent.telegram.topics import current, is_new_topic
+from voice_agent.telegram.topics import introduce_topic, is_new_topic
 from voice_agent.telegram.turn import run_prompt
 
 logger = logging.getLogger(__name__)
@@ -59,24 +59,6 @@ async def enqueue(
     ahead = svc.workers.submit(where.queue_key, job)
     if ahead and message is not None:
         await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
-
-
-async def introduce_topic(message: Message, svc: Services, where: Where) -> None:
-    """Make a forum topic's session and say which it is and where it works."""
-    session = current(svc, where)
-    await message.reply_text(
-        f"🧵 This topic is session {session.name}, working in {session.cwd}. "
-        "/cwd changes it; other topics run alongside."
-    )
-
-
-async def on_topic_created(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A new forum topic: its session is made now, named after it."""
-    svc = services(context)
-    where = Where.of(update)
-    message = update.effective_message
-    if message is not None and is_new_topic(svc, where):
-        await introduce_topic(message, svc, where)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

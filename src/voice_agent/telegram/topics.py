@@ -7,13 +7,17 @@ and working in the configured project of that name, if there is one, else in
 the default directory. The General topic, like any chat without topics, works in
 the chat's active session. Session commands sent in a topic act on the topic:
 ``/switch``, ``/new`` and ``/project`` change which session the topic uses and
-leave the chat's active session alone.
+leave the chat's active session alone. Renaming a topic renames its session too,
+unless the session was given a name of its own.
 """
 
 from __future__ import annotations
 
+from telegram import Message, Update
+from telegram.ext import ContextTypes
+
 from voice_agent.sessions import Session
-from voice_agent.telegram.services import Services, Where
+from voice_agent.telegram.services import Services, Where, services
 
 
 def _project_dir(svc: Services, title: str | None) -> str | None:
@@ -81,3 +85,34 @@ async def start_new(svc: Services, where: Where, name: str, cwd: str | None) -> 
 def here(where: Where) -> str:
     """`` in this topic`` inside a forum topic, else "" (for replies)."""
     return " in this topic" if where.thread_id is not None else ""
+
+
+async def introduce_topic(message: Message, svc: Services, where: Where) -> None:
+    """Make a forum topic's session and say which it is and where it works."""
+    session = current(svc, where)
+    await message.reply_text(
+        f"🧵 This topic is session {session.name}, working in {session.cwd}. "
+        "/cwd changes it; other topics run alongside."
+    )
+
+
+async def on_topic_created(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A new forum topic: its session is made now, named after it."""
+    svc = services(context)
+    where = Where.of(update)
+    message = update.effective_message
+    if message is not None and is_new_topic(svc, where):
+        await introduce_topic(message, svc, where)
+
+
+async def on_topic_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A topic was renamed: its session follows when it is still named after the topic."""
+    message = update.effective_message
+    edited = message.forum_topic_edited if message is not None else None
+    where = Where.of(update)
+    if message is None or edited is None or not edited.name or where.thread_id is None:
+        return
+    old = current_name(services(context), where)
+    new = services(context).manager.retitle_topic(where.chat_id, where.thread_id, edited.name)
+    if new is not None:
+        await message.reply_text(f"✏️ Session {old} is now {new}, like its topic.")
