@@ -12,6 +12,7 @@ from tests.e2e.conftest import CliHarness
 from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
 from tests.e2e.test_telegram_e2e import final_answer
 from tests.fakes.anthropic import Reply
+from tests.fakes.audio import voice_note
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.telegram_types import StoredMessage
 
@@ -152,3 +153,32 @@ async def test_renaming_a_topic_renames_its_session_unless_you_named_it(
         await bot.tg.wait_for(lambda: titles.get((FORUM, topic)) == "Final", TIMEOUT)
         assert bot.svc.manager.topics[FORUM] == {topic: "mine"}
         assert len([t for t in bot.bot_texts(FORUM) if "like its topic" in t]) == 1
+
+
+async def test_a_spoken_yes_decides_the_request_of_its_own_topic(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def script(request: Any) -> Reply:
+        if request.tool_results():  # the file does not exist: the read ran and failed
+            return Reply.text("Finished.")
+        topic = request.last_user_text().split()[-1]
+        return Reply.tool_use("Read", {"file_path": f"/etc/voice-agent-test-{topic}"})
+
+    harness.fake.script = script
+    async with running_bot(
+        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
+    ) as bot:
+        bot.tg.supergroup(FORUM, "team", is_forum=True)
+        first = bot.tg.create_topic(FORUM, "First", by=OWNER)
+        second = bot.tg.create_topic(FORUM, "Second", by=OWNER)
+        for topic, name in ((first, "first"), (second, "second")):
+            bot.tg.send_text(FORUM, OWNER, f"read {name}", thread_id=topic)
+            await bot.reply(_in(topic, lambda m: "Approval #1" in m.content), FORUM)
+        bot.tg.send_voice(FORUM, OWNER, voice_note("yes"), duration=1, thread_id=second)
+        await bot.reply(_in(second, lambda m: "approved #1" in m.content), FORUM)
+        await bot.reply(_in(second, final_answer(bot, "Finished.")), FORUM)
+        first_session = bot.svc.manager.get(FORUM, "first")
+        assert first_session is not None
+        assert len(first_session.permission_handler.pending_requests()) == 1
+        bot.tg.send_text(FORUM, OWNER, "/cancel", thread_id=first)
+        await bot.reply(_in(first, final_answer(bot, "")), FORUM)
