@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +184,38 @@ async def test_a_spoken_yes_decides_the_request_of_its_own_topic(
         assert len(first_session.permission_handler.pending_requests()) == 1
         bot.tg.send_text(FORUM, OWNER, "/cancel", thread_id=first)
         await bot.reply(_in(first, final_answer(bot, "")), FORUM)
+
+
+async def test_a_shared_session_asks_where_its_running_turn_came_from(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    target = harness.workdir / "shared.txt"
+    write = Reply.tool_use("Write", {"file_path": str(target), "content": "x"})
+    harness.fake.enqueue(
+        dataclasses.replace(write, hang=release), Reply.text("Written."), Reply.text("Hello.")
+    )
+    async with running_bot(
+        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
+    ) as bot:
+        bot.tg.supergroup(FORUM, "team", is_forum=True)
+        topic = bot.tg.create_topic(FORUM, "Docs", by=OWNER)
+        await bot.reply(_in(topic, lambda m: "This topic is session docs" in m.content), FORUM)
+        bot.tg.send_text(FORUM, OWNER, "/switch docs")  # General uses the topic's session too
+        await bot.reply(_in(None, lambda m: "Session docs" in m.content), FORUM)
+        bot.tg.send_text(FORUM, OWNER, "write it", thread_id=topic)
+        await harness.fake.main_request(1)
+        bot.tg.send_text(FORUM, OWNER, "hello")  # waits for the session behind "write it"
+        await bot.tg.wait_for(lambda: len(bot.svc.desk.threads.get(_key(bot), [])) == 2, TIMEOUT)
+        release.set()
+        prompt = await bot.reply(lambda m: m.from_bot and "Approval #1" in m.content, FORUM)
+        assert prompt.thread_id == topic
+        await _press(bot, prompt, "Approve")
+        await bot.reply(_in(topic, final_answer(bot, "Written.")), FORUM)
+        await bot.reply(_in(None, final_answer(bot, "Hello.")), FORUM)
+
+
+def _key(bot: BotHarness) -> int:
+    session = bot.svc.manager.get(FORUM, "docs")
+    assert session is not None
+    return session.key

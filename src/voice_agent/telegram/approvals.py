@@ -63,14 +63,15 @@ class ApprovalDesk:
             manager: The session manager whose requests are shown.
 
         Attributes:
-            threads: The forum topic of each session's running turn (by session
-                key), where its prompts go; a session without a running turn
-                uses its topic, if it has one.
+            threads: Where each session's turns came from (forum topic, by session
+                key), oldest first: the oldest is the running turn (the others
+                wait for the session in order), and its prompts go there. A
+                session without a turn uses its topic, if it has one.
         """
         self._manager = manager
         self._bot: Bot | None = None
         self._prompts: dict[str, _Prompt] = {}
-        self.threads: dict[int, int | None] = {}
+        self.threads: dict[int, list[tuple[object, int | None]]] = {}
 
     def attach(self, bot: Bot) -> None:
         """Use ``bot`` to send prompts."""
@@ -117,8 +118,9 @@ class ApprovalDesk:
 
     def thread_of(self, session: Session) -> int | None:
         """The forum topic where ``session``'s prompts go (None: the chat itself)."""
-        if session.key in self.threads:
-            return self.threads[session.key]
+        waiting = self.threads.get(session.key)
+        if waiting:
+            return waiting[0][1]
         return self._manager.topic_of(session)
 
     async def _send_picture(
