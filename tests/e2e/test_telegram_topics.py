@@ -206,6 +206,7 @@ async def test_a_shared_session_asks_where_its_running_turn_came_from(
         bot.tg.send_text(FORUM, OWNER, "write it", thread_id=topic)
         await harness.fake.main_request(1)
         bot.tg.send_text(FORUM, OWNER, "hello")  # waits for the session behind "write it"
+        await bot.reply(_in(None, lambda m: "session docs is busy elsewhere" in m.content), FORUM)
         await bot.tg.wait_for(lambda: len(bot.svc.desk.threads.get(_key(bot), [])) == 2, TIMEOUT)
         release.set()
         prompt = await bot.reply(lambda m: m.from_bot and "Approval #1" in m.content, FORUM)

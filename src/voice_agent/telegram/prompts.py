@@ -23,7 +23,7 @@ from voice_agent.telegram.approvals import find_session
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.services import Services, Where, services
-from voice_agent.telegram.topics import introduce_topic, is_new_topic
+from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
 from voice_agent.telegram.turn import run_prompt
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,12 @@ async def enqueue(
     if is_new_topic(svc, where) and message is not None:
         await introduce_topic(message, svc, where)
     ahead = svc.workers.submit(where.queue_key, job)
-    if ahead and message is not None:
+    if message is None:
+        return
+    if ahead:
         await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
+    elif (session := current(svc, where)).busy:  # a turn from another topic holds it
+        await message.reply_text(f"⏳ Queued — session {session.name} is busy elsewhere.")
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
