@@ -35,6 +35,7 @@ def _store(env: Path) -> SessionStorage:
     storage.save_session(StoredSession(7, "main", "/code", "2026-11-01T10:00:00", 3, "abc-123"))
     storage.save_session(StoredSession(7, "api", "/code/api", "2026-11-02T10:00:00", 1))
     storage.sticky.add(7, "api", "Bash", "npm test(?: .*)?", "command", "Bash: npm test …")
+    storage.topics.bind(7, 12, "api", "API work")
     storage.audit.record(
         AuditEntry(
             "Bash",
@@ -119,6 +120,7 @@ def test_sessions_list_show_export_delete(env: Path, capsys: pytest.CaptureFixtu
     shown = capsys.readouterr().out
     assert "Bash: npm test" in shown
     assert "working directory: /code/api" in shown
+    assert "forum topic: 12 (API work)" in shown
     assert main(["sessions", "show", "7", "nope"]) == 1
     capsys.readouterr()
     assert main(["sessions", "export", "-o", str(env / "out.json")]) == 0

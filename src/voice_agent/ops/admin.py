@@ -109,6 +109,10 @@ def _show(storage: SessionStorage, chat: int, name: str, out: Printer) -> int:
     out(f"  sticky approvals: {len(rules)}")
     for rule in rules:
         out(f"    #{rule.id} {rule.label or rule.tool_name} (since {rule.created_at})")
+    titles = storage.topics.titles()
+    for thread, bound in storage.topics.all().get(chat, {}).items():
+        if bound == name:
+            out(f"  forum topic: {thread} ({titles.get((chat, thread), 'untitled')})")
     return 0
 
 
