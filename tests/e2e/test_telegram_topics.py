@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,25 @@ def _script(api_dir: Path) -> Any:
         return Reply.text(f"echo: {text}")
 
     return script
+
+
+@pytest.fixture
+async def bot(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[BotHarness]:
+    """The bot serving a supergroup with topics (the owner may use it)."""
+    async with running_bot(
+        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
+    ) as bot:
+        bot.tg.supergroup(FORUM, "team", is_forum=True)
+        yield bot
+
+
+async def _topic(bot: BotHarness, title: str, session: str) -> int:
+    """Create a topic as the owner; return its thread once the bot named its session."""
+    topic = bot.tg.create_topic(FORUM, title, by=OWNER)
+    await bot.reply(_in(topic, lambda m: f"This topic is session {session}," in m.content), FORUM)
+    return topic
 
 
 async def _press(bot: BotHarness, message: StoredMessage, label: str) -> None:
@@ -106,59 +126,47 @@ async def test_topics_are_sessions_that_run_concurrently_and_survive_a_restart(
 
 
 async def test_session_commands_in_a_topic_leave_the_chat_alone(
-    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bot: BotHarness, harness: CliHarness
 ) -> None:
     harness.fake.script = lambda request: Reply.text(f"echo: {request.last_user_text()}")
-    async with running_bot(
-        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
-    ) as bot:
-        bot.tg.supergroup(FORUM, "team", is_forum=True)
-        topic = bot.tg.create_topic(FORUM, "Spike", by=OWNER)  # a new topic: its session
-        await bot.reply(_in(topic, lambda m: "This topic is session spike" in m.content), FORUM)
-        assert bot.svc.manager.topics[FORUM] == {topic: "spike"}
-        bot.tg.send_text(FORUM, OWNER, "/new trial", thread_id=topic)
-        await bot.reply(_in(topic, lambda m: "Session trial" in m.content), FORUM)
-        sub = harness.workdir / "sub"
-        sub.mkdir()
-        bot.tg.send_text(FORUM, OWNER, "/cwd sub", thread_id=topic)
-        await bot.reply(_in(topic, lambda m: f"trial now works in {sub}" in m.content), FORUM)
-        bot.tg.send_text(FORUM, OWNER, "/switch main", thread_id=topic)
-        switched = await bot.reply(_in(topic, lambda m: "Session main" in m.content), FORUM)
-        assert "is active in this topic" in switched.content
-        bot.tg.send_text(FORUM, OWNER, "/switch trial", thread_id=topic)
-        await bot.reply(_in(topic, lambda m: "Session trial (" in m.content), FORUM)
-        manager = bot.svc.manager
-        assert manager.get_active_session_name(FORUM) == "main"
-        assert manager.get(FORUM).cwd == str(harness.workdir)  # type: ignore[union-attr]
-        assert manager.get(FORUM, "trial").cwd == str(sub)  # type: ignore[union-attr]
-        bot.tg.send_text(FORUM, OWNER, "/sessions", thread_id=topic)
-        listing = await bot.reply(_in(topic, lambda m: "Sessions:" in m.content), FORUM)
-        assert "▶️ trial" in listing.content
-        assert "▫️ main" in listing.content
+    topic = await _topic(bot, "Spike", "spike")
+    assert bot.svc.manager.topics[FORUM] == {topic: "spike"}
+    bot.tg.send_text(FORUM, OWNER, "/new trial", thread_id=topic)
+    await bot.reply(_in(topic, lambda m: "Session trial" in m.content), FORUM)
+    sub = harness.workdir / "sub"
+    sub.mkdir()
+    bot.tg.send_text(FORUM, OWNER, "/cwd sub", thread_id=topic)
+    await bot.reply(_in(topic, lambda m: f"trial now works in {sub}" in m.content), FORUM)
+    bot.tg.send_text(FORUM, OWNER, "/switch main", thread_id=topic)
+    switched = await bot.reply(_in(topic, lambda m: "Session main" in m.content), FORUM)
+    assert "is active in this topic" in switched.content
+    bot.tg.send_text(FORUM, OWNER, "/switch trial", thread_id=topic)
+    await bot.reply(_in(topic, lambda m: "Session trial (" in m.content), FORUM)
+    manager = bot.svc.manager
+    assert manager.get_active_session_name(FORUM) == "main"
+    assert manager.get(FORUM).cwd == str(harness.workdir)  # type: ignore[union-attr]
+    assert manager.get(FORUM, "trial").cwd == str(sub)  # type: ignore[union-attr]
+    bot.tg.send_text(FORUM, OWNER, "/sessions", thread_id=topic)
+    listing = await bot.reply(_in(topic, lambda m: "Sessions:" in m.content), FORUM)
+    assert "▶️ trial" in listing.content
+    assert "▫️ main" in listing.content
 
 
-async def test_renaming_a_topic_renames_its_session_unless_you_named_it(
-    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with running_bot(
-        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
-    ) as bot:
-        bot.tg.supergroup(FORUM, "team", is_forum=True)
-        topic = bot.tg.create_topic(FORUM, "Spike", by=OWNER)
-        await bot.reply(_in(topic, lambda m: "This topic is session spike" in m.content), FORUM)
-        bot.tg.rename_topic(FORUM, topic, "Spike v2", by=OWNER)
-        await bot.reply(_in(topic, lambda m: "spike is now spike-v2" in m.content), FORUM)
-        bot.tg.send_text(FORUM, OWNER, "/rename spike-v2 mine", thread_id=topic)
-        await bot.reply(_in(topic, lambda m: "is now mine" in m.content), FORUM)
-        bot.tg.rename_topic(FORUM, topic, "Final", by=OWNER)
-        titles = bot.svc.manager.topic_titles
-        await bot.tg.wait_for(lambda: titles.get((FORUM, topic)) == "Final", TIMEOUT)
-        assert bot.svc.manager.topics[FORUM] == {topic: "mine"}
-        assert len([t for t in bot.bot_texts(FORUM) if "like its topic" in t]) == 1
+async def test_renaming_a_topic_renames_its_session_unless_you_named_it(bot: BotHarness) -> None:
+    topic = await _topic(bot, "Spike", "spike")
+    bot.tg.rename_topic(FORUM, topic, "Spike v2", by=OWNER)
+    await bot.reply(_in(topic, lambda m: "spike is now spike-v2" in m.content), FORUM)
+    bot.tg.send_text(FORUM, OWNER, "/rename spike-v2 mine", thread_id=topic)
+    await bot.reply(_in(topic, lambda m: "is now mine" in m.content), FORUM)
+    bot.tg.rename_topic(FORUM, topic, "Final", by=OWNER)
+    titles = bot.svc.manager.topic_titles
+    await bot.tg.wait_for(lambda: titles.get((FORUM, topic)) == "Final", TIMEOUT)
+    assert bot.svc.manager.topics[FORUM] == {topic: "mine"}
+    assert len([t for t in bot.bot_texts(FORUM) if "like its topic" in t]) == 1
 
 
 async def test_a_spoken_yes_decides_the_request_of_its_own_topic(
-    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bot: BotHarness, harness: CliHarness
 ) -> None:
     def script(request: Any) -> Reply:
         if request.tool_results():  # the file does not exist: the read ran and failed
@@ -167,27 +175,23 @@ async def test_a_spoken_yes_decides_the_request_of_its_own_topic(
         return Reply.tool_use("Read", {"file_path": f"/etc/voice-agent-test-{topic}"})
 
     harness.fake.script = script
-    async with running_bot(
-        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
-    ) as bot:
-        bot.tg.supergroup(FORUM, "team", is_forum=True)
-        first = bot.tg.create_topic(FORUM, "First", by=OWNER)
-        second = bot.tg.create_topic(FORUM, "Second", by=OWNER)
-        for topic, name in ((first, "first"), (second, "second")):
-            bot.tg.send_text(FORUM, OWNER, f"read {name}", thread_id=topic)
-            await bot.reply(_in(topic, lambda m: "Approval #1" in m.content), FORUM)
-        bot.tg.send_voice(FORUM, OWNER, voice_note("yes"), duration=1, thread_id=second)
-        await bot.reply(_in(second, lambda m: "approved #1" in m.content), FORUM)
-        await bot.reply(_in(second, final_answer(bot, "Finished.")), FORUM)
-        first_session = bot.svc.manager.get(FORUM, "first")
-        assert first_session is not None
-        assert len(first_session.permission_handler.pending_requests()) == 1
-        bot.tg.send_text(FORUM, OWNER, "/cancel", thread_id=first)
-        await bot.reply(_in(first, final_answer(bot, "")), FORUM)
+    first = bot.tg.create_topic(FORUM, "First", by=OWNER)
+    second = bot.tg.create_topic(FORUM, "Second", by=OWNER)
+    for topic, name in ((first, "first"), (second, "second")):
+        bot.tg.send_text(FORUM, OWNER, f"read {name}", thread_id=topic)
+        await bot.reply(_in(topic, lambda m: "Approval #1" in m.content), FORUM)
+    bot.tg.send_voice(FORUM, OWNER, voice_note("yes"), duration=1, thread_id=second)
+    await bot.reply(_in(second, lambda m: "approved #1" in m.content), FORUM)
+    await bot.reply(_in(second, final_answer(bot, "Finished.")), FORUM)
+    first_session = bot.svc.manager.get(FORUM, "first")
+    assert first_session is not None
+    assert len(first_session.permission_handler.pending_requests()) == 1
+    bot.tg.send_text(FORUM, OWNER, "/cancel", thread_id=first)
+    await bot.reply(_in(first, final_answer(bot, "")), FORUM)
 
 
 async def test_a_shared_session_asks_where_its_running_turn_came_from(
-    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bot: BotHarness, harness: CliHarness
 ) -> None:
     release = threading.Event()
     target = harness.workdir / "shared.txt"
@@ -195,25 +199,20 @@ async def test_a_shared_session_asks_where_its_running_turn_came_from(
     harness.fake.enqueue(
         dataclasses.replace(write, hang=release), Reply.text("Written."), Reply.text("Hello.")
     )
-    async with running_bot(
-        harness, tmp_path, monkeypatch, allowed_chat_ids=frozenset({FORUM})
-    ) as bot:
-        bot.tg.supergroup(FORUM, "team", is_forum=True)
-        topic = bot.tg.create_topic(FORUM, "Docs", by=OWNER)
-        await bot.reply(_in(topic, lambda m: "This topic is session docs" in m.content), FORUM)
-        bot.tg.send_text(FORUM, OWNER, "/switch docs")  # General uses the topic's session too
-        await bot.reply(_in(None, lambda m: "Session docs" in m.content), FORUM)
-        bot.tg.send_text(FORUM, OWNER, "write it", thread_id=topic)
-        await harness.fake.main_request(1)
-        bot.tg.send_text(FORUM, OWNER, "hello")  # waits for the session behind "write it"
-        await bot.reply(_in(None, lambda m: "session docs is busy elsewhere" in m.content), FORUM)
-        await bot.tg.wait_for(lambda: len(bot.svc.desk.threads.get(_key(bot), [])) == 2, TIMEOUT)
-        release.set()
-        prompt = await bot.reply(lambda m: m.from_bot and "Approval #1" in m.content, FORUM)
-        assert prompt.thread_id == topic
-        await _press(bot, prompt, "Approve")
-        await bot.reply(_in(topic, final_answer(bot, "Written.")), FORUM)
-        await bot.reply(_in(None, final_answer(bot, "Hello.")), FORUM)
+    topic = await _topic(bot, "Docs", "docs")
+    bot.tg.send_text(FORUM, OWNER, "/switch docs")  # General uses the topic's session too
+    await bot.reply(_in(None, lambda m: "Session docs" in m.content), FORUM)
+    bot.tg.send_text(FORUM, OWNER, "write it", thread_id=topic)
+    await harness.fake.main_request(1)
+    bot.tg.send_text(FORUM, OWNER, "hello")  # waits for the session behind "write it"
+    await bot.reply(_in(None, lambda m: "session docs is busy elsewhere" in m.content), FORUM)
+    await bot.tg.wait_for(lambda: len(bot.svc.desk.threads.get(_key(bot), [])) == 2, TIMEOUT)
+    release.set()
+    prompt = await bot.reply(lambda m: m.from_bot and "Approval #1" in m.content, FORUM)
+    assert prompt.thread_id == topic
+    await _press(bot, prompt, "Approve")
+    await bot.reply(_in(topic, final_answer(bot, "Written.")), FORUM)
+    await bot.reply(_in(None, final_answer(bot, "Hello.")), FORUM)
 
 
 def _key(bot: BotHarness) -> int:

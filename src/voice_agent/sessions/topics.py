@@ -73,6 +73,8 @@ class _Host(Protocol):
 
     def _bind(self, chat_id: int, thread_id: int, name: str, title: str | None = None) -> None: ...
 
+    def _ensure_general(self, chat_id: int) -> None: ...
+
 
 class TopicsMixin:
     """The session of each forum topic."""
@@ -101,8 +103,7 @@ class TopicsMixin:
             chat gets its ``main`` session first if it has none, so the General
             topic keeps its own).
         """
-        if chat_id not in self.active_sessions:
-            self.get_or_create(chat_id)
+        self._ensure_general(chat_id)
         chat = self.sessions[chat_id]
         name = self.topics.get(chat_id, {}).get(thread_id)
         if name is not None and name in chat:
@@ -126,8 +127,7 @@ class TopicsMixin:
         Returns:
             The new session, now the topic's.
         """
-        if chat_id not in self.active_sessions:
-            self.get_or_create(chat_id)
+        self._ensure_general(chat_id)
         session, old = self._replace(chat_id, cwd, name, activate=False)
         self._bind(chat_id, thread_id, name)
         if old is not None:
@@ -184,6 +184,11 @@ class TopicsMixin:
         """The thread of a topic working in ``session`` (the first one), or None."""
         bound = self.topics.get(session.chat_id, {})
         return next((thread for thread, name in bound.items() if name == session.name), None)
+
+    def _ensure_general(self: _Host, chat_id: int) -> None:
+        """Give the chat its active session first, so the General topic keeps its own."""
+        if chat_id not in self.active_sessions:
+            self.get_or_create(chat_id)
 
     def _bind(self, chat_id: int, thread_id: int, name: str, title: str | None = None) -> None:
         self.topics.setdefault(chat_id, {})[thread_id] = name

@@ -59,13 +59,6 @@ class TopicsTable:
         )
         return {(int(row[0]), int(row[1])): str(row[2]) for row in rows}
 
-    def unbind(self, chat_id: int, thread_id: int) -> None:
-        """Forget the topic's session (its next message starts a new one)."""
-        with self._db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM topics WHERE chat_id = ? AND thread_id = ?", (chat_id, thread_id)
-            )
-
     def all(self) -> dict[int, dict[int, str]]:
         """Every binding: chat id to (thread id to session name)."""
         rows = self._db.query(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -115,6 +117,22 @@ class ApprovalDesk:
                 OpenPrompt(request.request_id, session.chat_id, prompt.message.message_id, markdown)
             )
         await self._send_picture(session, request, prompt.message)
+
+    @contextmanager
+    def turn_from(self, session: Session, thread_id: int | None) -> Iterator[None]:
+        """While inside, a turn of ``session`` asked from ``thread_id`` runs or waits.
+
+        Its approval prompts go to that topic once it is the oldest (the running) one.
+        """
+        places = self.threads.setdefault(session.key, [])
+        place = (object(), thread_id)
+        places.append(place)
+        try:
+            yield
+        finally:
+            places.remove(place)
+            if not places:
+                self.threads.pop(session.key, None)
 
     def thread_of(self, session: Session) -> int | None:
         """The forum topic where ``session``'s prompts go (None: the chat itself)."""

@@ -12,7 +12,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.telegram.services import Services, Where, services
-from voice_agent.telegram.topics import current, current_name, here, start_new, use
+from voice_agent.telegram.topics import current, here, in_use, start_new, use
 
 NAME = re.compile(r"^[\w.-]{1,32}$")
 
@@ -140,8 +140,7 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if manager.get(where.chat_id, name) is not None:
         await _message(update).reply_text(f"Session {name} exists; /switch {name} to use it.")
         return
-    in_use = current_name(svc, where)
-    now = manager.get(where.chat_id, in_use) if in_use else None
+    now = in_use(svc, where)
     session = await start_new(svc, where, name, now.cwd if now else None)
     await _message(update).reply_text(
         f"🆕 Session {session.name} in {session.cwd} is active{here(where)}."

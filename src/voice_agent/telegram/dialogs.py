@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.services import Where, services
-from voice_agent.telegram.topics import current, current_name, start_new, use
+from voice_agent.telegram.topics import current, current_name, in_use, start_new, use
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,7 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         switched = use(svc, where, button.arg)
         note = f"Switched to {button.arg}." if switched else f"No session {button.arg}."
     elif button.kind is Kind.NEW:
-        in_use = current_name(svc, where)
-        now = manager.get(where.chat_id, in_use) if in_use else None
+        now = in_use(svc, where)
         name = manager.generate_session_name(where.chat_id)
         await start_new(svc, where, name, now.cwd if now else None)
         note = f"Created {name}."

@@ -29,11 +29,7 @@ def _project_dir(svc: Services, title: str | None) -> str | None:
 
 def is_new_topic(svc: Services, where: Where) -> bool:
     """Whether ``where`` is a forum topic that has no session yet."""
-    if where.thread_id is None:
-        return False
-    manager = svc.manager
-    name = manager.topics.get(where.chat_id, {}).get(where.thread_id)
-    return name is None or manager.get(where.chat_id, name) is None
+    return where.thread_id is not None and in_use(svc, where) is None
 
 
 def current(svc: Services, where: Where) -> Session:
@@ -55,6 +51,12 @@ def current_name(svc: Services, where: Where) -> str | None:
     if where.thread_id is None:
         return svc.manager.get_active_session_name(where.chat_id)
     return svc.manager.topics.get(where.chat_id, {}).get(where.thread_id)
+
+
+def in_use(svc: Services, where: Where) -> Session | None:
+    """The session ``where`` works in, if it has one yet (none is made)."""
+    name = current_name(svc, where)
+    return svc.manager.get(where.chat_id, name) if name is not None else None
 
 
 def use(svc: Services, where: Where, name: str) -> Session | None:
@@ -112,7 +114,8 @@ async def on_topic_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     where = Where.of(update)
     if message is None or edited is None or not edited.name or where.thread_id is None:
         return
-    old = current_name(services(context), where)
-    new = services(context).manager.retitle_topic(where.chat_id, where.thread_id, edited.name)
+    svc = services(context)
+    old = current_name(svc, where)
+    new = svc.manager.retitle_topic(where.chat_id, where.thread_id, edited.name)
     if new is not None:
         await message.reply_text(f"✏️ Session {old} is now {new}, like its topic.")

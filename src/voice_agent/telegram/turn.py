@@ -145,20 +145,16 @@ async def run_prompt(
     reply = StreamingReply(bot, where.chat_id, where.thread_id, mode=mode)
     status = TurnStatus(bot, where.chat_id, where.thread_id, str(session.key), label)
     relay = _Relay(reply, status)
-    places = svc.desk.threads.setdefault(session.key, [])
-    place = (object(), where.thread_id)  # its approval prompts go here once it runs
-    places.append(place)
     async with status:
         try:
-            async for event in svc.manager.stream(where.chat_id, prompt, images, name=session.name):
-                relay.handle(event)
+            with svc.desk.turn_from(session, where.thread_id):  # its approval prompts go there
+                async for event in svc.manager.stream(
+                    where.chat_id, prompt, images, name=session.name
+                ):
+                    relay.handle(event)
         except Exception as error:  # the user must hear of any failure; details go to the log
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")
-        finally:
-            places.remove(place)
-            if not places:
-                svc.desk.threads.pop(session.key, None)
     try:
         await reply.finish(footer(relay.result, status, label, svc.footer_on(where.chat_id)))
     except TelegramError as error:
