@@ -85,14 +85,14 @@ async def test_text_prompt_streams_a_formatted_reply(bot: BotHarness) -> None:
     assert any(a.action == "typing" for a in bot.tg.chat_actions)
 
 
-async def _write_turn(bot: BotHarness, name: str) -> StoredMessage:
+async def _write_turn(bot: BotHarness, name: str, number: int = 1) -> StoredMessage:
     target = bot.cli.workdir / name
     bot.cli.fake.enqueue(
         Reply.tool_use("Write", {"file_path": str(target), "content": "line one\nline two\n"}),
         Reply.text("Finished."),
     )
     bot.tg.send_text(OWNER, None, f"create {name}")
-    return await bot.approval_prompt()
+    return await bot.approval_prompt(number)
 
 
 async def test_approve_by_button(bot: BotHarness) -> None:
@@ -617,7 +617,7 @@ async def test_long_change_comes_with_a_picture(bot: BotHarness) -> None:
     assert bot.tg.download(picture.photo.file_id)[:8] == b"\x89PNG\r\n\x1a\n"
     await bot.press(prompt, "Approve")
     await bot.reply(final_answer(bot, "Wrote many functions."))
-    short = await _write_turn(bot, "short.txt")  # two lines: no picture
+    short = await _write_turn(bot, "short.txt", 2)  # two lines: no picture; numbers go on
     await bot.press(short, "Approve")
     await bot.reply(
         lambda m: m.from_bot and m.message_id > short.message_id and "Finished." in m.content

@@ -125,6 +125,7 @@ class PermissionHandler(StickyRulesMixin):
         self.session_name = session_name
         self._storage = storage
         self._pending: dict[str, PendingPermission] = {}
+        self._numbers = itertools.count(1)
         self._sticky: list[StickyApproval] | None = None  # read from the store on first use
 
     @property
@@ -277,8 +278,9 @@ class PermissionHandler(StickyRulesMixin):
         return find_matching(rules, tool_name, input_data, self.cwd)
 
     def _next_number(self) -> int:
-        used = {request.number for request in self._pending.values()}
-        return next(n for n in itertools.count(1) if n not in used)
+        # Never reused while the handler lives: a decision for "#3" can only mean
+        # the request the user saw as #3.
+        return next(self._numbers)
 
     async def _announce(self, request: PendingPermission) -> bool:
         """Tell the front end; False if it could not be told."""
