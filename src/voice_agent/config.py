@@ -23,6 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from voice_agent.sessions.jail import Jail, JailMode
+
 if TYPE_CHECKING:
     from voice_agent.speech.base import SpeechSettings
 
@@ -144,6 +146,18 @@ class Settings(BaseSettings):
         pattern="^(auto|edit)$",
         description="auto: native drafts in private chats, edits elsewhere; edit: always edit.",
     )
+    jail: str = Field(
+        default="bwrap",
+        pattern="^(bwrap|checker-only)$",
+        description="bwrap: commands that run unasked run in a bubblewrap jail; checker-only: "
+        "they run as you, trusting the checker alone (a knowing choice).",
+    )
+    jail_time_limit: float = Field(
+        default=120.0, gt=0, le=3600, description="Seconds a jailed command may run."
+    )
+    jail_output_limit_mb: float = Field(
+        default=4.0, gt=0, le=1024, description="Output (MB) a jailed command may print."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field(
         default="text", pattern="^(text|json)$", description="text, or json: one object per line."
@@ -200,6 +214,14 @@ class Settings(BaseSettings):
             if not path.is_dir():
                 raise ValueError(f"PROJECTS: {name} -> {path} is not a directory")
         return self
+
+    def build_jail(self) -> Jail:
+        """The jail for commands that run unasked (``JAIL``, ``JAIL_TIME_LIMIT``, …)."""
+        return Jail(
+            JailMode(self.jail),
+            time_limit=self.jail_time_limit,
+            output_limit=int(self.jail_output_limit_mb * 1024 * 1024),
+        )
 
     def speech_settings(self) -> SpeechSettings:
         """The speech-to-text settings."""

@@ -211,6 +211,7 @@ def make_manager(
     *,
     max_live_clients: int = 4,
     permission_timeout: int | float = 30,
+    jail: Any = None,
 ) -> tuple[Any, RequestLog]:
     """A SessionManager on the real CLI and the fake, with a request log attached."""
     from voice_agent.agent.options import AgentSettings
@@ -227,6 +228,7 @@ def make_manager(
         permission_timeout=permission_timeout,  # type: ignore[arg-type]
         storage=SessionStorage(db),
         agent=settings,
+        jail=jail,
     )
     log = RequestLog()
     manager.set_permission_listeners(log.on_request, log.on_resolved)

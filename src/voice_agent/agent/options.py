@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,12 +18,34 @@ from claude_agent_sdk import (
     ToolPermissionContext,
 )
 
+logger = logging.getLogger(__name__)
+
 SettingSource = Literal["user", "project", "local"]
+
+#: Set for every CLI: each Bash command starts in the session's working directory,
+#: where the checker and the jail assume it runs.
+FORCED_ENV = {"CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR": "1"}
 
 PermissionAsker = Callable[
     [str, dict[str, Any], str | None], Awaitable[tuple[bool, str | None, dict[str, Any] | None]]
 ]
-SafetyCheck = Callable[[str, dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    """The ``PreToolUse`` hook's answer for one call.
+
+    Attributes:
+        allow: Run the call now, without asking (our checker proved it harmless).
+        updated_input: Run it with this input instead (e.g. a jailed command).
+    """
+
+    allow: bool
+    updated_input: dict[str, Any] | None = None
+
+
+GateCheck = Callable[[str, dict[str, Any], str | None], Awaitable[GateAnswer]]
+"""``(tool, input, tool_use_id) -> GateAnswer``: our policy, asked before Claude Code's."""
 
 _ASK: HookJSONOutput = {
     "hookSpecificOutput": {
@@ -33,15 +56,28 @@ _ASK: HookJSONOutput = {
 }
 
 
-def gate_hook(is_safe: SafetyCheck) -> HookMatcher:
-    """A PreToolUse hook that sends every call not proven safe to ``can_use_tool``.
+def _allow(answer: GateAnswer) -> HookJSONOutput:
+    output: dict[str, Any] = {
+        "hookEventName": "PreToolUse",
+        "permissionDecision": "allow",
+        "permissionDecisionReason": "voice-agent proved it read-only",
+    }
+    if answer.updated_input is not None:
+        output["updatedInput"] = answer.updated_input
+    return {"hookSpecificOutput": output}  # type: ignore[typeddict-item]
+
+
+def gate_hook(check: GateCheck) -> HookMatcher:
+    """A PreToolUse hook that makes our policy the only one letting a call through unasked.
 
     Claude Code allows some calls by itself (e.g. ``Read`` of any file inside its
-    working directory, ``.env`` included); this hook makes our policy the only
-    one that can let a call through unasked. It fails closed.
+    working directory, ``.env`` included, or ``echo`` in Bash); this hook answers
+    first. A call our checker proved harmless runs at once, with the input the
+    check gave (a Bash command rewritten to run in the jail); every other call is
+    sent to ``can_use_tool`` ("ask"). It fails closed: an error asks.
 
     Args:
-        is_safe: Our safe-call policy for the session.
+        check: Our policy for the session.
 
     Returns:
         The hook matcher for ``ClaudeAgentOptions.hooks["PreToolUse"]``.
@@ -52,9 +88,14 @@ def gate_hook(is_safe: SafetyCheck) -> HookMatcher:
     ) -> HookJSONOutput:
         if hook_input["hook_event_name"] != "PreToolUse":
             return {}
-        if is_safe(hook_input["tool_name"], dict(hook_input["tool_input"])):
-            return {}
-        return _ASK
+        try:
+            answer = await check(
+                hook_input["tool_name"], dict(hook_input["tool_input"]), tool_use_id
+            )
+        except Exception:
+            logger.exception("the PreToolUse check failed; asking")
+            return _ASK
+        return _allow(answer) if answer.allow else _ASK
 
     return HookMatcher(matcher=None, hooks=[pre_tool_use], on_failure="block")
 
@@ -93,7 +134,7 @@ def build_options(
     resume: str | None,
     permission_mode: str,
     ask: PermissionAsker,
-    is_safe: SafetyCheck,
+    check: GateCheck,
 ) -> ClaudeAgentOptions:
     """Build the SDK options for one session's client.
 
@@ -104,7 +145,8 @@ def build_options(
         permission_mode: The session's permission mode.
         ask: Decides each tool call:
             ``(tool, input, tool_use_id) -> (approved, message, updated input or None)``.
-        is_safe: The safe-call policy; every other call is sent to ``ask``.
+        check: Our policy, asked first by the ``PreToolUse`` hook; every call it does
+            not allow is sent to ``ask``.
 
     Returns:
         Options for ``ClaudeSDKClient``.
@@ -124,12 +166,12 @@ def build_options(
     return ClaudeAgentOptions(
         cwd=cwd,
         cli_path=settings.cli_path,
-        env=dict(settings.env),
+        env={**settings.env, **FORCED_ENV},
         setting_sources=list(settings.setting_sources),
         model=settings.model,
         resume=resume,
         permission_mode=mode,
         can_use_tool=can_use_tool,
-        hooks={"PreToolUse": [gate_hook(is_safe)]},
+        hooks={"PreToolUse": [gate_hook(check)]},
         include_partial_messages=settings.stream_text,
     )

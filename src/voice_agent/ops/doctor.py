@@ -19,6 +19,7 @@ from pathlib import Path
 from voice_agent.config import Settings
 from voice_agent.sessions import SessionStorage
 from voice_agent.sessions.database import StorageError
+from voice_agent.sessions.jail import JailMode
 
 TELEGRAM_TIMEOUT = 15.0
 
@@ -152,6 +153,33 @@ def _auth() -> Check:
     )
 
 
+def _jail(settings: Settings) -> Check:
+    jail = settings.build_jail()
+    if jail.mode is JailMode.CHECKER_ONLY:
+        return Check(
+            "Jail",
+            "warn",
+            "JAIL=checker-only: commands that run without asking run as you, unconfined",
+            "install bubblewrap and unset JAIL to contain them",
+        )
+    if jail.problem is not None:
+        return Check(
+            "Jail",
+            "warn",
+            f"{jail.problem}; until then only commands that touch no file run without asking",
+            "apt install bubblewrap (or set JAIL=checker-only knowingly)",
+        )
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = Path(scratch) / "written-from-the-jail"
+        command = jail.wrap(f"touch {probe.name}", scratch)
+        ran = subprocess.run(
+            ["bash", "-c", command or "false"], capture_output=True, timeout=30, check=False
+        )
+        if command is None or probe.exists() or ran.returncode == 0:
+            return Check("Jail", "fail", "a jailed command could write its directory", "report it")
+    return Check("Jail", "ok", "bubblewrap contains commands that run without asking")
+
+
 def _data_dir(settings: Settings) -> Check:
     directory = settings.store_path.parent
     try:
@@ -256,6 +284,7 @@ def run_checks(settings: Settings) -> list[Check]:
         lambda: _access(settings, owners),
         _cli,
         _auth,
+        lambda: _jail(settings),
         lambda: _data_dir(settings),
         lambda: store,
         lambda: asyncio.run(_hear_sample(settings)),

@@ -15,6 +15,7 @@ from typing import Any
 
 from voice_agent.agent.options import AgentSettings
 from voice_agent.sessions.conversation import ConversationMixin
+from voice_agent.sessions.jail import Jail, default_jail
 from voice_agent.sessions.permissions import PermissionHandler
 from voice_agent.sessions.relay import PermissionRelay, RequestListener
 from voice_agent.sessions.restore import restore, to_stored
@@ -42,6 +43,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         permission_timeout: Timeout for permission requests.
         storage: Optional persistent storage for sessions.
         agent: Settings of the Claude Code clients.
+        jail: Where Bash commands that run unasked run.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         storage: SessionStorage | None = None,
         *,
         agent: AgentSettings | None = None,
+        jail: Jail | None = None,
     ) -> None:
         """Initialize the session manager and restore stored sessions.
 
@@ -60,6 +63,8 @@ class SessionManager(ConversationMixin, TopicsMixin):
             storage: Optional storage for session persistence.
             agent: Settings of the Claude Code clients (defaults: bundled CLI,
                 at most 4 live clients, 30 minutes idle timeout).
+            jail: Where Bash commands that run unasked run (default: bubblewrap
+                with the default limits; see :mod:`voice_agent.sessions.jail`).
         """
         self.sessions: dict[int, dict[str, Session]] = {}
         self.active_sessions: dict[int, str] = {}
@@ -69,6 +74,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         self.permission_timeout = permission_timeout
         self.storage = storage
         self.agent = agent or AgentSettings()
+        self.jail = jail or default_jail()
         self._runner = TurnRunner(self.agent)
         self._notify_callbacks: dict[int, NotifyCallback] = {}
         self._relay = PermissionRelay(self.sessions)
@@ -97,6 +103,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
             session_name=name,
             permission_mode=permission_mode,
             listener=self._relay,
+            jail=self.jail,
         )
         return Session(
             chat_id=chat_id,

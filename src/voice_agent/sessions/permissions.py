@@ -17,10 +17,13 @@ import itertools
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from voice_agent.sessions.describe import summarize_input
+from voice_agent.sessions.jail import Jail, JailMode, default_jail, needs_no_files
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.sessions.policy import SAFE_TOOLS, is_edit_inside_cwd, is_safe_tool_call
 from voice_agent.sessions.records import AuditEntry
@@ -38,6 +41,7 @@ __all__ = [
     "PermissionHandler",
     "PermissionState",
     "StickyApproval",
+    "Verdict",
     "is_safe_bash_command",
     "is_safe_tool_call",
 ]
@@ -47,8 +51,38 @@ logger = logging.getLogger(__name__)
 PERMISSION_MODES = ("default", "acceptEdits", "plan")
 ASK_USER_QUESTION = "AskUserQuestion"
 
+CHECK_TIMEOUT = 10.0
+"""Seconds the automatic checks of one call may take; past that, the user is asked."""
+_REMEMBERED = 256
+
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 RequestCallback = Callable[["PendingPermission"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the automatic part of the decision order said about one call.
+
+    Attributes:
+        approved: Whether the call may run.
+        decision: The audit decision: ``auto`` (provably read-only), ``sticky``,
+            ``mode`` (``acceptEdits``) or ``policy-deny``.
+        rule: What decided it, for the audit log.
+        message: Told to Claude when the call is refused.
+        updated_input: The input to run the tool with instead (a Bash command
+            rewritten to run in the jail), or None for the original.
+    """
+
+    approved: bool
+    decision: str
+    rule: str | None = None
+    message: str | None = None
+    updated_input: dict[str, Any] | None = None
+
+    @property
+    def unasked(self) -> bool:
+        """Whether the checker alone let the call through (no person, no rule of theirs)."""
+        return self.approved and self.decision == "auto"
 
 
 class PermissionListener(Protocol):
@@ -97,6 +131,7 @@ class PermissionHandler(StickyRulesMixin):
         permission_mode: str = "default",
         deny_rules: Sequence[StickyApproval] = (),
         listener: PermissionListener | None = None,
+        jail: Jail | None = None,
     ) -> None:
         """Initialize the permission handler.
 
@@ -111,6 +146,8 @@ class PermissionHandler(StickyRulesMixin):
             permission_mode: Initial permission mode.
             deny_rules: Rules whose matching calls are refused without asking.
             listener: Told of every request (shared by many handlers).
+            jail: Where Bash commands that run unasked run (default: bubblewrap,
+                see :mod:`voice_agent.sessions.jail`).
         """
         self.timeout = timeout
         self.listener = listener
@@ -126,6 +163,11 @@ class PermissionHandler(StickyRulesMixin):
         self._storage = storage
         self._pending: dict[str, PendingPermission] = {}
         self._numbers = itertools.count(1)
+        self.jail = jail or default_jail()
+        # Verdicts the PreToolUse hook already reached, by tool call id: each call
+        # is evaluated once, and can_use_tool picks the verdict up.
+        self._evaluated: OrderedDict[str, Verdict | None] = OrderedDict()
+        self._evaluating = asyncio.Lock()
         self._sticky: list[StickyApproval] | None = None  # read from the store on first use
 
     @property
@@ -206,8 +248,9 @@ class PermissionHandler(StickyRulesMixin):
     ) -> tuple[bool, str | None, dict[str, Any] | None]:
         """Like :meth:`request_permission`, also returning the input to run the tool with.
 
-        The input differs when the user's decision changed it: the answers to an
-        ``AskUserQuestion`` (see :meth:`answer_questions`).
+        The input differs when the decision changed it: a Bash command that runs
+        unasked is rewritten to run in the jail, and the answers to an
+        ``AskUserQuestion`` are added (see :meth:`answer_questions`).
 
         Args:
             tool_name: Name of the tool.
@@ -217,11 +260,67 @@ class PermissionHandler(StickyRulesMixin):
         Returns:
             (approved, deny message, updated input or None).
         """
-        automatic = self._automatic_decision(tool_name, input_data)
-        if automatic is not None:
-            approved, decision, rule, message = automatic
-            self._audit(tool_name, input_data, decision, rule=rule)
-            return approved, message, None
+        if tool_use_id is not None and tool_use_id in self._evaluated:
+            verdict = self._evaluated.pop(tool_use_id)  # the hook already evaluated it
+        else:
+            verdict = await self.evaluate(tool_name, input_data)
+        if verdict is not None:
+            self._audit(tool_name, input_data, verdict.decision, rule=verdict.rule)
+            return verdict.approved, verdict.message, verdict.updated_input
+        return await self._ask(tool_name, input_data, tool_use_id)
+
+    async def pre_check(
+        self, tool_name: str, input_data: dict[str, Any], tool_use_id: str | None = None
+    ) -> Verdict | None:
+        """The automatic verdict for a call, before Claude Code decides by its own rules.
+
+        This is the ``PreToolUse`` hook's question. A verdict the checker reached
+        alone (:attr:`Verdict.unasked`) lets the call run at once and is audited
+        here; any other outcome is remembered by `tool_use_id`, so that the
+        permission callback that follows does not evaluate the call again.
+
+        Args:
+            tool_name: Name of the tool.
+            input_data: Input parameters for the tool.
+            tool_use_id: The tool call's id from Claude.
+
+        Returns:
+            The verdict, or None when a person must decide.
+        """
+        verdict = await self.evaluate(tool_name, input_data)
+        if verdict is not None and verdict.unasked:
+            self._audit(tool_name, input_data, verdict.decision, rule=verdict.rule)
+        elif tool_use_id is not None:
+            self._evaluated[tool_use_id] = verdict
+            while len(self._evaluated) > _REMEMBERED:
+                self._evaluated.popitem(last=False)
+        return verdict
+
+    async def evaluate(self, tool_name: str, input_data: Mapping[str, Any]) -> Verdict | None:
+        """Run the automatic part of the decision order, off the event loop and bounded.
+
+        Args:
+            tool_name: Name of the tool.
+            input_data: Its input.
+
+        Returns:
+            The verdict, or None when a person must decide (also when the checks
+            failed or took longer than ``CHECK_TIMEOUT`` seconds).
+        """
+        try:
+            # One at a time, in arrival order, so that requests are asked in the order
+            # Claude made them; the store is read here, on the loop, not in the thread.
+            async with self._evaluating:
+                rules = [*self.sticky_approvals, *self.project_rules()]
+                work = asyncio.to_thread(self._automatic_decision, tool_name, input_data, rules)
+                return await asyncio.wait_for(work, CHECK_TIMEOUT)
+        except Exception:
+            logger.exception("the automatic checks of a %s call failed; asking", tool_name)
+            return None
+
+    async def _ask(
+        self, tool_name: str, input_data: dict[str, Any], tool_use_id: str | None
+    ) -> tuple[bool, str | None, dict[str, Any] | None]:
         request = PendingPermission(
             tool_name=tool_name,
             input_data=input_data,
@@ -245,21 +344,43 @@ class PermissionHandler(StickyRulesMixin):
         return approved, request.deny_message, request.updated_input
 
     def _automatic_decision(
-        self, tool_name: str, input_data: Mapping[str, Any]
-    ) -> tuple[bool, str, str | None, str | None] | None:
-        """(approved, audit decision, rule, deny message) when no person is needed."""
+        self, tool_name: str, input_data: Mapping[str, Any], rules: Sequence[StickyApproval]
+    ) -> Verdict | None:
+        """The verdict of the deny rules, the checker, sticky rules and the mode (a thread)."""
         for rule in self.deny_rules:
             if rule.matches(tool_name, input_data, self.cwd):
-                return False, "policy-deny", rule.describe(), f"Refused by rule: {rule.describe()}"
+                message = f"Refused by rule: {rule.describe()}"
+                return Verdict(False, "policy-deny", rule.describe(), message)
         if is_safe_tool_call(tool_name, input_data, self.cwd, self.extra_roots):
-            return True, "auto", "read-only", None
-        sticky = self.matching_sticky(tool_name, input_data)
+            contained = self._contained(tool_name, input_data)
+            if contained is not None:
+                return contained
+        sticky = find_matching(rules, tool_name, input_data, self.cwd)
         if sticky is not None:
-            return True, "sticky", sticky.describe(), None
+            return Verdict(True, "sticky", sticky.describe())
         if self.permission_mode == "acceptEdits" and is_edit_inside_cwd(
             tool_name, input_data, self.cwd
         ):
-            return True, "mode", "acceptEdits", None
+            return Verdict(True, "mode", "acceptEdits")
+        return None
+
+    def _contained(self, tool_name: str, input_data: Mapping[str, Any]) -> Verdict | None:
+        """The verdict for a call the checker proved read-only: a Bash command goes to the jail.
+
+        None when the jail cannot run here and the command touches files: then the
+        call goes on down the decision order as if it were not proven safe.
+        """
+        if tool_name != "Bash":
+            return Verdict(True, "auto", "read-only")
+        command = str(input_data.get("command", ""))
+        if self.jail.mode is JailMode.CHECKER_ONLY:
+            return Verdict(True, "auto", "read-only (checker only, no jail)")
+        wrapped = self.jail.wrap(command, self.cwd or os.getcwd(), self.extra_roots)
+        if wrapped is not None:
+            jailed = {**input_data, "command": wrapped}
+            return Verdict(True, "auto", "read-only, in the jail", updated_input=jailed)
+        if needs_no_files(command):
+            return Verdict(True, "auto", "read-only, touches no file")
         return None
 
     def matching_sticky(

@@ -17,10 +17,9 @@ from claude_agent_sdk import ClaudeAgentOptions
 
 from voice_agent.agent.client import AgentUnavailable, LiveClient
 from voice_agent.agent.events import AgentEvent, SessionStarted, TurnError, TurnResult
-from voice_agent.agent.options import AgentSettings, build_options
+from voice_agent.agent.options import AgentSettings, GateAnswer, build_options
 from voice_agent.agent.pool import ClientPool
 from voice_agent.sessions.image import ImageAttachment, build_user_message
-from voice_agent.sessions.policy import is_safe_tool_call
 from voice_agent.sessions.session import Session
 
 logger = logging.getLogger(__name__)
@@ -53,6 +52,14 @@ class TurnRunner:
         ) -> tuple[bool, str | None, dict[str, Any] | None]:
             return await handler.decide_call(tool_name, input_data, tool_use_id=tool_use_id)
 
+        async def check(
+            tool_name: str, input_data: dict[str, Any], tool_use_id: str | None
+        ) -> GateAnswer:
+            verdict = await handler.pre_check(tool_name, input_data, tool_use_id)
+            if verdict is None or not verdict.unasked:
+                return GateAnswer(allow=False)
+            return GateAnswer(allow=True, updated_input=verdict.updated_input)
+
         def build() -> ClaudeAgentOptions:
             return build_options(
                 self.settings,
@@ -60,9 +67,7 @@ class TurnRunner:
                 resume=session.claude_session_id,
                 permission_mode=session.permission_mode,
                 ask=ask,
-                is_safe=lambda tool, data: is_safe_tool_call(
-                    tool, data, handler.cwd, handler.extra_roots
-                ),
+                check=check,
             )
 
         return build

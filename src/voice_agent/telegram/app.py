@@ -58,6 +58,7 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
         permission_timeout=settings.permission_timeout,
         storage=storage,
         agent=agent,
+        jail=settings.build_jail(),
     )
     gate = AccessGate(
         settings.allowed_chat_ids,

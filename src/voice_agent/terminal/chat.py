@@ -270,6 +270,7 @@ def build_manager(settings: Settings, default_cwd: Path | None = None) -> Sessio
             max_live_clients=settings.max_live_clients,
             idle_timeout=settings.idle_timeout,
         ),
+        jail=settings.build_jail(),
     )
 
 
