@@ -116,6 +116,9 @@ class PermissionHandler(StickyRulesMixin):
         deny_rules: Rules whose matching calls are refused without asking.
         chat_id: Chat of the session (for persistence and the audit log).
         session_name: Name of the session (for persistence and the audit log).
+        jail: Where Bash commands that run unasked run.
+        check_timeout: Seconds the automatic checks of one call may take before
+            the user is asked instead.
     """
 
     def __init__(
@@ -168,6 +171,7 @@ class PermissionHandler(StickyRulesMixin):
         # is evaluated once, and can_use_tool picks the verdict up.
         self._evaluated: OrderedDict[str, Verdict | None] = OrderedDict()
         self._evaluating = asyncio.Lock()
+        self.check_timeout = CHECK_TIMEOUT
         self._sticky: list[StickyApproval] | None = None  # read from the store on first use
 
     @property
@@ -305,7 +309,7 @@ class PermissionHandler(StickyRulesMixin):
 
         Returns:
             The verdict, or None when a person must decide (also when the checks
-            failed or took longer than ``CHECK_TIMEOUT`` seconds).
+            failed or took longer than ``check_timeout`` seconds).
         """
         try:
             # One at a time, in arrival order, so that requests are asked in the order
@@ -313,7 +317,7 @@ class PermissionHandler(StickyRulesMixin):
             async with self._evaluating:
                 rules = [*self.sticky_approvals, *self.project_rules()]
                 work = asyncio.to_thread(self._automatic_decision, tool_name, input_data, rules)
-                return await asyncio.wait_for(work, CHECK_TIMEOUT)
+                return await asyncio.wait_for(work, self.check_timeout)
         except Exception:
             logger.exception("the automatic checks of a %s call failed; asking", tool_name)
             return None
