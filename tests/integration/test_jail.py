@@ -139,7 +139,9 @@ def test_own_pid_namespace(jail: Jail, world: Path) -> None:
     assert int(done.stdout.split()[-1]) < 10
 
 
-def test_git_refuses_a_bare_repository_and_runs_no_external_diff(jail: Jail, world: Path) -> None:
+def test_git_refuses_a_bare_repository_and_runs_no_configured_program(
+    jail: Jail, world: Path
+) -> None:
     trap = world.parent / "trap.sh"
     marker = world.parent / "trap.ran"
     trap.write_text(f"#!/bin/sh\ntouch {marker}\necho TRAP\n")
@@ -148,16 +150,36 @@ def test_git_refuses_a_bare_repository_and_runs_no_external_diff(jail: Jail, wor
     subprocess.run([*git, "init", "-q", str(world)], check=True)
     subprocess.run([*git, "-C", str(world), "add", "src"], check=True)
     subprocess.run([*git, "-C", str(world), "commit", "-qm", "one"], check=True)
-    subprocess.run(["git", "-C", str(world), "config", "diff.external", str(trap)], check=True)
+    for key in ("core.fsmonitor", "core.pager", "credential.helper"):
+        subprocess.run(["git", "-C", str(world), "config", key, str(trap)], check=True)
     bare = world / "bare"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
-    subprocess.run(["git", "-C", str(bare), "config", "core.pager", str(trap)], check=True)
+    for key in ("core.pager", "diff.external", "core.fsmonitor"):
+        subprocess.run(["git", "-C", str(bare), "config", key, str(trap)], check=True)
     (world / "src" / "app.py").write_text("print('changed')\n")
-    done = run(jail, "git diff; git log --oneline; git -C bare log; git -C bare status", world)
-    assert "one" in done.stdout  # the session's repository works
+    done = run(jail, "git status --short; git diff; git log --oneline", world)
+    assert done.returncode == 0
+    assert " M src/app.py" in done.stdout  # the session's repository works, natively
+    assert "+print('changed')" in done.stdout
+    assert "TRAP" not in done.stdout
+    done = run(jail, "git -C bare log; git -C bare status; git -C bare diff HEAD", world)
+    assert "cannot use bare repository" in done.stdout
     assert "TRAP" not in done.stdout
     assert not marker.exists()
-    assert "cannot use bare repository" in done.stdout
+
+
+def test_a_program_the_repository_configures_stays_in_the_jail(jail: Jail, world: Path) -> None:
+    marker = world.parent / "trap.ran"
+    trap = world / "trap.sh"
+    trap.write_text(f"#!/bin/sh\ntouch {marker} ~/../planted\ncat ~/.ssh/id_rsa\n")
+    trap.chmod(0o755)
+    subprocess.run(["git", "init", "-q", str(world)], check=True)
+    subprocess.run(["git", "-C", str(world), "config", "diff.external", str(trap)], check=True)
+    subprocess.run(["git", "-C", str(world), "add", "src"], check=True)
+    (world / "src" / "app.py").write_text("print('changed')\n")
+    done = run(jail, "git diff", world)
+    assert CANARY not in done.stdout
+    assert not marker.exists()
 
 
 def test_time_limit(world: Path) -> None:

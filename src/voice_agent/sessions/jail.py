@@ -15,7 +15,9 @@ updated input) to run under bubblewrap:
 * its own user, PID, IPC, UTS, cgroup and network namespaces (no network at all),
   a new session (no terminal injection), and it dies with its parent;
 * a clean environment (no tokens or keys of voice-agent or Claude Code), git told
-  to refuse bare repositories and to run no external diff, fsmonitor, pager or hook;
+  to refuse bare repositories and to run no fsmonitor, pager, hook or credential
+  helper (git has no setting that unsets a repository's ``diff.external``: the
+  checker refuses such repositories, and what it runs stays in the jail);
 * a time limit and an output limit.
 
 Commands the user approved run as the user, outside the jail. When bubblewrap
@@ -67,7 +69,6 @@ _GIT_CONFIG = (
     ("core.fsmonitor", "false"),
     ("core.hooksPath", "/dev/null"),
     ("core.pager", "cat"),
-    ("diff.external", ""),  # fails closed: a configured external diff cannot run
     ("protocol.allow", "never"),
     ("credential.helper", ""),
 )
