@@ -1,7 +1,7 @@
-"""Spoken approvals: a short utterance that only approves or rejects a pending request.
+"""Approvals in words: a short utterance that only approves or rejects, and which request it means.
 
-While a permission request is pending, a voice note that is nothing but a
-decision decides it instead of becoming a prompt:
+While a permission request is pending, a voice note (or a text) that is nothing
+but a decision decides it instead of becoming a prompt:
 
 * approve: "yes", "yeah", "yep", "sure", "ok", "okay", "approve", "approved",
   "allow", "accept", "confirm", "go ahead", "do it", "proceed", "sounds good";
@@ -9,15 +9,25 @@ decision decides it instead of becoming a prompt:
 * reject: "no", "nope", "reject", "deny", "decline", "don't", "do not", "cancel that",
   "don't do it".
 
-"please", "thanks", "that", "it", "the request" and the like may surround them.
-When several requests are pending, the utterance must name the number shown on
-the prompt ("approve two", "reject number 1", "yes 3"); otherwise the bot asks
-which. Anything else, or anything longer than a few words, is an ordinary prompt.
+"please", "thanks", "that", "it", "the request" and the like may surround them,
+and a number shown on a prompt may follow ("approve two", "reject number 1",
+"yes #3"). Anything else, or anything longer than a few words, is an ordinary
+prompt.
+
+Which request a decision decides is :func:`choose`, the one rule for every front
+end that takes decisions in words. A decision is bound to what the person saw:
+
+* replying to an approval prompt, it decides that prompt's request and only it
+  (already decided: it says so, and never falls back to another);
+* otherwise it decides only when exactly one request was waiting in that place
+  when it was said; with several it asks which, and a number that names none of
+  the requests waiting there is refused.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 APPROVE = "approve"
@@ -141,3 +151,131 @@ def parse_decision(text: str) -> Decision | None:
         if any(candidate in phrases for candidate in candidates):
             return Decision(action, number)
     return None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A request whose approval prompt the person could see.
+
+    Attributes:
+        key: The request's id.
+        number: The number on its prompt (None when unknown, e.g. a prompt from before
+            a restart).
+        pending: Whether it still waits for a decision.
+    """
+
+    key: str
+    number: int | None
+    pending: bool
+
+
+@dataclass(frozen=True)
+class Decide:
+    """Decide this request.
+
+    Attributes:
+        key: The request's id.
+        number: The number on its prompt.
+    """
+
+    key: str
+    number: int | None
+
+
+@dataclass(frozen=True)
+class NotPending:
+    """The request meant is already decided (or lapsed): nothing is decided.
+
+    Attributes:
+        number: Its number, when known.
+    """
+
+    number: int | None
+
+
+@dataclass(frozen=True)
+class AskWhich:
+    """Several requests wait here and the decision names none: ask which.
+
+    Attributes:
+        numbers: The numbers of the requests waiting (in the order shown).
+    """
+
+    numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NoSuchRequest:
+    """The number named is not one of the requests waiting here: refused.
+
+    Attributes:
+        number: The number said.
+        numbers: The numbers of the requests that do wait here.
+    """
+
+    number: int
+    numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A reply to prompt ``replied`` that names another number: refused.
+
+    Attributes:
+        replied: The number of the prompt replied to.
+        said: The number said.
+    """
+
+    replied: int
+    said: int
+
+
+@dataclass(frozen=True)
+class NotAPrompt:
+    """A reply to a message that is no approval prompt: refused (it may not mean any)."""
+
+
+Target = Decide | NotPending | AskWhich | NoSuchRequest | Mismatch | NotAPrompt
+
+
+def choose(
+    decision: Decision,
+    seen: Sequence[Shown],
+    replied: Shown | NotAPrompt | None = None,
+) -> Target:
+    """Which request ``decision`` decides: the one rule for decisions in words.
+
+    Args:
+        decision: What was said or typed.
+        seen: The requests whose prompts were waiting in this place (chat and forum
+            topic) when it was said, oldest first, with whether each still waits.
+        replied: The prompt the message replies to; :class:`NotAPrompt` when it
+            replies to another message; None when it is no reply.
+
+    Returns:
+        :class:`Decide` with the request, or why nothing is decided.
+    """
+    if isinstance(replied, NotAPrompt):
+        return replied
+    if replied is not None:
+        said = decision.number
+        if said is not None and replied.number is not None and said != replied.number:
+            return Mismatch(replied.number, said)
+        return (
+            Decide(replied.key, replied.number) if replied.pending else NotPending(replied.number)
+        )
+    waiting = tuple(s.number for s in seen if s.pending and s.number is not None)
+    if decision.number is not None:
+        named = [s for s in seen if s.number == decision.number]
+        if not named:
+            return NoSuchRequest(decision.number, waiting)
+        if len(named) > 1:  # the same number on prompts of two sessions
+            return AskWhich(waiting)
+        return _one(named[0])
+    if len(seen) == 1:
+        return _one(seen[0])
+    return AskWhich(waiting) if waiting else NotPending(None)
+
+
+def _one(shown: Shown) -> Decide | NotPending:
+    return Decide(shown.key, shown.number) if shown.pending else NotPending(shown.number)

@@ -486,7 +486,7 @@ async def test_chatter_cannot_approve(
             ),
             30,
         )
-        assert answer.text == "Only approvers can decide tool calls here."
+        assert answer.text == "Only an approver can decide tool calls here."
         assert not target.exists()
         assert bot.svc.manager.storage is not None
         refused = [e for e in bot.svc.manager.storage.audit.entries() if e.decision == "refused"]

@@ -1,8 +1,12 @@
 """What an approval prompt shows: the call's details as Markdown, and its buttons.
 
 Bash shows the command; Edit a unified diff; Write the path, size and first
-lines; WebFetch the URL; any other tool its input. Long details are cut so the
-prompt stays within one Telegram message.
+lines; WebFetch the URL; any other tool its input. Hidden characters (control,
+bidi, zero-width) are written out as escapes (:func:`voice_agent.visible.reveal`)
+and the prompt says the call holds some. Nothing is cut silently: when a
+command, diff, file or input is longer than one prompt can show, the prompt shows
+its beginning and end, says "the whole command is in the attached file", and
+:class:`PromptView` carries the whole of it as an :class:`Attachment`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.telegram.callbacks import Kind, encode
+from voice_agent.visible import HIDDEN_NOTE, escape_char, has_hidden, reveal
 
 DETAIL_LIMIT = 2500
+"""Most characters of a call's details one prompt shows; the whole comes as a file."""
+HEAD = 1800
+"""Characters shown from the start of details that do not fit (the rest of the room
+goes to their end, where a surprise would hide)."""
+TAIL = DETAIL_LIMIT - HEAD
+PROSE_LIMIT = 300
+"""Longest description or question shown (Claude's words about a call, not the call)."""
 
 # Requests that ended without a decision, and how the prompt explains it.
 NOT_RUN = {
@@ -49,11 +61,108 @@ _LANGUAGES = {
 }
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """The whole of a call's details that did not fit its prompt, sent as a file.
+
+    Attributes:
+        filename: The file's name (``approval-3.sh``, ``approval-3.diff``, ``….txt``).
+        data: Its content: the details in full, hidden characters written out.
+        what: What it holds ("command", "change", "content", "plan", "input"), for people.
+    """
+
+    filename: str
+    data: bytes
+    what: str
+
+
+@dataclass(frozen=True)
+class PromptView:
+    """An approval prompt: its Markdown, and the file to send with it when needed.
+
+    Attributes:
+        markdown: The prompt's text.
+        attachment: The whole of what the text could not show, or None.
+    """
+
+    markdown: str
+    attachment: Attachment | None = None
+
+
 def _fence(body: str, language: str = "") -> str:
-    if len(body) > DETAIL_LIMIT:
-        body = body[:DETAIL_LIMIT] + "\n… (cut)"
-    body = body.replace("```", "``\u200b`")
-    return f"```{language}\n{body}\n```"
+    """A fenced code block longer than any run of backticks in ``body`` (never broken)."""
+    longest = run = 0
+    for char in body:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{language}\n{body}\n{ticks}"
+
+
+def _shown(char: str) -> str:
+    if char == "\n":
+        return char
+    return escape_char(char) or char
+
+
+def _take(chars: Any, budget: int) -> list[str]:
+    """Shown characters from ``chars`` until ``budget`` is spent (an escape is never split)."""
+    out: list[str] = []
+    for char in chars:
+        piece = _shown(char)
+        budget -= len(piece)
+        if budget < 0:
+            break
+        out.append(piece)
+    return out
+
+
+class _Details:
+    """Builds one prompt's details; what does not fit is kept whole for a file."""
+
+    def __init__(self, number: int) -> None:
+        self._number = number
+        self.attachment: Attachment | None = None
+
+    def inline(self, text: str, limit: int | None = None) -> str:
+        """``text`` on one line, hidden characters written out, cut at ``limit`` with "…"."""
+        shown = reveal(text, keep_newlines=False).text
+        if limit is not None and len(shown) > limit:
+            shown = "".join(_take(text, limit - 1)) + "…"
+        return shown
+
+    def block(
+        self, body: str, language: str, what: str, suffix: str, *, max_lines: int | None = None
+    ) -> str:
+        """``body`` fenced, or, when it does not fit, its beginning and end and a note.
+
+        The whole of a body that does not fit becomes the prompt's attachment.
+
+        Args:
+            body: The details (a command, a diff, a file's content…).
+            language: The fence's language.
+            what: What it is, for the note ("command").
+            suffix: The attachment's file name ending (".sh").
+            max_lines: Show at most this many lines (a preview); more makes a file too.
+        """
+        whole = reveal(body).text
+        lines = _lines(whole)
+        if len(whole) <= DETAIL_LIMIT and (max_lines is None or len(lines) <= max_lines):
+            return _fence(whole.removesuffix("\n"), language)
+        note = f"the whole {what} is in the attached file"
+        if max_lines is not None and len(lines) > max_lines:
+            head = "\n".join(lines[:max_lines])
+            if len(head) > DETAIL_LIMIT:
+                head = "".join(_take(body, DETAIL_LIMIT))
+            more = len(lines) - max_lines
+            shown = f"{head}\n… {more} more line{'s' if more != 1 else ''}: {note}"
+        else:
+            start = "".join(_take(body, HEAD))
+            end = "".join(reversed(_take(reversed(body), TAIL)))
+            hidden = len(whole) - len(start) - len(end)
+            shown = f"{start}\n… {hidden:,} characters not shown: {note} …\n{end}"
+        self.attachment = Attachment(f"approval-{self._number}{suffix}", whole.encode(), what)
+        return _fence(shown, language)
 
 
 def _relative(path: str, cwd: str | None) -> str:
@@ -65,64 +174,98 @@ def _relative(path: str, cwd: str | None) -> str:
 
 
 def edit_diff(path: str, old: str, new: str) -> str:
-    """A unified diff of one replacement in ``path``."""
+    """A unified diff of one replacement in ``path`` (lines split at line feeds only)."""
     lines = difflib.unified_diff(
-        old.splitlines(), new.splitlines(), fromfile=path, tofile=path, lineterm="", n=2
+        _lines(old), _lines(new), fromfile=path, tofile=path, lineterm="", n=2
     )
     return "\n".join(lines)
 
 
-def _details(tool: str, data: Mapping[str, Any], cwd: str | None) -> str:
+def _lines(text: str) -> list[str]:
+    return text.removesuffix("\n").split("\n") if text else []
+
+
+def _details(tool: str, data: Mapping[str, Any], cwd: str | None, out: _Details) -> str:
     path = str(data.get("file_path") or data.get("notebook_path") or "")
-    shown = _relative(path, cwd)
+    relative = _relative(path, cwd)
+    shown = out.inline(relative)
     if tool == "Bash":
-        note = f"\n_{data['description']}_" if data.get("description") else ""
-        return f"💻 *Run command*{note}\n{_fence(str(data.get('command', '')), 'bash')}"
+        about = data.get("description")
+        note = f"\n_{out.inline(str(about), PROSE_LIMIT)}_" if about else ""
+        command = out.block(str(data.get("command", "")), "bash", "command", ".sh")
+        return f"💻 *Run command*{note}\n{command}"
     if tool == "Edit":
-        diff = edit_diff(shown, str(data.get("old_string", "")), str(data.get("new_string", "")))
-        return f"✏️ *Edit* `{shown}`\n{_fence(diff, 'diff')}"
+        old, new = str(data.get("old_string", "")), str(data.get("new_string", ""))
+        diff = edit_diff(relative, old, new)
+        return f"✏️ *Edit* `{shown}`\n{out.block(diff, 'diff', 'change', '.diff')}"
     if tool == "MultiEdit":
         diffs = [
-            edit_diff(shown, str(e.get("old_string", "")), str(e.get("new_string", "")))
+            edit_diff(relative, str(e.get("old_string", "")), str(e.get("new_string", "")))
             for e in data.get("edits", [])
             if isinstance(e, Mapping)
         ]
-        return f"✏️ *Edit* `{shown}` ({len(diffs)} changes)\n{_fence(chr(10).join(diffs), 'diff')}"
+        block = out.block("\n".join(diffs), "diff", "change", ".diff")
+        return f"✏️ *Edit* `{shown}` ({len(diffs)} changes)\n{block}"
     if tool == "Write":
         content = str(data.get("content", ""))
-        lines = content.splitlines()
-        head = "\n".join(lines[:WRITE_PREVIEW_LINES])
-        more = f"\n… {len(lines) - WRITE_PREVIEW_LINES} more lines" if len(lines) > 15 else ""
         language = _LANGUAGES.get(os.path.splitext(path)[1], "")
-        size = f"{len(lines)} lines, {len(content.encode())} bytes"
-        return f"📝 *Write* `{shown}` ({size})\n{_fence(head + more, language)}"
+        size = f"{len(_lines(content))} lines, {len(content.encode())} bytes"
+        block = out.block(content, language, "content", ".txt", max_lines=WRITE_PREVIEW_LINES)
+        return f"📝 *Write* `{shown}` ({size})\n{block}"
     if tool == "WebFetch":
-        prompt = f"\n_{data['prompt']}_" if data.get("prompt") else ""
-        return f"🌐 *Fetch* {data.get('url', '')}{prompt}"
+        url = str(data.get("url", ""))
+        question = data.get("prompt")
+        asking = f"\n_{out.inline(str(question), PROSE_LIMIT)}_" if question else ""
+        if len(url) > PROSE_LIMIT:
+            return f"🌐 *Fetch*{asking}\n{out.block(url, '', 'URL', '.txt')}"
+        return f"🌐 *Fetch* {out.inline(url)}{asking}"
     if tool == "ExitPlanMode":
         plan = str(data.get("plan", "")).strip()
         if not plan:  # Claude Code keeps the plan in its own file: it is in the answer above
             return "📋 *Claude's plan is ready* (above). Start working on it?"
-        if len(plan) > DETAIL_LIMIT:
-            plan = plan[:DETAIL_LIMIT] + "\n… (cut)"
-        return f"📋 *Claude's plan*\n\n{plan}"
+        if len(reveal(plan).text) > DETAIL_LIMIT:
+            return f"📋 *Claude's plan*\n{out.block(plan, 'markdown', 'plan', '.md')}"
+        return f"📋 *Claude's plan*\n\n{reveal(plan).text}"
     if tool == "NotebookEdit":
-        return f"📓 *Edit notebook* `{shown}`\n{_fence(str(data.get('new_source', '')))}"
+        source = out.block(str(data.get("new_source", "")), "", "cell", ".txt")
+        return f"📓 *Edit notebook* `{shown}`\n{source}"
     body = json.dumps(dict(data), indent=2, ensure_ascii=False, default=str)
-    return f"🔧 *{tool}*\n{_fence(body, 'json')}"
+    return f"🔧 *{out.inline(tool)}*\n{out.block(body, 'json', 'input', '.json')}"
+
+
+def prompt_view(request: PendingPermission, cwd: str | None, session_label: str = "") -> PromptView:
+    """The approval prompt for ``request``, and the file to send with it when needed.
+
+    Args:
+        request: The pending request.
+        cwd: The session's working directory (paths are shown relative to it).
+        session_label: The session's name, shown when the chat has several.
+
+    Returns:
+        The prompt's Markdown; with an attachment when some details did not fit
+        (the prompt then says which are in the attached file).
+    """
+    where = f" · {session_label}" if session_label else ""
+    out = _Details(request.number)
+    details = _details(request.tool_name, request.input_data, cwd, out)
+    lines = [f"🔐 *Approval #{request.number}*{where}"]
+    if has_hidden(request.input_data):
+        lines.append(f"*{HIDDEN_NOTE}*")
+    if out.attachment is not None:
+        lines.append(f"📎 _The whole {out.attachment.what} is in the attached file._")
+    lines.append(details)
+    return PromptView("\n".join(lines), out.attachment)
 
 
 def prompt_markdown(request: PendingPermission, cwd: str | None, session_label: str = "") -> str:
-    """The approval prompt for ``request`` as Markdown.
+    """The approval prompt for ``request`` as Markdown (see :func:`prompt_view`).
 
     Args:
         request: The pending request.
         cwd: The session's working directory (paths are shown relative to it).
         session_label: The session's name, shown when the chat has several.
     """
-    where = f" · {session_label}" if session_label else ""
-    header = f"🔐 *Approval #{request.number}*{where}"
-    return f"{header}\n{_details(request.tool_name, request.input_data, cwd)}"
+    return prompt_view(request, cwd, session_label).markdown
 
 
 def outcome_line(request: PendingPermission, who: str = "") -> str:

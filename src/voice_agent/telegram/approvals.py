@@ -1,11 +1,16 @@
 """Approval prompts on the phone: one message per pending request, decided by its buttons.
 
 Each request gets a message saying what will happen, with Approve / Always /
-Reject buttons carrying its id. After a decision or a timeout the message is
-edited to show the outcome and loses its buttons. A press on a finished request,
-or on a request of another chat, is answered "no longer pending" and changes
-nothing. ``/approvals`` lists the session's sticky rules with a revoke button
-each; ``/mode`` sets the permission mode.
+Reject buttons carrying its id; details too long for it come first as a file
+(the prompt replies to it and says so). After a decision or a timeout the
+message is edited to show the outcome and loses its buttons. A press on a
+finished request, or on a request of another chat, is answered "no longer
+pending" and changes nothing. The desk remembers which messages are whose
+prompts and where (chat and forum topic) each waits, so that a decision in words
+can be bound to the prompt it replies to, or to the one request waiting there.
+``/approvals`` lists the session's sticky rules with a revoke button each;
+``/mode`` sets the permission mode. Only approvers decide, revoke or change the
+mode (:mod:`voice_agent.telegram.roles`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
@@ -23,13 +29,13 @@ from telegram.ext import ContextTypes
 from voice_agent.sessions import PendingPermission, Session, SessionManager
 from voice_agent.sessions.open_prompts_table import OpenPrompt
 from voice_agent.sessions.permissions import ASK_USER_QUESTION, PERMISSION_MODES
-from voice_agent.sessions.records import AuditEntry
 from voice_agent.telegram.approval_view import (
+    Attachment,
     Choices,
     answers_for,
     keyboard,
     outcome_line,
-    prompt_markdown,
+    prompt_view,
     question_keyboard,
     question_markdown,
     scope_keyboard,
@@ -37,12 +43,21 @@ from voice_agent.telegram.approval_view import (
 from voice_agent.telegram.callbacks import Button, Kind, decode, encode
 from voice_agent.telegram.diff_image import diff_png
 from voice_agent.telegram.render import render
+from voice_agent.telegram.roles import DECIDE, refusal
+from voice_agent.telegram.services import Where, services
+from voice_agent.telegram.topics import current
+from voice_agent.voice_commands import ALWAYS, APPROVE, Shown
 
 logger = logging.getLogger(__name__)
 
 NO_LONGER_PENDING = "This request is no longer pending."
-NOT_AN_APPROVER = "Only approvers can decide tool calls here."
 LAPSED = "⌛ *Lapsed*: the bot restarted before a decision; the call was not run."
+REMEMBERED_MESSAGES = 10_000
+"""Prompt messages the desk remembers (oldest forgotten first): a decision replying to
+a forgotten one is refused, never taken for another request."""
+
+Place = tuple[int, int | None]
+"""Where a prompt waits: (chat id, forum topic or None)."""
 
 
 @dataclass
@@ -50,9 +65,23 @@ class _Prompt:
     session: Session
     request: PendingPermission
     markdown: str
+    place: Place
     message: Message | None = None
     decided_by: str = ""
     chosen: Choices = field(default_factory=Choices)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A prompt that was on screen: its request and number (None: from an earlier run).
+
+    Attributes:
+        request_id: The request it asks about.
+        number: The number it shows.
+    """
+
+    request_id: str
+    number: int | None
 
 
 class ApprovalDesk:
@@ -73,6 +102,7 @@ class ApprovalDesk:
         self._manager = manager
         self._bot: Bot | None = None
         self._prompts: dict[str, _Prompt] = {}
+        self._messages: dict[tuple[int, int], Seen] = {}
         self.threads: dict[int, list[tuple[object, int | None]]] = {}
 
     def attach(self, bot: Bot) -> None:
@@ -84,39 +114,97 @@ class ApprovalDesk:
         return [p.request for p in self._prompts.values()]
 
     async def on_request(self, session: Session, request: PendingPermission) -> None:
-        """Send the approval prompt for a new request.
+        """Send the approval prompt for a new request (after its details file, if any).
 
         Raises:
-            TelegramError: The prompt could not be sent (the request is then denied).
+            TelegramError: The prompt or its file could not be sent (the request is
+                then denied).
         """
         assert self._bot is not None
         several = len(self._manager.sessions.get(session.chat_id, {})) > 1
         label = session.name if several else ""
         asking = request.tool_name == ASK_USER_QUESTION
-        markdown = (
-            question_markdown(request, label)
-            if asking
-            else prompt_markdown(request, session.cwd, label)
-        )
-        prompt = _Prompt(session, request, markdown)
+        view = None if asking else prompt_view(request, session.cwd, label)
+        markdown = question_markdown(request, label) if view is None else view.markdown
+        thread = self.thread_of(session)
+        prompt = _Prompt(session, request, markdown, (session.chat_id, thread))
         self._prompts[request.request_id] = prompt
         chunk = render(markdown)[0]
+        attached: Message | None = None
         try:
+            if view is not None and view.attachment is not None:
+                attached = await self._send_attachment(session, request, view.attachment, thread)
             prompt.message = await self._bot.send_message(
                 session.chat_id,
                 chunk.text,
                 entities=list(chunk.entities) or None,
                 reply_markup=question_keyboard(request, Choices()) if asking else keyboard(request),
-                message_thread_id=self.thread_of(session),
+                message_thread_id=thread,
+                reply_to_message_id=attached.message_id if attached is not None else None,
             )
         except TelegramError:
             self._prompts.pop(request.request_id, None)
             raise
+        seen = Seen(request.request_id, request.number)
+        self._remember(session.chat_id, prompt.message.message_id, seen)
+        if attached is not None:
+            self._remember(session.chat_id, attached.message_id, seen)
         if self._manager.storage is not None:
             self._manager.storage.open_prompts.add(
                 OpenPrompt(request.request_id, session.chat_id, prompt.message.message_id, markdown)
             )
         await self._send_picture(session, request, prompt.message)
+
+    async def _send_attachment(
+        self,
+        session: Session,
+        request: PendingPermission,
+        attachment: Attachment,
+        thread: int | None,
+    ) -> Message:
+        """Send the whole of what the prompt cannot show, as a file just before it."""
+        assert self._bot is not None
+        size = len(attachment.data)
+        return await self._bot.send_document(
+            session.chat_id,
+            attachment.data,
+            filename=attachment.filename,
+            caption=f"🔐 Approval #{request.number}: the whole {attachment.what} ({size:,} bytes)",
+            message_thread_id=thread,
+        )
+
+    def _remember(self, chat_id: int, message_id: int, seen: Seen) -> None:
+        self._messages[(chat_id, message_id)] = seen
+        while len(self._messages) > REMEMBERED_MESSAGES:
+            del self._messages[next(iter(self._messages))]
+
+    def seen_in(self, chat_id: int, thread_id: int | None, by: datetime | None) -> list[Seen]:
+        """The prompts waiting in one place that were on screen at ``by``, oldest first.
+
+        Claude's questions are left out: they are answered with their buttons.
+
+        Args:
+            chat_id: The chat.
+            thread_id: The forum topic (None: the chat itself, or the General topic).
+            by: When the person spoke or typed (a message's date); None: now.
+        """
+        return [
+            Seen(p.request.request_id, p.request.number)
+            for p in self._prompts.values()
+            if p.place == (chat_id, thread_id)
+            and p.message is not None
+            and p.request.tool_name != ASK_USER_QUESTION
+            and (by is None or p.message.date <= by)
+        ]
+
+    def prompt_of(self, chat_id: int, message_id: int) -> Seen | None:
+        """The request whose prompt (or its file or picture) is this message, if any."""
+        return self._messages.get((chat_id, message_id))
+
+    def shown(self, seen: Seen, chat_id: int) -> Shown:
+        """What a decision rule needs of a prompt that was seen: does it still wait?"""
+        pending = self.live(seen.request_id, chat_id) is not None
+        return Shown(seen.request_id, seen.number, pending)
 
     @contextmanager
     def turn_from(self, session: Session, thread_id: int | None) -> Iterator[None]:
@@ -150,7 +238,7 @@ class ApprovalDesk:
         if png is None:
             return
         try:
-            await self._bot.send_photo(
+            picture = await self._bot.send_photo(
                 session.chat_id,
                 png,
                 caption=f"Approval #{request.number}: the change",
@@ -159,6 +247,10 @@ class ApprovalDesk:
             )
         except TelegramError as error:
             logger.info("could not send the diff picture: %s", error)
+            return
+        self._remember(
+            session.chat_id, picture.message_id, Seen(request.request_id, request.number)
+        )
 
     async def on_resolved(self, session: Session, request: PendingPermission) -> None:
         """Edit the prompt to show how the request ended."""
@@ -190,6 +282,7 @@ class ApprovalDesk:
             return 0
         lapsed = self._manager.storage.open_prompts.take_all()
         for old in lapsed:
+            self._remember(old.chat_id, old.message_id, Seen(old.request_id, None))
             chunk = render(f"{old.text}\n{LAPSED}")[0]
             try:
                 await self._bot.edit_message_text(
@@ -235,20 +328,54 @@ class ApprovalDesk:
             False when the request is finished, unknown or of another chat.
         """
         scope, _, request_id = button.arg.rpartition(":")
+        if button.kind is Kind.ANSWER:
+            prompt = self.live(request_id, chat_id)
+            if prompt is None:
+                return False
+            prompt.decided_by = who
+            return self._answer(prompt, scope, user_id)
+        if button.kind is Kind.APPROVE:
+            return self.settle(request_id, chat_id, APPROVE, user_id, who)
+        if button.kind is Kind.SCOPE:
+            ttl = 3600.0 if scope.endswith("1") else None
+            project = scope.startswith("p")
+            return self.settle(request_id, chat_id, ALWAYS, user_id, who, ttl=ttl, project=project)
+        return self.settle(request_id, chat_id, "reject", user_id, who)
+
+    def settle(
+        self,
+        request_id: str,
+        chat_id: int,
+        action: str,
+        user_id: int | None,
+        who: str,
+        *,
+        ttl: float | None = None,
+        project: bool = False,
+    ) -> bool:
+        """Decide one request of this chat, however the decision came (button or words).
+
+        Args:
+            request_id: The request.
+            chat_id: The chat the decision came from (another chat's request is refused).
+            action: ``approve``, ``always`` or ``reject`` (see :mod:`voice_agent.voice_commands`).
+            user_id: Who decided.
+            who: Their name, for the edited prompt.
+            ttl: For ``always``: seconds the rule lasts (None: until revoked).
+            project: For ``always``: the rule covers the whole project.
+
+        Returns:
+            False when the request is finished, unknown or of another chat.
+        """
         prompt = self.live(request_id, chat_id)
         if prompt is None:
             return False
         handler = prompt.session.permission_handler
         prompt.decided_by = who
-        if button.kind is Kind.APPROVE:
+        if action == APPROVE:
             return handler.approve(request_id, user_id=user_id)
-        if button.kind is Kind.ANSWER:
-            return self._answer(prompt, scope, user_id)
-        if button.kind is Kind.SCOPE:
-            ttl = 3600.0 if scope.endswith("1") else None
-            rule = handler.sticky_approve(
-                request_id, user_id=user_id, ttl=ttl, project=scope.startswith("p")
-            )
+        if action == ALWAYS:
+            rule = handler.sticky_approve(request_id, user_id=user_id, ttl=ttl, project=project)
             return rule is not None
         message = (
             "Keep planning: the user did not approve the plan yet."
@@ -260,17 +387,15 @@ class ApprovalDesk:
 
 async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Approve / Always / Reject pressed."""
-    from voice_agent.telegram.services import services
-
     query = update.callback_query
     assert query is not None
     button = decode(query.data)
     chat = update.effective_chat
     user = update.effective_user
     svc = services(context)
-    if not svc.gate.may_approve(user.id if user else None):
-        refuse_chatter(svc.manager, chat.id if chat else None, user.id if user else None, "button")
-        await query.answer(NOT_AN_APPROVER, show_alert=True)
+    refused = refusal(svc, Where.of(update), DECIDE, "decision by button")
+    if refused is not None:
+        await query.answer(refused, show_alert=True)
         return
     if button is not None and chat is not None and button.kind in (Kind.ALWAYS, Kind.BACK):
         prompt = svc.desk.live(button.arg, chat.id)
@@ -297,24 +422,6 @@ async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         if prompt is not None:  # still waiting for other answers: show what was chosen
             await query.edit_message_reply_markup(question_keyboard(prompt.request, prompt.chosen))
     await query.answer(None if done else NO_LONGER_PENDING)
-
-
-def refuse_chatter(
-    manager: SessionManager, chat_id: int | None, user_id: int | None, via: str
-) -> None:
-    """Log (and audit) a decision attempt by someone who may chat but not approve."""
-    logger.warning("user %s may not approve (chat %s, by %s); refused", user_id, chat_id, via)
-    if manager.storage is not None:
-        manager.storage.audit.record(
-            AuditEntry(
-                tool_name="-",
-                input_summary=f"decision by {via} refused",
-                decision="refused",
-                chat_id=chat_id,
-                user_id=user_id,
-                rule="not an approver",
-            )
-        )
 
 
 def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -347,9 +454,6 @@ def find_session(svc_sessions: dict[str, Session], key: str) -> Session | None:
 
 async def approvals_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/approvals — list sticky rules with revoke buttons."""
-    from voice_agent.telegram.services import Where, services
-    from voice_agent.telegram.topics import current
-
     session = current(services(context), Where.of(update))
     text, markup = rules_keyboard(session)
     assert update.effective_message is not None
@@ -357,18 +461,23 @@ async def approvals_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 
 async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Revoke one sticky rule, or all of a session's."""
-    from voice_agent.telegram.services import Where, services
-
+    """Revoke one sticky rule, or all of a session's (approvers only)."""
     query = update.callback_query
     assert query is not None
     button = decode(query.data)
     where = Where.of(update)
-    chat_sessions = services(context).manager.sessions.get(where.chat_id, {})
+    svc = services(context)
+    chat_sessions = svc.manager.sessions.get(where.chat_id, {})
     key, _, rule_id = (button.arg if button else "").partition(":")
     session = find_session(chat_sessions, key)
     if button is None or session is None:
         await query.answer("That session is gone.")
+        return
+    everything = button.kind is Kind.REVOKE_ALL
+    attempt = "revoke all rules" if everything else f"revoke rule {rule_id}"
+    refused = refusal(svc, where, "revoke rules", attempt, session.name)
+    if refused is not None:
+        await query.answer(refused, show_alert=True)
         return
     handler = session.permission_handler
     storage = services(context).manager.storage
@@ -395,16 +504,22 @@ async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def mode_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/mode default|acceptEdits|plan — set the session's permission mode."""
-    from voice_agent.telegram.services import Where, services
-    from voice_agent.telegram.topics import current
-
+    """/mode default|acceptEdits|plan — set the session's permission mode (approvers only)."""
     where = Where.of(update)
-    manager = services(context).manager
+    svc = services(context)
+    manager = svc.manager
     message = update.effective_message
     assert message is not None
-    session = current(services(context), where)
-    wanted = context.args[0] if context.args else ""
+    session = current(svc, where)
+    wanted = " ".join(context.args or [])
+    if wanted:
+        attempt = f"/mode {wanted}"
+        refused = refusal(svc, where, "change the permission mode", attempt, session.name)
+        if refused is not None:
+            await message.reply_text(
+                f"{refused} {session.name} stays in {session.permission_mode}."
+            )
+            return
     match = {m.lower(): m for m in PERMISSION_MODES}.get(wanted.lower())
     if match is None:
         await message.reply_text(

@@ -11,6 +11,7 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
+from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
 
@@ -206,12 +207,17 @@ def _directory(raw: str, base: str) -> Path | str:
 
 
 async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/cwd path — change the active session's working directory (it must exist)."""
+    """/cwd path — change the active session's working directory (it must exist; approvers only)."""
     where = Where.of(update)
     svc = services(context)
     session = current(svc, where)
     if not context.args:
         await _message(update).reply_text(f"{session.name} works in {session.cwd}")
+        return
+    attempt = f"/cwd {' '.join(context.args)}"
+    refused = refusal(svc, where, "change the working directory", attempt, session.name)
+    if refused is not None:
+        await _message(update).reply_text(f"{refused} {session.name} stays in {session.cwd}.")
         return
     target = _directory(" ".join(context.args), session.cwd)
     if isinstance(target, str):

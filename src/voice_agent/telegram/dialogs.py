@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from claude_agent_sdk import list_sessions
+from claude_agent_sdk import get_session_info, list_sessions
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -125,7 +125,7 @@ async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def on_resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A conversation was picked in /resume."""
+    """A conversation was picked in /resume (only one of the session's directory)."""
     query = update.callback_query
     assert query is not None
     button = decode(query.data)
@@ -134,6 +134,10 @@ async def on_resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     session = current(services(context), where)
     if button is None or button.kind is not Kind.RESUME:
         await query.answer()
+        return
+    if await asyncio.to_thread(get_session_info, button.arg, session.cwd) is None:
+        # Listed for another directory (the session moved since), or not a conversation.
+        await query.answer(f"That is not a conversation of {session.cwd}; nothing changed.")
         return
     await manager.restart(where.chat_id, session.name)
     manager.set_claude_session_id(where.chat_id, button.arg, session.name)

@@ -18,6 +18,7 @@ from pygments.lexers import DiffLexer, TextLexer, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
 from voice_agent.telegram.approval_view import edit_diff
+from voice_agent.visible import reveal
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def _diff_text(tool_name: str, data: Mapping[str, Any], cwd: str | None) -> tupl
 
 
 def _clip(text: str) -> str:
-    lines = [line[:MAX_WIDTH] for line in text.splitlines()]
+    lines = [reveal(line).text[:MAX_WIDTH] for line in text.split("\n")]
     if len(lines) > MAX_LINES:
         lines = [*lines[:MAX_LINES], f"… {len(lines) - MAX_LINES} more lines"]
     return "\n".join(lines)

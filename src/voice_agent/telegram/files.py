@@ -7,6 +7,8 @@
   paths outside it and secret-looking files are refused with the reason.
 * When a turn writes or edits files, a message lists them with a button each to
   fetch it.
+* Sending files back reads them without Claude's policy, so only approvers may
+  (:mod:`voice_agent.telegram.roles`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions.safety import is_secret_below, is_within
 from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Where, services
 from voice_agent.telegram.topics import current
 
@@ -134,15 +137,20 @@ async def send_file(bot: Bot, where: Where, path: str, cwd: str) -> str | None:
 
 
 async def get_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/get <path> — send a file from the working directory."""
+    """/get <path> — send a file from the working directory (approvers only)."""
     message = update.effective_message
     assert message is not None
     where = Where.of(update)
-    session = current(services(context), where)
+    svc = services(context)
+    session = current(svc, where)
     if not context.args:
         await message.reply_text(f"Usage: /get path (inside {session.cwd})")
         return
     path = " ".join(context.args)
+    refused = refusal(svc, where, "fetch files", f"/get {path}", session.name)
+    if refused is not None:
+        await message.reply_text(refused)
+        return
     reason = await send_file(context.bot, where, path, session.cwd)
     if reason is not None:
         await message.reply_text(f"I won't send {path}: {reason}.")
@@ -165,7 +173,7 @@ def changed_files_keyboard(paths: list[str], cwd: str) -> tuple[str, InlineKeybo
 
 
 async def on_get_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A fetch button under "Files changed"."""
+    """A fetch button under "Files changed" (approvers only)."""
     query = update.callback_query
     assert query is not None
     button = decode(query.data)
@@ -174,6 +182,11 @@ async def on_get_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.answer("That file link has expired; use /get path.")
         return
     where = Where.of(update)
-    session = current(services(context), where)
+    svc = services(context)
+    session = current(svc, where)
+    refused = refusal(svc, where, "fetch files", f"fetch {path}", session.name)
+    if refused is not None:
+        await query.answer(refused, show_alert=True)
+        return
     reason = await send_file(context.bot, where, path, session.cwd)
     await query.answer(f"I won't send it: {reason}." if reason else None)

@@ -3,7 +3,9 @@
 A prompt joins its chat's queue; if another prompt of the chat is running, the
 user is told it is queued. Unknown ``/commands`` go to Claude Code as slash
 commands. Text naming a configured project ("work on api", "on api: run the
-tests") switches to it first.
+tests") switches to it first. A text that is only a decision ("yes", "approve
+#2"), replying to an approval prompt or with a request waiting here, decides it
+like a spoken one (:mod:`voice_agent.telegram.decisions`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from voice_agent.sessions.image import MAX_IMAGE_BYTES, ImageError
 from voice_agent.telegram.approvals import find_session
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
+from voice_agent.telegram.decisions import decide_in_words, seen_now
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
 from voice_agent.telegram.turn import run_prompt
@@ -72,6 +75,19 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     svc = services(context)
     where = Where.of(update)
+    seen = seen_now(svc, where, message)
+    user = update.effective_user
+    if await decide_in_words(
+        svc,
+        message,
+        where,
+        message.text,
+        seen,
+        via="text",
+        who=user.first_name if user else "",
+        say=message.reply_text,
+    ):
+        return
     for question in svc.voice.drop_drafts(where.queue_key):
         with contextlib.suppress(TelegramError):
             await question.edit_text("🎙 Replaced by your typed text.")

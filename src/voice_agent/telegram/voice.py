@@ -1,9 +1,10 @@
 """Voice notes: transcribed locally (or by an HTTP backend), then a prompt or a decision.
 
 * The transcript is echoed in italics, then sent as a prompt (in the chat's queue).
-* While a permission request is pending, an utterance that is only an approval
-  or rejection word decides it (see :mod:`voice_agent.voice_commands`); with
-  several pending it must name the number, else the bot asks which.
+* An utterance that is only an approval or rejection decides a request instead
+  (:mod:`voice_agent.telegram.decisions`): the prompt the note replies to, or the
+  one request that was waiting in that chat or topic when the note was sent;
+  with several waiting it must name the number, else the bot asks which.
 * A transcript the engine is unsure of is shown with Send / Cancel buttons;
   typing the corrected text instead sends that.
 * Silence gets "I heard nothing"; undecodable, too long or too large audio gets a
@@ -24,15 +25,15 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from voice_agent.sessions import PendingPermission, Session
 from voice_agent.speech import registry
 from voice_agent.speech.base import SpeechError, SpeechSettings, SpeechToText, Transcript
 from voice_agent.speech.vocabulary import vocabulary_for
 from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.decisions import decide_in_words, seen_now
+from voice_agent.telegram.prompts import enqueue
 from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current
-from voice_agent.voice_commands import ALWAYS, APPROVE, Decision, parse_decision
 
 logger = logging.getLogger(__name__)
 
@@ -123,57 +124,6 @@ def _limits_refusal(svc: Services, seconds: float | None, size: int | None) -> s
     return None
 
 
-def _target(pending: list[PendingPermission], decision: Decision) -> PendingPermission | None:
-    if decision.number is not None:
-        return next((r for r in pending if r.number == decision.number), None)
-    return pending[0] if len(pending) == 1 else None
-
-
-def _decide(
-    session: Session, request: PendingPermission, decision: Decision, user: int | None
-) -> bool:
-    handler = session.permission_handler
-    if decision.action == APPROVE:
-        return handler.approve(request.request_id, user_id=user)
-    if decision.action == ALWAYS:
-        return handler.sticky_approve(request.request_id, user_id=user) is not None
-    return handler.deny("The user said no", request_id=request.request_id, user_id=user)
-
-
-async def _spoken_decision(
-    message: Message, svc: Services, session: Session, where: Where, transcript: Transcript
-) -> bool:
-    """Decide a pending request if the transcript is a decision; True if it was handled."""
-    pending = [
-        r for r in session.permission_handler.pending_requests() if r.tool_name != "AskUserQuestion"
-    ]
-    decision = parse_decision(transcript.text) if pending else None
-    if decision is None:
-        return False
-    if not svc.gate.may_approve(where.user_id):
-        from voice_agent.telegram.approvals import NOT_AN_APPROVER, refuse_chatter
-
-        refuse_chatter(svc.manager, where.chat_id, where.user_id, "voice")
-        await _reply(message, transcript.text, f" → {NOT_AN_APPROVER}")
-        return True
-    request = _target(pending, decision)
-    if request is None:
-        numbers = ", ".join(f"#{r.number}" for r in pending)
-        await _reply(
-            message,
-            transcript.text,
-            f"\nSeveral requests are waiting ({numbers}). Which one? "
-            "Say “approve one”, “reject two”…",
-        )
-        return True
-    if _decide(session, request, decision, where.user_id):
-        shown = Decision(decision.action, request.number)
-        await _reply(message, transcript.text, f" → {shown.describe()}")
-    else:
-        await _reply(message, transcript.text, " → that request is no longer pending")
-    return True
-
-
 async def _ask_to_confirm(message: Message, desk: VoiceDesk, where: Where, text: str) -> None:
     token = secrets.token_urlsafe(6)
     buttons = InlineKeyboardMarkup(
@@ -195,8 +145,6 @@ async def _ask_to_confirm(message: Message, desk: VoiceDesk, where: Where, text:
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A voice note, audio file or video note."""
-    from voice_agent.telegram.prompts import enqueue
-
     message = update.effective_message
     media = _media(message) if message is not None else None
     if message is None or media is None:
@@ -209,6 +157,7 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(f"⚠️ {refusal}")
         return
     where = Where.of(update)
+    seen = seen_now(svc, where, message)  # what was on screen when the note was sent
     session = current(svc, where)
     try:
         await context.bot.send_chat_action(
@@ -228,7 +177,21 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if transcript.empty:
         await message.reply_text("🔇 I heard nothing, so nothing was sent.")
         return
-    if await _spoken_decision(message, svc, session, where, transcript):
+    user = update.effective_user
+
+    async def say(note: str) -> Message:
+        return await _reply(message, transcript.text, f" → {note}")
+
+    if await decide_in_words(
+        svc,
+        message,
+        where,
+        transcript.text,
+        seen,
+        via="voice",
+        who=user.first_name if user else "",
+        say=say,
+    ):
         return
     if transcript.confidence is not None and transcript.confidence < desk.low_confidence:
         await _ask_to_confirm(message, desk, where, transcript.text)
@@ -239,8 +202,6 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send or Cancel pressed under an unsure transcript."""
-    from voice_agent.telegram.prompts import enqueue
-
     query = update.callback_query
     assert query is not None
     button = decode(query.data)

@@ -1,7 +1,10 @@
 """What a tool call will do, as text a person can judge before approving it.
 
 Pure functions: no file system access, no I/O. The terminal prints the result of
-:func:`describe_request`; other front ends (Telegram) can reuse it as is.
+:func:`describe_request`. Everything shown goes through
+:func:`voice_agent.visible.reveal` (the same as Telegram's prompts): control, bidi
+and zero-width characters are written out as escapes, and a prompt whose call
+holds any says so.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from voice_agent.sessions.describe import describe_call
+from voice_agent.visible import HIDDEN_NOTE, escape_char, has_hidden, reveal
 
 __all__ = ["describe_request", "printable"]
 
@@ -31,15 +35,19 @@ Details = Callable[[Mapping[str, Any], str | None], list[str]]
 def printable(text: str, *, keep_newlines: bool = True) -> str:
     r"""``text`` with control characters made visible, so it cannot redraw the screen.
 
-    Escape sequences in a command, a path or model output could otherwise move the
-    cursor or recolour the terminal and fake what the approval prompt says.
+    Escape sequences in model output could otherwise move the cursor or recolour
+    the terminal and fake what an approval prompt says. This is for running text
+    (answers, notes); approval prompts show calls with the stricter
+    :func:`voice_agent.visible.reveal`.
 
     Args:
         text: Any text.
         keep_newlines: Keep ``\n`` as a line break (else it is shown as ``\n``).
 
     Returns:
-        The text with tabs as spaces and every other control character as ``\xNN``.
+        The text with tabs as spaces and every other control or format character
+        escaped as :func:`voice_agent.visible.escape_char` writes it (the zero-width
+        joiner of emoji sequences stays).
     """
     out: list[str] = []
     for char in text:
@@ -47,13 +55,16 @@ def printable(text: str, *, keep_newlines: bool = True) -> str:
             out.append(char)
         elif char == "\t":
             out.append("    ")
-        elif char in "\n\r":
-            out.append("\\n" if char == "\n" else "\\r")
         elif unicodedata.category(char) in {"Cc", "Cf"} and char != "\u200d":
-            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+            out.append(escape_char(char) or char)
         else:
             out.append(char)
     return "".join(out)
+
+
+def _flat(text: str) -> str:
+    """``text`` on one line, every hidden character written out."""
+    return reveal(text, keep_newlines=False).text
 
 
 def describe_request(tool_name: str, input_data: Mapping[str, Any], cwd: str | None) -> str:
@@ -71,8 +82,10 @@ def describe_request(tool_name: str, input_data: Mapping[str, Any], cwd: str | N
     * ``WebFetch``: the URL and what Claude will ask about the page;
     * any other tool: its input as JSON.
 
-    File paths outside ``cwd`` are flagged. Control characters are made visible,
-    long lines are cut and long previews end with ``… N more lines``.
+    File paths outside ``cwd`` are flagged. Control, bidi and zero-width characters
+    are written out as escapes, with a line saying the call holds hidden characters.
+    A command is shown whole (long lines wrapped); other long lines are cut and long
+    previews end with ``… N more lines``.
 
     Args:
         tool_name: The tool Claude wants to use.
@@ -83,10 +96,11 @@ def describe_request(tool_name: str, input_data: Mapping[str, Any], cwd: str | N
         Plain text, lines separated by ``\n``, no trailing newline.
     """
     details = _DETAILS.get(tool_name, _generic)
-    headline = _cut(printable(describe_call(tool_name, input_data), keep_newlines=False))
+    headline = _cut(_flat(describe_call(tool_name, input_data)))
     if tool_name == "Bash" and isinstance(input_data.get("command"), str):
-        headline = f"Run command in {printable(cwd)}:" if cwd else "Run command:"
-    lines = [headline, *(INDENT + line for line in details(input_data, cwd))]
+        headline = f"Run command in {_flat(cwd)}:" if cwd else "Run command:"
+    note = [INDENT + HIDDEN_NOTE] if has_hidden(input_data) else []
+    lines = [headline, *note, *(INDENT + line for line in details(input_data, cwd))]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -97,15 +111,13 @@ def _bash(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
     command = input_data.get("command")
     if not isinstance(command, str):
         return _generic(input_data, cwd)
-    # Wrapped, not cut: the end of a command is where a surprise would hide.
-    wrapped = "\n".join(
-        _wrap(printable(line, keep_newlines=False)) for line in command.splitlines()
-    )
-    shown = _cut_lines(wrapped, DIFF_LINES)
+    # Whole, wrapped and never cut: the end of a command is where a surprise would hide.
+    # Split at line feeds only: a carriage return is shown, not taken as a line break.
+    shown = "\n".join(_wrap(_flat(line)) for line in command.split("\n")).split("\n")
     lines = [("$ " if number == 0 else "  ") + line for number, line in enumerate(shown)]
     reason = input_data.get("description")
     if isinstance(reason, str) and reason.strip():
-        lines.append(f"# {_cut(printable(reason, keep_newlines=False))}")
+        lines.append(f"# {_cut(_flat(reason))}")
     if input_data.get("run_in_background"):
         lines.append("(runs in the background)")
     return lines
@@ -118,7 +130,7 @@ def _write(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
         return [*lines, "(no content given)"]
     if not content:
         return [*lines, "(empty file)"]
-    count = len(content.splitlines())
+    count = len(_lines(content))
     size = _size(len(content.encode("utf-8", errors="replace")))
     lines.append(f"{size}, {count} line{'s' if count != 1 else ''}:")
     return lines + _preview(content)
@@ -164,7 +176,7 @@ def _web_fetch(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
     lines: list[str] = []
     prompt = input_data.get("prompt")
     if isinstance(prompt, str) and prompt.strip():
-        lines.append(f"asking: {_cut(printable(prompt, keep_newlines=False))}")
+        lines.append(f"asking: {_cut(_flat(prompt))}")
     return lines
 
 
@@ -203,9 +215,7 @@ def _diff(path: str, old: object, new: object) -> list[str]:
         return ["(no change)"]
     name = posixpath.basename(path) or path
     diff = list(
-        difflib.unified_diff(
-            old.splitlines(), new.splitlines(), f"a/{name}", f"b/{name}", lineterm=""
-        )
+        difflib.unified_diff(_lines(old), _lines(new), f"a/{name}", f"b/{name}", lineterm="")
     )
     return _cut_lines("\n".join(diff), DIFF_LINES)
 
@@ -218,7 +228,7 @@ def _outside(path: object, cwd: str | None) -> list[str]:
     root = posixpath.normpath(cwd)
     if target == root or target.startswith(root.rstrip("/") + "/"):
         return []
-    return [f"⚠ outside the working directory {printable(root, keep_newlines=False)}"]
+    return [f"⚠ outside the working directory {_flat(root)}"]
 
 
 def _preview(content: str) -> list[str]:
@@ -229,13 +239,18 @@ def _preview(content: str) -> list[str]:
 
 
 def _cut_lines(text: str, limit: int) -> list[str]:
-    """The first ``limit`` lines of ``text``, each cut and made printable."""
-    lines = text.splitlines() or [""]
-    shown = [_cut(printable(line, keep_newlines=False)) for line in lines[:limit]]
+    """The first ``limit`` lines of ``text``, each cut, hidden characters written out."""
+    lines = _lines(text) or [""]
+    shown = [_cut(_flat(line)) for line in lines[:limit]]
     if len(lines) > limit:
         more = len(lines) - limit
         shown.append(f"… {more} more line{'s' if more != 1 else ''}")
     return shown
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of ``text``, split at line feeds only (a carriage return is shown, not obeyed)."""
+    return text.removesuffix("\n").split("\n") if text else []
 
 
 def _wrap(line: str, width: int = LINE_WIDTH) -> str:
