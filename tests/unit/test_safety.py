@@ -141,11 +141,13 @@ def test_tree_with_secret_dir(project: Path) -> None:
     assert tree_has_secrets(str(project))
 
 
-def test_tree_skips_vendor_dirs(project: Path) -> None:
-    for vendor in (".git", "node_modules", ".venv", "__pycache__"):
-        (project / vendor / "deep").mkdir(parents=True)
-        (project / vendor / "deep" / "credentials.json").write_text("{}")
+@pytest.mark.parametrize("vendor", [".git", "node_modules", ".venv", "__pycache__"])
+def test_tree_skips_no_vendor_dir(project: Path, vendor: str) -> None:
+    # grep -r reads these directories too: a secret inside one counts.
+    (project / vendor / "deep").mkdir(parents=True)
     assert not tree_has_secrets(str(project))
+    (project / vendor / "deep" / "credentials.json").write_text("{}")
+    assert tree_has_secrets(str(project))
 
 
 def test_tree_limit(project: Path) -> None:

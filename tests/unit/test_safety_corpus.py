@@ -9,6 +9,7 @@ project directory built by the ``project`` fixture; ``@P@`` stands for its path 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ CORPUS: list[tuple[str, bool, str]] = [
     ("git branch -a", SAFE, "everyday git"),
     ("git branch --show-current", SAFE, "everyday git"),
     ("git tag", SAFE, "everyday git"),
-    ("git remote -v", SAFE, "everyday git"),
+    ("git remote", SAFE, "everyday git: remote names only"),
     ("git stash list", SAFE, "everyday git"),
     ("git stash show -p stash@{0}", SAFE, "everyday git; @{0} is not brace expansion"),
     ("git log @{u}..", SAFE, "everyday git; @{u} is not brace expansion"),
@@ -211,6 +212,9 @@ CORPUS: list[tuple[str, bool, str]] = [
     ("git push", ASK, "git writes remotely"),
     ("git checkout .", ASK, "git discards changes"),
     ("git config user.name", ASK, "git config not allowlisted"),
+    ("git remote -v", ASK, "remote URLs may hold credentials"),
+    ("git remote get-url origin", ASK, "remote URLs may hold credentials"),
+    ("git remote show origin", ASK, "remote URLs may hold credentials"),
     ("git show HEAD:.env", ASK, "git reads a secret blob"),
     ("git blame --contents .env a.txt", ASK, "git reads a secret file"),
     ("git grep -f/etc/shadow x", ASK, "git reads a pattern file outside"),
@@ -349,7 +353,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (proj / "alias.txt").symlink_to(proj / ".env")
     (outside / "private.txt").write_text("private\n")
     os.link(outside / "private.txt", proj / "hard.txt")
+    _git_repo(proj, base, ["README.md", "a.txt", "b.txt", "pyproject.toml", "src", "tests"])
     return proj
+
+
+def _git_repo(proj: Path, home: Path, tracked: list[str]) -> None:
+    """Make `proj` a git repository of its own with `tracked` committed (no secret)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e.invalid",
+    }
+    for args in (["init", "-q"], ["add", "--", *tracked], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=proj, env=env, check=True)
 
 
 def _ids() -> list[str]:

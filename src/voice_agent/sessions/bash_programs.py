@@ -2,8 +2,8 @@
 
 Each allowlisted program gets a `Spec` describing its options (see
 `bash_parse.parse_args`), plus the extra tables the policy in `safety` needs:
-grep/rg pattern and recursion options, ``--version``-style invocations, find
-primaries and read-only git subcommands and options.
+grep/rg pattern and recursion options, ``--version``-style invocations and find
+primaries. Git has its own rules in `git_policy`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ def _fs(names: str) -> frozenset[str]:
     return frozenset(names.split())
 
 
+#: Long options that make a program read the names of the files to read from a
+#: file or stdin (``--files0-from=-``): what it reads is then unknown. Refused
+#: in every program, with their abbreviations.
+FILE_LIST_OPTIONS = ("files0-from", "files-from", "fromfile", "fromtabfile")
+
+
 def _spec(short: str, free: str, bad_short: str = "", bad_long: str = "", long: str = "") -> Spec:
-    return Spec(True, short, _fs(long), _fs(free), bad_short, tuple(bad_long.split()))
+    bad = (*bad_long.split(), *FILE_LIST_OPTIONS)
+    return Spec(True, short, _fs(long), _fs(free), bad_short, bad)
 
 
 _INFO = Spec(paths=False)  # arguments are not file names
@@ -36,8 +43,9 @@ _GREP = replace(
     exact_long=tuple(
         "recursive dereference-recursive directories regexp file exclude-from".split()
     ),
+    known_long=_fs("--file"),  # the pattern file: not an abbreviation of --files-from
 )
-_RG = _spec(
+_RG_OPTIONS = _spec(
     "ABCEefgjMmrTtd",
     "-A -B -C -E -e -g -j -M -m -r -T -t -d --regexp --glob --iglob --type --type-not "
     "--after-context --before-context --context --max-count --max-depth --replace --type-add "
@@ -52,6 +60,7 @@ _RG = _spec(
     "--engine --type-clear --path-separator --dfa-size-limit --regex-size-limit "
     "--field-context-separator --field-match-separator",
 )
+_RG = replace(_RG_OPTIONS, known_long=_fs("--file --files"))
 
 #: Option rules of the allowlisted programs: (short options taking a value, options
 #: whose value is not a path, forbidden short options, forbidden long options).
@@ -59,22 +68,27 @@ SPECS: dict[str, Spec] = {
     **dict.fromkeys(
         "basename dirname which type whoami id uname pwd true false echo tr".split(), _INFO
     ),
-    **dict.fromkeys("cat wc realpath readlink".split(), Spec()),
+    **dict.fromkeys("cat wc realpath readlink".split(), Spec(bad_long=FILE_LIST_OPTIONS)),
     "printf": Spec(paths=False, bad_short="v"),
     "ls": _spec(
         "ITw", "-I -T -w --hide --ignore --width --tabsize --format --sort", "L", "dereference"
     ),
     "head": _spec("nc", "-n -c --lines --bytes"),
     "tail": _spec("nc", "-n -c --lines --bytes", "fFs", "follow retry pid sleep-interval"),
-    "file": _spec("efFmP", "-e -F -P --exclude --separator --parameter", "C", "compile"),
+    # -f/--files-from reads names from a file; -m takes a colon-separated list of
+    # magic files; -z/-Z run decompressors.
+    "file": _spec(
+        "eFP",
+        "-e -F -P --exclude --separator --parameter",
+        "CfmzZ",
+        "compile magic-file uncompress uncompress-noreport",
+    ),
     "stat": _spec("c", "-c --format --printf"),
     "du": _spec(
         "BdtX", "-B -d -t --block-size --max-depth --threshold --exclude", "L", "dereference"
     ),
     "df": _spec("Btx", "-B -t -x --block-size --type --exclude-type --output"),
-    "tree": _spec(
-        "LPI", "-L -P -I --filelimit --timefmt --sort --charset", "oRl", "fromfile output"
-    ),
+    "tree": _spec("LPI", "-L -P -I --filelimit --timefmt --sort --charset", "oRl", "output"),
     "date": _spec("dIr", "-d -I --date --iso-8601 --rfc-3339", "sf", "set file"),
     "sort": _spec(
         "kSt",
@@ -85,7 +99,19 @@ SPECS: dict[str, Spec] = {
     "uniq": _spec("fsw", "-f -s -w --skip-fields --skip-chars --check-chars --group"),
     "cut": _spec("bcfd", "-b -c -f -d --bytes --characters --fields --delimiter"),
     "nl": _spec("bdfhilnsvw", "-b -d -f -h -i -l -n -s -v -w"),
-    "diff": _spec("CUFILxXDW", "-C -U -F -I -L -x -D -W --label --exclude --context --unified"),
+    # Every operand and every value naming a file (--from-file, --to-file,
+    # -X/--exclude-from, -S/--starting-file) is read, recursively with -r.
+    "diff": _spec(
+        "CUFILxXDWS",
+        "-C -U -F -I -L -x -D -W --label --exclude --context --unified --ignore-matching-lines "
+        "--show-function-line --ifdef --width --tabsize --horizon-lines --palette --color "
+        "--line-format --old-line-format --new-line-format --unchanged-line-format "
+        "--old-group-format --new-group-format --unchanged-group-format --changed-group-format",
+        long="--label --exclude --exclude-from --starting-file --from-file --to-file "
+        "--ignore-matching-lines --show-function-line --ifdef --width --tabsize --horizon-lines "
+        "--palette --line-format --old-line-format --new-line-format --unchanged-line-format "
+        "--old-group-format --new-group-format --unchanged-group-format --changed-group-format",
+    ),
     "cmp": _spec("in", "-i -n --ignore-initial --bytes"),
     "comm": _spec("", "--output-delimiter"),
     "column": _spec("csoNlRHOWEirpn", "-c -s -o --columns --separator --output-separator"),
@@ -94,6 +120,9 @@ SPECS: dict[str, Spec] = {
     "fgrep": _GREP,
     "rg": _RG,
 }
+#: Programs that read every operand and every file-naming option value, descending
+#: into directories: each is scanned like a tree (grep and rg when recursive).
+SCANNED = _fs("diff")
 #: Options that supply the grep/rg pattern, so no positional is the pattern.
 PATTERN_OPTIONS = _fs("-e -f --regexp --file")
 #: Options that make grep recurse into directories.
@@ -118,26 +147,4 @@ FIND_ARG = _fs(
     "-name -iname -path -ipath -wholename -iwholename -lname -ilname -regex -iregex "
     "-regextype -type -xtype -maxdepth -mindepth -mtime -mmin -atime -amin -ctime -cmin "
     "-used -size -user -group -uid -gid -perm -links -inum -printf -fstype -samefile"
-)
-
-#: Read-only git subcommands (branch/tag/remote/stash/reflog have extra rules).
-GIT_SUBCOMMANDS = _fs(
-    "status log diff show blame ls-files ls-tree rev-parse describe shortlog cat-file "
-    "show-ref grep count-objects"
-)
-#: Global git options allowed before the subcommand (``-C dir`` is handled apart).
-GIT_GLOBAL_FLAGS = _fs("--no-pager -P --no-optional-locks --no-replace-objects")
-#: Listing-only flags of ``git branch``.
-GIT_BRANCH_FLAGS = _fs(
-    "-a --all -r --remotes -v -vv --verbose -l --list --show-current --no-color --color "
-    "--merged --no-merged --no-column"
-)
-#: Long options that may write files or run programs, in any git subcommand.
-GIT_SPEC = Spec(
-    bad_long=tuple(
-        "output ext-diff textconv no-index upload-pack exec receive-pack open-files-in-pager "
-        "filters untracked no-exclude-standard config-env exec-path git-dir work-tree "
-        "namespace paginate".split()
-    ),
-    known_long=_fs("--text --no-ext-diff --no-textconv"),
 )

@@ -1,134 +1,224 @@
 """Path confinement and secret detection for the auto-approval policy.
 
-A read is only auto-approved when every path it touches resolves (symlinks and
-``..`` included) inside the working directory or an extra root and nothing on
-the way looks like a secret. This module holds those path checks, shared by the
-Bash policy in `safety`, and the checks for Claude Code's own read tools
-(``Read``, ``Glob``, ``Grep``, ``LS``, ``NotebookRead``).
+A read is only auto-approved when every path it touches stays inside the
+working directory or an extra root, and nothing on the way looks like a secret,
+**judged both ways a path can be resolved**:
+
+- *by text*: bash keeps ``$PWD`` logically (``cd l/..`` goes back to where it
+  was, even when ``l`` is a symlink), and Claude Code resolves its tools' paths
+  textually; so the lexical ``normpath`` of the path against the logical
+  working directory must stay inside the roots and not look secret;
+- *physically*: the kernel follows symlinks and applies ``..`` to the real
+  directory; so the ``realpath`` against the physical working directory (and
+  the ``realpath`` of the lexical form) must too.
+
+The command's working directory is therefore tracked as a set of `Place`
+pairs (logical ``$PWD``, physical directory), one per way a ``cd`` may have
+gone. Recursive reads scan the whole tree (no directory is skipped) for
+secret-looking names, git-directory configs, hard links and symlinks that
+lead out, within a work budget: too much to scan means "ask".
+
+This module holds those checks, shared by the Bash policy in `safety`, and the
+checks for Claude Code's own read tools (``Read``, ``Glob``, ``Grep``, ``LS``,
+``NotebookRead``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from voice_agent.sessions.bash_parse import Word
+from voice_agent.sessions.git_repo import is_git_dir
+from voice_agent.sessions.secret_names import GIT_DIR_SECRETS, is_secret_path
 
+__all__ = [
+    "SCAN_LIMIT",
+    "WORK_LIMIT",
+    "PathContext",
+    "Place",
+    "WorkLimitExceeded",
+    "change_dir",
+    "exists",
+    "is_safe_read_call",
+    "is_secret_below",
+    "is_secret_path",
+    "is_within",
+    "path_ok",
+    "scan_ok",
+    "tree_has_secrets",
+    "word_ok",
+]
+
+#: Most entries one tree scan inspects; a bigger tree counts as unsafe.
 SCAN_LIMIT = 5000
-SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
-_SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".docker", ".password-store"})
-_SECRET_NAMES = frozenset(
-    ".netrc .npmrc .pypirc .git-credentials .htpasswd shadow .bash_history .zsh_history "
-    ".envrc .pgpass".split()
-)
-_ENV_OK = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist"})
-_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".kdbx", ".keystore", ".jks")
-_SECRET_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials")
+#: Most path resolutions plus scanned entries for one whole tool call.
+WORK_LIMIT = 40_000
 
 
-def _secret_name(name: str) -> bool:
-    if name in _SECRET_DIRS or name in _SECRET_NAMES or "secret" in name:
-        return True
-    if (name == ".env" or name.startswith(".env.")) and name not in _ENV_OK:
-        return True
-    return name.endswith(_SECRET_SUFFIXES) or name.startswith(_SECRET_PREFIXES)
+_GIT_DIR_MARKS = frozenset({"objects", "refs", "commondir"})
 
 
-def is_secret_path(path: str) -> bool:
-    """Whether any component of `path` looks like it holds a secret.
+class WorkLimitExceeded(Exception):
+    """Raised when checking one call would take more than `WORK_LIMIT` steps."""
+
+
+def _below(path: str, roots: Sequence[str]) -> str | None:
+    """The part of the absolute, normalised `path` below the first root holding it."""
+    for root in roots:
+        if os.path.commonpath([path, root]) == root:
+            return os.path.relpath(path, root)
+    return None
+
+
+def _lexical_roots(roots: Sequence[str]) -> tuple[str, ...]:
+    forms = (f(r) for r in roots for f in (os.path.abspath, os.path.realpath))
+    return tuple(dict.fromkeys(forms))
+
+
+def is_git_config(real: str) -> bool:
+    """Whether the real path `real` is the ``config`` of a (possibly bare) git directory.
 
     Args:
-        path: A file system path, absolute or relative (not expanded).
+        real: A real (symlink-free) path.
 
     Returns:
-        True for SSH/GPG/cloud credential directories, ``.env`` files, key and
-        keystore files, credential and history files, and anything named
-        ``*secret*`` (all case-insensitive).
+        True for ``config`` or ``config.worktree`` next to ``HEAD`` and ``objects``/``refs``.
     """
-    parts = [p for p in path.replace("\\", "/").lower().split("/") if p]
-    if any(a == ".config" and b == "gcloud" for a, b in itertools.pairwise(parts)):
+    return os.path.basename(real) in GIT_DIR_SECRETS and is_git_dir(os.path.dirname(real))
+
+
+def _secret_both_ways(path: str, roots: Sequence[str]) -> bool:
+    lexical = _below(os.path.abspath(path), _lexical_roots(roots))
+    real_path = os.path.realpath(path)
+    real = _below(real_path, [os.path.realpath(r) for r in roots])
+    if lexical is None or real is None:
         return True
-    return any(_secret_name(part) for part in parts)
-
-
-def _root_of(path: str, roots: Sequence[str]) -> str | None:
-    real = os.path.realpath(path)
-    for root in roots:
-        real_root = os.path.realpath(root)
-        if os.path.commonpath([real, real_root]) == real_root:
-            return real_root
-    return None
+    return is_secret_path(lexical) or is_secret_path(real) or is_git_config(real_path)
 
 
 def is_secret_below(path: str, roots: Sequence[str]) -> bool:
     """Whether `path` looks secret, judging only the part below the root holding it.
+
+    The path is judged by text (normalised) and physically (symlinks resolved):
+    either one outside every root, or looking secret below its root, counts.
 
     Args:
         path: The path to test.
         roots: Allowed directories.
 
     Returns:
-        True when the path is outside every root or its part below the root looks secret.
+        True when the path is outside every root or its part below the root looks
+        secret (or is a git directory's ``config``).
     """
-    root = _root_of(path, roots)
-    if root is None:
-        return True
-    return is_secret_path(os.path.relpath(os.path.realpath(path), root))
+    return _secret_both_ways(path, roots)
 
 
 def is_within(path: str, roots: Sequence[str]) -> bool:
-    """Whether `path` resolves (symlinks and ``..`` included) inside one of `roots`.
+    """Whether `path` lies inside one of `roots` both by text and physically.
 
     Args:
         path: The path to test; relative paths resolve against the process cwd.
         roots: Allowed directories.
 
     Returns:
-        True when the real path equals or lies below a root's real path.
+        True when the normalised path and the real path (symlinks and ``..``
+        resolved) each equal or lie below a root (as given or resolved).
     """
-    return _root_of(path, roots) is not None
+    lexical = _below(os.path.abspath(path), _lexical_roots(roots))
+    real = _below(os.path.realpath(path), [os.path.realpath(r) for r in roots])
+    return lexical is not None and real is not None
 
 
 def _link_escapes(link: str, real_root: str) -> bool:
     target = os.path.realpath(link)
     if os.path.commonpath([target, real_root]) != real_root:
         return True
-    return is_secret_path(os.path.relpath(target, real_root))
+    return is_secret_path(os.path.relpath(target, real_root)) or is_git_config(target)
+
+
+def _entry_unsafe(entry: os.DirEntry[str], real_root: str, in_git_dir: bool) -> bool:
+    if is_secret_path(os.path.relpath(entry.path, real_root)):
+        return True
+    if in_git_dir and entry.name.lower() in GIT_DIR_SECRETS:
+        return True
+    if entry.is_symlink():
+        return _link_escapes(entry.path, real_root)
+    return entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_nlink > 1
+
+
+def _scan(real_root: str, limit: int) -> tuple[bool, int]:
+    """(unsafe, entries inspected) for a recursive read of the directory `real_root`."""
+    count = 0
+    stack = [real_root]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(itertools.islice(it, limit - count + 1))
+        except OSError:
+            return True, count  # an unreadable directory cannot be proven clean
+        names = {e.name for e in entries}
+        in_git_dir = "HEAD" in names and not names.isdisjoint(_GIT_DIR_MARKS)
+        for entry in entries:
+            count += 1
+            if count > limit or _entry_unsafe(entry, real_root, in_git_dir):
+                return True, count
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+    return False, count
 
 
 def tree_has_secrets(root: str, limit: int = SCAN_LIMIT) -> bool:
     """Whether a recursive read of `root` could reach a secret.
 
-    Walks `root` (skipping ``.git``, ``node_modules``, ``.venv`` and
-    ``__pycache__``). Symlinks that point outside `root` or at a secret count as
-    secrets, since ``grep -R`` or ``rg -L`` would follow them.
+    Walks all of `root`, skipping no directory (``.git``, ``node_modules``
+    and ``.venv`` included: ``grep -r`` reads them too). Counts as a secret: a
+    secret-looking name, the ``config`` of any git directory, a hard-linked
+    file (it may alias a file elsewhere) and a symlink that points outside
+    `root` or at a secret (``grep -R`` and ``rg -L`` follow them).
 
     Args:
         root: Directory (or file) to scan.
         limit: Maximum number of entries to inspect.
 
     Returns:
-        True when a secret-looking entry is found or more than `limit` entries
-        exist, False otherwise.
+        True when something secret is found, a directory cannot be read, or
+        more than `limit` entries exist; False otherwise.
     """
     real_root = os.path.realpath(root)
     if not os.path.isdir(real_root):
-        return is_secret_path(os.path.basename(real_root))
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(real_root):
-        for name in dirnames + filenames:
-            count += 1
-            full = os.path.join(dirpath, name)
-            if count > limit or is_secret_path(os.path.relpath(full, real_root)):
-                return True
-            if os.path.islink(full) and _link_escapes(full, real_root):
-                return True
-        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
-    return False
+        return is_secret_path(os.path.basename(real_root)) or is_git_config(real_root)
+    return _scan(real_root, limit)[0]
+
+
+@dataclass(frozen=True, order=True)
+class Place:
+    """One place a command may be running in.
+
+    Attributes:
+        logical: ``$PWD`` as bash keeps it (by text, symlinks not resolved).
+        physical: The real directory the process is in.
+    """
+
+    logical: str
+    physical: str
+
+
+@dataclass
+class _Budget:
+    left: int = WORK_LIMIT
+    scanned: dict[str, bool] = field(default_factory=dict)
+
+    def spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise WorkLimitExceeded
 
 
 @dataclass
@@ -137,12 +227,17 @@ class PathContext:
 
     Attributes:
         roots: Real paths of the directories that may be read.
-        cwds: Every directory the command may currently run in (a ``cd`` that
-            may fail leaves more than one possibility).
+        lexical_roots: The roots as given (normalised) and as real paths: where
+            a path judged by text may lie.
+        places: Every place the command may currently run in (a ``cd`` that
+            may fail, or may resolve by text or physically, leaves several).
+        budget: The work left for this call, shared by derived contexts.
     """
 
     roots: tuple[str, ...]
-    cwds: frozenset[str]
+    lexical_roots: tuple[str, ...]
+    places: frozenset[Place]
+    budget: _Budget = field(default_factory=_Budget)
 
     @classmethod
     def create(cls, cwd: str | None, extra_roots: Sequence[str]) -> PathContext:
@@ -153,37 +248,81 @@ class PathContext:
             extra_roots: Further directories that may be read.
 
         Returns:
-            The context, with `cwd` as its only current directory.
+            The context, running in `cwd` (by its given and its real name).
         """
-        base = os.path.realpath(cwd if cwd is not None else os.getcwd())
+        given = os.path.abspath(cwd if cwd is not None else os.getcwd())
+        base = os.path.realpath(given)
         roots = (base, *(os.path.realpath(r) for r in extra_roots))
-        return cls(roots, frozenset({base}))
+        places = frozenset({Place(given, base), Place(base, base)})
+        return cls(roots, _lexical_roots([given, *extra_roots]), places)
+
+    @property
+    def base(self) -> str:
+        """The real path of the session's working directory."""
+        return self.roots[0]
+
+    def at(self, places: frozenset[Place]) -> PathContext:
+        """The same roots and budget, running in `places`.
+
+        Args:
+            places: The places of the new context.
+
+        Returns:
+            A context sharing this one's budget.
+        """
+        return dataclasses.replace(self, places=places)
+
+    def resolve(self, value: str, place: Place) -> tuple[str, str, str]:
+        """The (lexical, physical, real-lexical) absolute paths `value` names in `place`.
+
+        Args:
+            value: The path as a program receives it.
+            place: Where it is resolved.
+
+        Returns:
+            ``normpath`` against the logical cwd, ``realpath`` against the
+            physical cwd, and the ``realpath`` of the lexical path.
+        """
+        self.budget.spend(1)
+        lexical = os.path.normpath(os.path.join(place.logical, value))
+        physical = os.path.realpath(os.path.join(place.physical, value))
+        return lexical, physical, os.path.realpath(lexical)
 
 
-def candidate_paths(
-    value: str, pattern: str | None, ctx: PathContext
-) -> list[tuple[str, str]] | None:
-    """The (cwd, path) pairs a word may denote: the literal path plus any glob matches.
+def _place_ok(value: str, place: Place, ctx: PathContext) -> bool:
+    """Whether `value` read in `place` stays inside the roots, secret-free, both ways."""
+    lexical, physical, lexical_real = ctx.resolve(value, place)
+    below = _below(lexical, ctx.lexical_roots)
+    if below is None or is_secret_path(below):
+        return False
+    for real in {physical, lexical_real}:
+        below = _below(real, ctx.roots)
+        if below is None or is_secret_path(below) or is_git_config(real):
+            return False
+        if os.path.isfile(real) and os.stat(real).st_nlink > 1:
+            return False  # a hard link may alias a file outside the roots
+    return True
 
-    Args:
-        value: The word after quote removal.
-        pattern: The word's glob pattern, or None when it is not globbed.
-        ctx: The current path context.
 
-    Returns:
-        The pairs for every possible cwd, or None when the glob would reach
-        outside the roots or match more than `SCAN_LIMIT` paths.
+def _expand(value: str, pattern: str | None, ctx: PathContext) -> list[tuple[Place, str]] | None:
+    """The (place, path) pairs a word may denote: the literal path plus any glob matches.
+
+    Returns None when the glob would reach outside the roots or match more than
+    `SCAN_LIMIT` paths. Matches are given as bash passes them (relative to the
+    place when the pattern is relative).
     """
-    out: list[tuple[str, str]] = []
-    for cwd in sorted(ctx.cwds):
-        out.append((cwd, os.path.join(cwd, value)))
+    out: list[tuple[Place, str]] = []
+    for place in sorted(ctx.places):
+        out.append((place, value))
         if pattern is None:
             continue
         literal_dir = os.path.dirname(value.split("*")[0].split("?")[0])
-        if ".." in value.split("/") or not is_within(os.path.join(cwd, literal_dir), ctx.roots):
+        if ".." in value.split("/") or not _place_ok(literal_dir or ".", place, ctx):
             return None  # keep globbing inside the roots
-        matches = glob.iglob(os.path.join(glob.escape(cwd), pattern), include_hidden=True)
-        out.extend((cwd, m) for m in itertools.islice(matches, SCAN_LIMIT + 1))
+        matches = glob.iglob(pattern, root_dir=place.physical, include_hidden=True)
+        found = list(itertools.islice(matches, SCAN_LIMIT + 1))
+        ctx.budget.spend(len(found))
+        out.extend((place, m) for m in found)
         if len(out) > SCAN_LIMIT:
             return None
     return out
@@ -198,27 +337,25 @@ def path_ok(value: str, ctx: PathContext, pattern: str | None = None) -> bool:
         pattern: The word's glob pattern, or None when it is not globbed.
 
     Returns:
-        False when any candidate path looks secret, resolves outside the roots,
-        is a hard-linked file, or a glob match would read as an option.
+        False when any candidate path, judged by text or physically from any
+        place, looks secret, lies outside the roots, is a git directory's
+        config or a hard-linked file, or when a glob match would read as an
+        option.
     """
     if value == "-":
         return True
-    # Names are judged below the root (the checks in the loop): a project kept in,
-    # say, ``/code/secrets-manager`` must not make every read ask.
+    # Names are judged below the root (the checks in `_place_ok`): a project kept
+    # in, say, ``/code/secrets-manager`` must not make every read ask.
     if not os.path.isabs(value) and is_secret_path(value):
         return False
-    candidates = candidate_paths(value, pattern, ctx)
+    candidates = _expand(value, pattern, ctx)
     if candidates is None:
         return False
-    for cwd, path in candidates:
-        lexical = os.path.relpath(os.path.normpath(path), cwd)
-        if is_secret_path(lexical) or (pattern is not None and lexical.startswith("-")):
+    for place, path in candidates:
+        if pattern is not None and path.startswith("-"):
             return False
-        root = _root_of(path, ctx.roots)
-        if root is None or is_secret_path(os.path.relpath(os.path.realpath(path), root)):
+        if not _place_ok(path, place, ctx):
             return False
-        if os.path.isfile(path) and os.stat(path).st_nlink > 1:
-            return False  # a hard link may alias a file outside the roots
     return True
 
 
@@ -235,8 +372,37 @@ def word_ok(word: Word, ctx: PathContext) -> bool:
     return path_ok(word.value, ctx, word.glob)
 
 
+def exists(word: Word, ctx: PathContext) -> bool:
+    """Whether some path the word may denote exists (as a file, directory or link).
+
+    Args:
+        word: The shell word.
+        ctx: The current path context.
+
+    Returns:
+        True when any candidate exists, judged by text or physically.
+    """
+    for place, path in _expand(word.value, word.glob, ctx) or []:
+        if any(os.path.lexists(p) for p in ctx.resolve(path, place)):
+            return True
+    return False
+
+
+def _scanned_clean(directory: str, ctx: PathContext) -> bool:
+    cache = ctx.budget.scanned
+    if directory not in cache:
+        limit = min(SCAN_LIMIT, max(ctx.budget.left, 0))
+        unsafe, count = _scan(directory, limit)
+        ctx.budget.spend(count)
+        cache[directory] = not unsafe
+    return cache[directory]
+
+
 def scan_ok(word: Word, ctx: PathContext) -> bool:
     """Whether a recursive read of every path `word` denotes stays secret-free.
+
+    Every directory the word may name, by text or physically, is scanned in full
+    (see `tree_has_secrets`).
 
     Args:
         word: The shell word naming the files or directories to scan.
@@ -244,12 +410,59 @@ def scan_ok(word: Word, ctx: PathContext) -> bool:
 
     Returns:
         False when the word's glob is unsafe or any directory it names may hold
-        a secret (see `tree_has_secrets`).
+        a secret.
     """
-    candidates = candidate_paths(word.value, word.glob, ctx)
+    candidates = _expand(word.value, word.glob, ctx)
     if candidates is None:
         return False
-    return not any(os.path.isdir(p) and tree_has_secrets(p) for _, p in candidates)
+    for place, path in candidates:
+        _, physical, lexical_real = ctx.resolve(path, place)
+        for directory in {physical, lexical_real}:
+            if os.path.isdir(directory) and not _scanned_clean(directory, ctx):
+                return False
+    return True
+
+
+def change_dir(word: Word, ctx: PathContext, physical: bool = False) -> frozenset[Place] | None:
+    """The places ``cd word`` (``cd -P word`` when `physical`) may land in from any place.
+
+    Bash's logical ``cd`` applies the target to ``$PWD`` by text and enters the
+    normalised path; when that fails it falls back to the target as the kernel
+    resolves it (``$PWD`` then becomes the real path). ``cd -P`` and
+    ``git -C`` only do the latter. Every landing place must be safe by text and
+    physically (see `path_ok`).
+
+    Args:
+        word: The ``cd`` target.
+        ctx: The current path context.
+        physical: Resolve like ``cd -P`` (or ``git -C``).
+
+    Returns:
+        The new places, or None when the target is unsafe, globbed, an option,
+        subject to ``CDPATH``, or not a directory from every place.
+    """
+    target = word.value
+    if word.glob is not None or not target or target.startswith("-"):
+        return None
+    relative = not target.startswith(("/", "./", "../")) and target not in (".", "..")
+    if relative and os.environ.get("CDPATH"):
+        return None
+    if not path_ok(target, ctx):
+        return None
+    new: set[Place] = set()
+    for place in ctx.places:
+        _, direct, _ = ctx.resolve(target, place)
+        if physical:
+            primary = Place(direct, direct)
+        else:
+            canonical = os.path.normpath(os.path.join(place.logical, target))
+            primary = Place(canonical, os.path.realpath(canonical))
+            if os.path.isdir(direct):
+                new.add(Place(direct, direct))
+        if not os.path.isdir(primary.physical):
+            return None
+        new.add(primary)
+    return frozenset(new)
 
 
 def _tool_path_ok(value: Any, ctx: PathContext, default: str = ".") -> bool:
@@ -314,6 +527,9 @@ def is_safe_read_call(
 ) -> bool:
     """Whether a Claude Code read tool call only touches non-secret files in the roots.
 
+    Paths are judged by text (Claude Code normalises them) and physically (the
+    kernel follows symlinks); both must stay inside the roots and not look secret.
+
     Args:
         tool_name: ``Read``, ``Glob``, ``Grep``, ``LS`` or ``NotebookRead``
             (anything else is not safe).
@@ -322,12 +538,13 @@ def is_safe_read_call(
         extra_roots: Further directories that may be read.
 
     Returns:
-        True when the call is confined to the roots and cannot read a secret.
+        True when the call is confined to the roots and cannot read a secret;
+        False too when checking fails in any way.
     """
     checker = _READ_TOOLS.get(tool_name)
     if checker is None:
         return False
     try:
         return checker(input_data, PathContext.create(cwd, extra_roots))
-    except (OSError, ValueError, TypeError):
+    except Exception:  # any failure of the checker means "ask"
         return False

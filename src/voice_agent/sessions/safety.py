@@ -2,23 +2,26 @@
 
 Anything not proven safe returns False, which means "ask the developer".
 Bash commands are parsed strictly (see `bash_parse`), every program must be on an
-allowlist with per-program argument rules (see `bash_programs`), and every path a
-command reads must resolve inside the working directory (or an extra root) and not
-look secret (see `paths`, which also checks Claude Code's own read tools).
+allowlist with per-program argument rules (see `bash_programs`; git has its own in
+`git_policy`), and every path a command reads must stay inside the working
+directory (or an extra root) and not look secret, judged by text and physically
+from every place a ``cd`` may have led to (see `paths`, which also checks Claude
+Code's own read tools, and `secret_names`).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Sequence
 
 from voice_agent.sessions import bash_parse as bp
 from voice_agent.sessions import bash_programs as programs
 from voice_agent.sessions.bash_parse import ParsedArgs, SimpleCommand, Spec, Word
+from voice_agent.sessions.git_policy import check_git
 from voice_agent.sessions.paths import (
     PathContext,
-    candidate_paths,
+    change_dir,
+    exists,
     is_safe_read_call,
     is_secret_below,
     is_secret_path,
@@ -39,11 +42,16 @@ __all__ = [
     "tree_has_secrets",
 ]
 
-_MAX_CWDS = 8
+_MAX_PLACES = 16
 
 
 def _values_ok(parsed: ParsedArgs, spec: Spec, ctx: PathContext) -> bool:
     return all(name in spec.free or path_ok(v, ctx) for name, v in parsed.values)
+
+
+def _file_values(parsed: ParsedArgs, spec: Spec) -> list[Word]:
+    """The option values that name files (every value not known to be free text)."""
+    return [Word(v, v) for name, v in parsed.values if name not in spec.free]
 
 
 def _generic_ok(parsed: ParsedArgs, spec: Spec, ctx: PathContext) -> bool:
@@ -73,7 +81,11 @@ def _check_spec(name: str, cmd: SimpleCommand, ctx: PathContext) -> bool:
         return False
     if not _generic_ok(parsed, spec, ctx):
         return False
-    return name != "diff" or all(scan_ok(w, ctx) for w in pos)
+    if name not in programs.SCANNED:
+        return True
+    # diff reads every operand and every file-naming value (--from-file=DIR...),
+    # recursively with -r: each is scanned like a tree.
+    return all(scan_ok(w, ctx) for w in [*pos, *_file_values(parsed, spec)])
 
 
 def _check_grep(name: str, cmd: SimpleCommand, ctx: PathContext) -> bool:
@@ -97,14 +109,9 @@ def _check_grep(name: str, cmd: SimpleCommand, ctx: PathContext) -> bool:
     if not recursive:
         return True
     # A missing operand hints that an option value was taken for one: scan "." too.
-    if not pos or not all(_exists(w, ctx) for w in pos):
+    if not pos or not all(exists(w, ctx) for w in pos):
         pos = [*pos, _DOT]
-    return all(scan_ok(w, ctx) for w in pos)
-
-
-def _exists(word: Word, ctx: PathContext) -> bool:
-    candidates = candidate_paths(word.value, word.glob, ctx) or []
-    return any(os.path.lexists(p) for _, p in candidates)
+    return all(scan_ok(w, ctx) for w in [*pos, *_file_values(parsed, spec)])
 
 
 def _check_find(cmd: SimpleCommand, ctx: PathContext) -> bool:
@@ -134,77 +141,26 @@ def _find_expr(value: str) -> bool:
     return value.startswith("-") or value in ("(", ")", "!", ",")
 
 
-def _chdir(word: Word, ctx: PathContext) -> frozenset[str] | None:
-    """The directories ``cd word`` may land in from any possible cwd (None if unsafe)."""
-    target = word.value
-    relative = not target.startswith(("/", "./", "../")) and target not in (".", "..")
-    if word.glob is not None or target.startswith("-") or not target:
-        return None
-    if relative and os.environ.get("CDPATH"):
-        return None
-    new = frozenset(os.path.realpath(os.path.join(c, target)) for c in ctx.cwds)
-    if not path_ok(target, ctx) or not all(os.path.isdir(d) for d in new):
-        return None
-    return new
-
-
 def _check_cd(cmd: SimpleCommand, ctx: PathContext) -> bool:
-    # A failed cd leaves the cwd unchanged, so later commands may run in either.
-    if cmd.piped or len(cmd.words) != 2:
+    """``cd [-L|-P] [--] dir``: the places after it are added to the possible ones.
+
+    A cd that fails leaves the cwd unchanged, so later commands may run in either.
+    """
+    if cmd.piped:
         return False
-    new = _chdir(cmd.words[1], ctx)
-    if new is None or len(ctx.cwds | new) > _MAX_CWDS:
+    args = [w.value for w in cmd.words[1:]]
+    physical = False
+    while args and args[0] in ("-L", "-P"):
+        physical = args.pop(0) == "-P"
+    if args[:1] == ["--"]:
+        args.pop(0)
+    if len(args) != 1:
         return False
-    ctx.cwds = ctx.cwds | new
+    new = change_dir(cmd.words[-1], ctx, physical=physical)
+    if new is None or len(ctx.places | new) > _MAX_PLACES:
+        return False
+    ctx.places = ctx.places | new
     return True
-
-
-def _git_subcommand_ok(sub: str, args: list[str]) -> bool:
-    if sub == "branch":
-        prefixes = ("--sort=", "--format=", "--color=")
-        return all(a in programs.GIT_BRANCH_FLAGS or a.startswith(prefixes) for a in args)
-    if sub == "tag":
-        return args in ([], ["-l"], ["--list"])
-    if sub == "remote":
-        return args in ([], ["-v"], ["--verbose"])
-    if sub == "stash":
-        return bool(args) and args[0] in ("list", "show")
-    if sub == "reflog":
-        return not args or args[0] == "show"
-    return sub in programs.GIT_SUBCOMMANDS
-
-
-def _git_arg_ok(word: Word, ctx: PathContext) -> bool:
-    text = word.value
-    if text == "--":
-        return True
-    if text.startswith("--"):
-        name, eq, value = text.partition("=")
-        return bp.long_option_ok(name, programs.GIT_SPEC) and (not eq or path_ok(value, ctx))
-    if text.startswith("-") and len(text) > 1:  # an attached value may name a file
-        return "O" not in text and (len(text) < 3 or path_ok(text[2:], ctx))
-    parts = text.split(":")[1:]
-    return word_ok(word, ctx) and all(path_ok(p, ctx) for p in parts)
-
-
-def _check_git(cmd: SimpleCommand, ctx: PathContext) -> bool:
-    words = list(cmd.words[1:])
-    git_ctx = PathContext(ctx.roots, ctx.cwds)
-    while words and words[0].value.startswith("-"):
-        flag = words.pop(0).value
-        if flag == "-C" and words:
-            cwds = _chdir(words.pop(0), git_ctx)
-            if cwds is None:
-                return False
-            git_ctx.cwds = cwds
-        elif flag not in programs.GIT_GLOBAL_FLAGS:
-            return False
-    if not words or words[0].glob is not None:
-        return False
-    sub, args = words[0].value, words[1:]
-    if not _git_subcommand_ok(sub, [a.value for a in args]):
-        return False
-    return all(_git_arg_ok(a, git_ctx) for a in args)
 
 
 _Checker = Callable[[SimpleCommand, PathContext], bool]
@@ -215,7 +171,7 @@ def _dispatch(name: str) -> _Checker | None:
         return lambda cmd, ctx: _check_grep(name, cmd, ctx)
     if name in programs.SPECS:
         return lambda cmd, ctx: _check_spec(name, cmd, ctx)
-    return {"find": _check_find, "git": _check_git, "cd": _check_cd}.get(name)
+    return {"find": _check_find, "git": check_git, "cd": _check_cd}.get(name)
 
 
 def _command_ok(cmd: SimpleCommand, ctx: PathContext) -> bool:
@@ -248,15 +204,17 @@ def is_safe_bash_command(
 
     Returns:
         True only when every simple command is an allowlisted program with
-        harmless arguments reading only non-secret paths inside the roots.
+        harmless arguments reading only non-secret paths inside the roots,
+        judged by text and physically from every place the command may run
+        in; False when the check fails in any way or needs too much work.
     """
-    commands = bp.parse_script(command)
-    if commands is None:
-        return False
     try:
+        commands = bp.parse_script(command)
+        if commands is None:
+            return False
         ctx = PathContext.create(cwd, extra_roots)
         return all(_command_ok(cmd, ctx) for cmd in commands)
-    except (OSError, ValueError):
+    except Exception:  # any failure of the checker (or its work limit) means "ask"
         return False
 
 
