@@ -16,6 +16,7 @@ from tests.e2e.helpers import cli_processes
 from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram_types import StoredMessage
+from voice_agent.sessions import StickyApproval
 from voice_agent.telegram.callbacks import Kind, encode
 
 pytestmark = pytest.mark.e2e
@@ -450,50 +451,183 @@ async def test_draft_streaming_in_private_chats(
         assert not answer.edited
 
 
-async def test_chatter_cannot_approve(
-    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    group, chatter = -100777, 3003
+async def _chatter_press(
+    bot: BotHarness, chat: int, user: int, message: StoredMessage, label: str
+) -> str:
+    """``user`` presses a button of ``message``; returns the callback answer text."""
+    button = next(b for b in message.buttons if label in str(b.get("text")))
+    injected = bot.tg.press_button(chat, user, message.message_id, str(button["callback_data"]))
+    answer = await bot.tg.wait_for(
+        lambda: next(
+            (
+                a
+                for a in bot.tg.callback_answers
+                if a.callback_query_id == injected.callback_query_id
+            ),
+            None,
+        ),
+        30,
+    )
+    return str(answer.text or "")
+
+
+GROUP, CHATTER = -100777, 3003
+
+
+@pytest.fixture
+async def team(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A group where the owner approves and Carol may only chat."""
     async with running_bot(
         harness,
         tmp_path,
         monkeypatch,
-        allowed_chat_ids=frozenset({group}),
-        allowed_user_ids=frozenset({OWNER, chatter}),
+        allowed_chat_ids=frozenset({GROUP}),
+        allowed_user_ids=frozenset({OWNER, CHATTER}),
         approver_user_ids=frozenset({OWNER}),
     ) as bot:
-        bot.tg.supergroup(group, "team")
-        bot.tg.user(chatter, "Carol")
-        target = bot.cli.workdir / "team.txt"
-        bot.cli.fake.enqueue(
-            Reply.tool_use("Write", {"file_path": str(target), "content": "x\n"}),
-            Reply.text("Written."),
-        )
-        bot.tg.send_text(group, chatter, "create team.txt")  # a chatter may prompt
-        prompt = await bot.approval_prompt(chat_id=group)
-        button = next(b for b in prompt.buttons if "Approve" in str(b.get("text")))
-        injected = bot.tg.press_button(
-            group, chatter, prompt.message_id, str(button["callback_data"])
-        )
-        answer = await bot.tg.wait_for(
-            lambda: next(
-                (
-                    a
-                    for a in bot.tg.callback_answers
-                    if a.callback_query_id == injected.callback_query_id
-                ),
-                None,
-            ),
-            30,
-        )
-        assert answer.text == "Only an approver can decide tool calls here."
-        assert not target.exists()
-        assert bot.svc.manager.storage is not None
-        refused = [e for e in bot.svc.manager.storage.audit.entries() if e.decision == "refused"]
-        assert [(e.user_id, e.chat_id) for e in refused] == [(chatter, group)]
-        bot.tg.press_button(group, OWNER, prompt.message_id, str(button["callback_data"]))
-        await bot.reply(final_answer(bot, "Written."), chat_id=group)
-        assert target.exists()
+        bot.tg.supergroup(GROUP, "team")
+        bot.tg.user(CHATTER, "Carol")
+        yield bot
+
+
+def _refused(bot: BotHarness) -> list[tuple[int | None, str]]:
+    assert bot.svc.manager.storage is not None
+    refused = [e for e in bot.svc.manager.storage.audit.entries() if e.decision == "refused"]
+    assert {e.chat_id for e in refused} <= {GROUP}
+    return [(e.user_id, e.input_summary) for e in refused]
+
+
+async def test_chatter_cannot_approve(team: BotHarness) -> None:
+    bot = team
+    target = bot.cli.workdir / "team.txt"
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(target), "content": "x\n"}),
+        Reply.text("Written."),
+    )
+    bot.tg.send_text(GROUP, CHATTER, "create team.txt")  # a chatter may prompt
+    prompt = await bot.approval_prompt(chat_id=GROUP)
+    answer = await _chatter_press(bot, GROUP, CHATTER, prompt, "Approve")
+    assert answer == "Only an approver can decide tool calls here."
+    bot.tg.send_text(GROUP, CHATTER, "yes", reply_to=prompt.message_id)  # nor in words
+    await bot.reply(
+        lambda m: m.from_bot and m.content == "Only an approver can decide tool calls here.",
+        GROUP,
+    )
+    assert not target.exists()
+    assert _refused(bot) == [
+        (CHATTER, "decision by button refused"),
+        (CHATTER, "decision by text refused"),
+    ]
+    await _chatter_press(bot, GROUP, OWNER, prompt, "Approve")
+    await bot.reply(final_answer(bot, "Written."), chat_id=GROUP)
+    assert target.exists()
+
+
+async def test_chatter_cannot_widen_what_runs_unasked(team: BotHarness) -> None:
+    bot = team
+    workdir = str(bot.cli.workdir)
+    (bot.cli.workdir / "notes.txt").write_text("mine")
+    manager = bot.svc.manager
+    storage = manager.storage
+    assert storage is not None
+    session = manager.get_or_create(GROUP)
+    npm_test = StickyApproval("Bash", r"npm test(\s.*)?", "command", label="npm test")
+    session.permission_handler.add_sticky_approval(npm_test)
+    for command, refusal in [
+        ("/mode acceptEdits", "Only an approver can change the permission mode."),
+        ("/cwd /", "Only an approver can change the working directory."),
+        ("/get notes.txt", "Only an approver can fetch files."),
+    ]:
+        bot.tg.send_text(GROUP, CHATTER, command)
+        await bot.reply(lambda m, r=refusal: m.from_bot and m.content.startswith(r), GROUP)
+    bot.tg.send_text(GROUP, CHATTER, "/approvals")  # looking is fine
+    listing = await bot.reply(lambda m: m.from_bot and "Sticky approvals" in m.content, GROUP)
+    assert "npm test" in listing.content
+    answer = await _chatter_press(bot, GROUP, CHATTER, listing, "Revoke all")
+    assert answer == "Only an approver can revoke rules."
+
+    # Nothing changed, in the live session or in the store.
+    assert (session.permission_mode, session.cwd) == ("default", workdir)
+    assert storage.get_permission_mode(GROUP, "main") == "default"
+    stored = storage.get_session(GROUP, "main")
+    assert stored is not None
+    assert stored.cwd == workdir
+    assert session.permission_handler.get_sticky_approvals() == [npm_test]
+    assert not [m for m in bot.tg.messages(GROUP) if m.from_bot and m.document is not None]
+    assert _refused(bot) == [
+        (CHATTER, "/mode acceptEdits refused"),
+        (CHATTER, "/cwd / refused"),
+        (CHATTER, "/get notes.txt refused"),
+        (CHATTER, "revoke all rules refused"),
+    ]
+
+    # The approver may do all of it.
+    bot.tg.send_text(GROUP, OWNER, "/mode acceptEdits")
+    await bot.reply(lambda m: m.from_bot and "is now acceptEdits" in m.content, GROUP)
+    bot.tg.send_text(GROUP, OWNER, "/get notes.txt")
+    sent = await bot.reply(lambda m: m.from_bot and m.document is not None, GROUP)
+    assert sent.document is not None
+    assert bot.tg.download(sent.document.file_id) == b"mine"
+    assert storage.get_permission_mode(GROUP, "main") == "acceptEdits"
+
+
+async def test_a_typed_decision_replying_to_a_prompt_decides_it(bot: BotHarness) -> None:
+    bot.cli.fake.enqueue(
+        Reply.tool_uses(
+            *(("Read", {"file_path": f"/etc/voice-agent-test-{n}"}) for n in ("a", "b"))
+        ),
+        Reply.text("Done reading."),
+    )
+    bot.tg.send_text(OWNER, None, "read them")
+    first, second = await bot.approval_prompt(1), await bot.approval_prompt(2)
+    bot.tg.send_text(OWNER, None, "approve #7")
+    await bot.reply("No request #7 is waiting here (waiting: #1, #2)")
+    bot.tg.send_text(OWNER, None, "approve 1", reply_to=second.message_id)
+    await bot.reply("You replied to #2 but said #1; nothing was decided.")
+    bot.tg.send_text(OWNER, None, "yes", reply_to=second.message_id)
+    await bot.reply(lambda m: m.from_bot and m.content == "✅ approved #2")
+    session = bot.svc.manager.get(OWNER)
+    assert session is not None
+    assert [r.number for r in session.permission_handler.pending_requests()] == [1]
+    bot.tg.send_text(OWNER, None, "no")  # the only one left
+    await bot.reply(lambda m: m.from_bot and m.content == "❌ rejected #1")
+    await bot.reply(final_answer(bot, "Done reading."))
+    assert "Rejected by Ada" in bot.tg.message(OWNER, first.message_id).content
+    assert len(bot.cli.fake.main_requests) == 2  # none of the decisions became a prompt
+
+
+async def test_a_long_command_arrives_whole_as_a_file(bot: BotHarness) -> None:
+    command = "echo " + "x" * 5000 + " > long.txt"
+    bot.cli.fake.enqueue(Reply.tool_use("Bash", {"command": command}), Reply.text("Wrote it."))
+    bot.tg.send_text(OWNER, None, "write a long line")
+    prompt = await bot.approval_prompt()
+    assert "The whole command is in the attached file." in prompt.content
+    assert "characters not shown" in prompt.content
+    assert "> long.txt" in prompt.content  # the end of the command is shown too
+    assert len(prompt.content) < 4096
+    document = bot.tg.message(OWNER, prompt.reply_to_message_id or 0)
+    assert document.document is not None
+    assert document.document.filename == "approval-1.sh"
+    assert bot.tg.download(document.document.file_id).decode() == command
+    assert "Approval #1" in (document.caption or "")
+    assert [b["text"] for b in prompt.buttons] == ["✅ Approve", "♾ Always", "❌ Reject"]
+    bot.tg.send_text(OWNER, None, "yes", reply_to=document.message_id)  # the file is the prompt's
+    await bot.reply(lambda m: m.from_bot and m.content == "✅ approved #1")
+    await bot.reply(final_answer(bot, "Wrote it."))
+    assert (bot.cli.workdir / "long.txt").read_text() == "x" * 5000 + "\n"
+
+
+async def test_hidden_characters_in_a_command_are_shown_escaped(bot: BotHarness) -> None:
+    command = "touch \u202etxt.exe"
+    bot.cli.fake.enqueue(Reply.tool_use("Bash", {"command": command}), Reply.text("Not done."))
+    bot.tg.send_text(OWNER, None, "touch it")
+    prompt = await bot.approval_prompt()
+    assert "⚠ contains hidden characters" in prompt.content
+    assert "touch \\u202etxt.exe" in prompt.content
+    assert "\u202e" not in prompt.content
+    await bot.press(prompt, "Reject")
+    await bot.reply(final_answer(bot, "Not done."))
+    assert not list(bot.cli.workdir.glob("*txt.exe"))
 
 
 async def test_files_both_ways(bot: BotHarness, tmp_path: Path) -> None:

@@ -56,6 +56,12 @@ async def test_spoken_yes_approves_the_pending_request(bot: BotHarness) -> None:
     assert len(bot.cli.fake.main_requests) == 2  # "yes" was not sent as a prompt
 
 
+def _pending_numbers(bot: BotHarness) -> list[int]:
+    session = bot.svc.manager.get(OWNER)
+    assert session is not None
+    return [r.number for r in session.permission_handler.pending_requests()]
+
+
 async def test_with_two_pending_voice_must_name_the_number(bot: BotHarness) -> None:
     await _pending_write(bot, ["one", "two"])
     bot.tg.send_voice(OWNER, None, voice_note("approve"), duration=1)
@@ -65,6 +71,43 @@ async def test_with_two_pending_voice_must_name_the_number(bot: BotHarness) -> N
     bot.tg.send_voice(OWNER, None, voice_note("approve one"), duration=1)
     await bot.reply(lambda m: m.from_bot and "approved #1" in m.content)
     await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
+
+
+async def test_a_yes_without_reply_with_two_pending_asks_which_and_decides_nothing(
+    bot: BotHarness,
+) -> None:
+    await _pending_write(bot, ["one", "two"])
+    bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1)
+    asked = await bot.reply(lambda m: m.from_bot and "Which one?" in m.content)
+    assert "(#1, #2)" in asked.content
+    assert _pending_numbers(bot) == [1, 2]
+    for number in (1, 2):  # both prompts still offer their buttons
+        assert bot.tg.message(OWNER, (await bot.approval_prompt(number)).message_id).buttons
+    bot.tg.send_voice(OWNER, None, voice_note("approve number three"), duration=1)
+    await bot.reply(lambda m: m.from_bot and "No request #3 is waiting here" in m.content)
+    assert _pending_numbers(bot) == [1, 2]
+    bot.tg.send_text(OWNER, None, "/cancel")
+    await bot.reply("stopped the running turn")
+
+
+async def test_a_spoken_yes_replying_to_a_prompt_decides_that_prompt_only(
+    bot: BotHarness,
+) -> None:
+    await _pending_write(bot, ["one", "two"])
+    first, second = await bot.approval_prompt(1), await bot.approval_prompt(2)
+    bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1, reply_to=second.message_id)
+    await bot.reply(_said("approved #2"))
+    await bot.reply(lambda m: m.message_id == second.message_id and "Approved by Ada" in m.content)
+    assert _pending_numbers(bot) == [1]
+    assert bot.tg.message(OWNER, first.message_id).buttons
+    # #2 is decided: a second "yes" to it says so and never falls back to #1.
+    bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1, reply_to=second.message_id)
+    await bot.reply(_said("#2 is no longer pending; nothing was decided"))
+    assert _pending_numbers(bot) == [1]
+    bot.tg.send_voice(OWNER, None, voice_note("no"), duration=1, reply_to=first.message_id)
+    await bot.reply(_said("rejected #1"))
+    await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
+    assert "Rejected by Ada" in bot.tg.message(OWNER, first.message_id).content
 
 
 async def test_silence_sends_nothing(bot: BotHarness) -> None:
