@@ -210,6 +210,21 @@ async def test_no_leaves_no_file_and_the_model_is_told(harness: CliHarness, tmp_
     assert DENIED_BY_USER in result.content
 
 
+async def test_hidden_characters_in_a_command_are_shown_escaped(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    command = "touch \u202etxt.exe\u200b"
+    harness.fake.enqueue(Reply.tool_use("Bash", {"command": command}), Reply.text("Not run."))
+    async with terminal(harness, tmp_path) as chat:
+        chat.keyboard.type("touch it")
+        shown = await chat.screen.wait_for(ALLOW)
+        await chat.say("n")
+    assert "⚠ contains hidden characters" in shown
+    assert "$ touch \\u202etxt.exe\\u200b\n" in shown
+    assert not {"\u202e", "\u200b"} & set(shown)
+    assert not list(harness.workdir.glob("*txt.exe*"))
+
+
 async def test_always_approves_the_next_similar_call_unasked(
     harness: CliHarness, tmp_path: Path
 ) -> None:

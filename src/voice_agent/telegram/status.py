@@ -20,6 +20,7 @@ from telegram.error import RetryAfter, TelegramError
 
 from voice_agent.agent.events import ToolFinished, ToolStarted
 from voice_agent.telegram.callbacks import Kind, encode
+from voice_agent.visible import reveal
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _SUMMARY_LIMIT = 120
 
 
 def _short(text: str, limit: int = _SUMMARY_LIMIT) -> str:
-    flat = " ".join(text.split())
+    flat = reveal(" ".join(text.split()), keep_newlines=False).text
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
