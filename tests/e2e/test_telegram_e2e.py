@@ -537,6 +537,7 @@ async def test_chatter_cannot_widen_what_runs_unasked(team: BotHarness) -> None:
         ("/mode acceptEdits", "Only an approver can change the permission mode."),
         ("/cwd /", "Only an approver can change the working directory."),
         ("/get notes.txt", "Only an approver can fetch files."),
+        ("/mcp enable all", "Only an approver can send Claude Code its own /commands."),
     ]:
         bot.tg.send_text(GROUP, CHATTER, command)
         await bot.reply(lambda m, r=refusal: m.from_bot and m.content.startswith(r), GROUP)
@@ -558,8 +559,10 @@ async def test_chatter_cannot_widen_what_runs_unasked(team: BotHarness) -> None:
         (CHATTER, "/mode acceptEdits refused"),
         (CHATTER, "/cwd / refused"),
         (CHATTER, "/get notes.txt refused"),
+        (CHATTER, "/mcp enable all refused"),
         (CHATTER, "revoke all rules refused"),
     ]
+    assert cli_processes() == []  # nothing reached Claude Code
 
     # The approver may do all of it.
     bot.tg.send_text(GROUP, OWNER, "/mode acceptEdits")

@@ -25,11 +25,15 @@ from voice_agent.telegram.approvals import find_session
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
+from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
 from voice_agent.telegram.turn import run_prompt
 
 logger = logging.getLogger(__name__)
+
+CHATTER_SLASH_COMMANDS = ("compact", "context", "usage", "cost")
+"""Claude Code commands anyone who may chat can send (they read, or shrink the context)."""
 
 
 async def enqueue(
@@ -102,7 +106,12 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An unknown /command: sent to Claude Code as a slash command."""
+    """An unknown /command: sent to Claude Code as a slash command.
+
+    Claude Code's own commands can change its settings (``/mcp enable``,
+    ``/auto-mode-setup``, ``/model``), so only approvers send them, except the few
+    that only read or shrink the conversation (:data:`CHATTER_SLASH_COMMANDS`).
+    """
     message = update.effective_message
     if message is None or not message.text:
         return
@@ -111,6 +120,15 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if entity is not None and entity.offset == 0:
         command = text[: entity.length].split("@", 1)[0]  # "/compact@my_bot" -> "/compact"
         text = command + text[entity.length :]
+    name = text[1:].split(maxsplit=1)[0].lower() if text[1:].strip() else ""
+    if name not in CHATTER_SLASH_COMMANDS:
+        svc = services(context)
+        refused = refusal(svc, Where.of(update), "send Claude Code its own /commands", text)
+        if refused is not None:
+            await message.reply_text(
+                f"{refused} (Anyone may use /{', /'.join(CHATTER_SLASH_COMMANDS)}.)"
+            )
+            return
     await enqueue(update, context, text)
 
 
