@@ -13,6 +13,7 @@ from voice_agent import __version__
 from voice_agent.config import Settings, SettingsError, load_settings
 from voice_agent.logs import setup_logging
 from voice_agent.ops import admin
+from voice_agent.terminal import chat as terminal_chat
 
 NO_TOKEN = """voice-agent: TELEGRAM_BOT_TOKEN is not set.
 
@@ -29,8 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"voice-agent {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the Telegram bot (default)")
-    chat = sub.add_parser("chat", help="talk to Claude Code in this terminal")
-    chat.add_argument("rest", nargs=argparse.REMAINDER, help="--session NAME, --cwd PATH")
+    chat = sub.add_parser(
+        "chat", help="talk to Claude Code in this terminal", description=terminal_chat.DESCRIPTION
+    )
+    terminal_chat.add_arguments(chat)
     sub.add_parser("doctor", help="check the token, Claude Code, credentials and the store")
     admin.add_parsers(sub)
     return parser
@@ -91,7 +94,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("sessions", "audit"):
         return _store_command(settings, args)
     if args.command == "chat":
-        from voice_agent.terminal import main as chat_main
-
-        return chat_main(settings, args.rest)
+        return terminal_chat.chat_command(settings, session=args.session, cwd=args.cwd)
     return _run_bot(settings)

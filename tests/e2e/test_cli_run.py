@@ -1,16 +1,15 @@
-"""``voice-agent run`` as a user starts it: a real process, configured by environment."""
+"""``voice-agent run`` as a user starts it: the installed script, configured by environment."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import CliHarness
+from tests.e2e.console import run, start, user_env
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 
@@ -20,34 +19,7 @@ OWNER = 1001
 
 
 def _env(tmp_path: Path, harness: CliHarness, tg: FakeTelegram, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ALLOWED_"))}
-    env.update(harness.env)  # the CLI's settings reach it through our environment
-    env.update(
-        {
-            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
-            "TELEGRAM_API_BASE_URL": tg.base_url,
-            "TELEGRAM_API_FILE_URL": tg.base_file_url,
-            "DEFAULT_CWD": str(harness.workdir),
-            "VOICE_AGENT_DATA_DIR": str(tmp_path / "data"),
-            "VOICE_AGENT_CONFIG": str(tmp_path / "none.toml"),
-            "STREAM_MODE": "edit",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voice_agent",
-        "run",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return user_env(tmp_path, harness=harness, tg=tg, STREAM_MODE="edit", **extra)
 
 
 async def _stop(process: asyncio.subprocess.Process, already: bytes = b"") -> str:
@@ -62,8 +34,10 @@ async def test_run_serves_the_owner_and_keeps_the_token_out_of_the_log(
     async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
         tg.private_chat(OWNER, "Ada")
         harness.fake.enqueue(Reply.text("Hello from Claude"))
-        process = await _start(
-            _env(tmp_path, harness, tg, ALLOWED_USER_IDS=str(OWNER), LOG_LEVEL="DEBUG"), tmp_path
+        process = await start(
+            ["run"],
+            _env(tmp_path, harness, tg, ALLOWED_USER_IDS=str(OWNER), LOG_LEVEL="DEBUG"),
+            tmp_path,
         )
         try:
             tg.send_text(OWNER, None, "hello")
@@ -81,7 +55,7 @@ async def test_run_without_allowlist_prints_a_pairing_code(
 ) -> None:
     async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
         tg.private_chat(OWNER, "Ada")
-        process = await _start(_env(tmp_path, harness, tg), tmp_path)
+        process = await start(["run"], _env(tmp_path, harness, tg), tmp_path)
         assert process.stderr is not None
         seen = b""
         try:
@@ -99,18 +73,14 @@ async def test_run_without_allowlist_prints_a_pairing_code(
     assert process.returncode == 0, log
 
 
-async def test_run_without_token_explains_what_to_do(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-    env["VOICE_AGENT_CONFIG"] = str(tmp_path / "none.toml")
-    process = await _start(env, tmp_path)
-    _, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    assert "@BotFather" in err.decode()
+@pytest.mark.parametrize("args", [["run"], []], ids=["run", "no-command"])
+async def test_run_without_token_explains_what_to_do(tmp_path: Path, args: list[str]) -> None:
+    done = await run(args, user_env(tmp_path), tmp_path)
+    assert done.status == 2
+    assert "@BotFather" in done.err
 
 
 async def test_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
-    env = dict(os.environ, VOICE_AGENT_CONFIG=str(tmp_path / "none.toml"), MAX_LIVE_CLIENTS="many")
-    process = await _start(env, tmp_path)
-    _, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    assert "MAX_LIVE_CLIENTS" in err.decode()
+    done = await run(["run"], user_env(tmp_path, MAX_LIVE_CLIENTS="many"), tmp_path)
+    assert done.status == 2
+    assert "MAX_LIVE_CLIENTS" in done.err

@@ -66,8 +66,8 @@ async def _get_me(settings: Settings) -> Check:
     )
     try:
         async with asyncio.timeout(TELEGRAM_TIMEOUT):
-            async with bot:
-                me = await bot.get_me()
+            async with bot:  # initialising asks getMe once and keeps the answer
+                me = bot.bot
     except InvalidToken:
         return Check(
             "Telegram token",
@@ -144,12 +144,14 @@ def _auth() -> Check:
     config = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
     if (config / ".credentials.json").is_file():
         return Check("Claude credentials", "ok", f"logged in ({config}/.credentials.json)")
-    cli, _ = claude_cli()
+    cli = claude_cli()[0] or "claude"
     return Check(
         "Claude credentials",
         "fail",
         "no API key and no Claude login found",
-        f"set ANTHROPIC_API_KEY, or run `{cli or 'claude'} login` once",
+        f"set ANTHROPIC_API_KEY, or run `{cli} auth login` once, or `{cli} setup-token` "
+        "(a long-lived token, with a Claude subscription) and put the token it prints in "
+        "CLAUDE_CODE_OAUTH_TOKEN",
     )
 
 

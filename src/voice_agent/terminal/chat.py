@@ -18,9 +18,10 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from voice_agent.agent.options import AgentSettings
+from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions.database import StorageError
 from voice_agent.sessions.manager import SessionManager
 from voice_agent.sessions.session import Session
@@ -30,10 +31,15 @@ from voice_agent.terminal.commands import Commands
 from voice_agent.terminal.lines import LineReader
 from voice_agent.terminal.render import Console, TurnPrinter
 
-if TYPE_CHECKING:
-    from voice_agent.config import Settings, claude_environment
-
-__all__ = ["PROMPT", "build_manager", "main", "open_session", "run_chat"]
+__all__ = [
+    "PROMPT",
+    "add_arguments",
+    "build_manager",
+    "chat_command",
+    "main",
+    "open_session",
+    "run_chat",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -274,15 +280,19 @@ def build_manager(settings: Settings, default_cwd: Path | None = None) -> Sessio
     )
 
 
-def _parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="voice-agent chat", description="Talk to Claude Code in this terminal."
-    )
+DESCRIPTION = "Talk to Claude Code in this terminal."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``voice-agent chat`` (``--session NAME``, ``--cwd PATH``).
+
+    Args:
+        parser: The ``chat`` command's parser.
+    """
     parser.add_argument("--session", metavar="NAME", help="session to use (created if missing)")
     parser.add_argument(
         "--cwd", metavar="PATH", type=_directory, help="working directory of the session"
     )
-    return parser.parse_args(argv)
 
 
 def _directory(value: str) -> Path:
@@ -293,32 +303,48 @@ def _directory(value: str) -> Path:
 
 
 def main(settings: Settings, argv: list[str]) -> int:
-    """Run ``voice-agent chat``: the terminal front end on stdin and stdout.
+    """Run ``voice-agent chat`` from its arguments.
 
     Args:
         settings: The loaded settings (store, default cwd, timeouts, process limits).
         argv: Arguments after ``chat``: ``[--session NAME] [--cwd PATH]``.
 
     Returns:
-        The exit status: 0 when left normally, 130 after Ctrl-C, 1 when the store
-        cannot be opened, 2 for bad arguments.
+        The exit status, as :func:`chat_command`'s, or 2 for bad arguments.
     """
+    parser = argparse.ArgumentParser(prog="voice-agent chat", description=DESCRIPTION)
+    add_arguments(parser)
     try:
-        args = _parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed the usage or the help
         return exc.code if isinstance(exc.code, int) else 2
+    return chat_command(settings, session=args.session, cwd=args.cwd)
+
+
+def chat_command(settings: Settings, *, session: str | None, cwd: Path | None) -> int:
+    """Run ``voice-agent chat``: the terminal front end on stdin and stdout.
+
+    Args:
+        settings: The loaded settings (store, default cwd, timeouts, process limits).
+        session: The session to start in (created if missing); None: the active one.
+        cwd: The session's new working directory; None keeps it.
+
+    Returns:
+        The exit status: 0 when left normally, 130 after Ctrl-C, 143 after SIGTERM
+        or SIGHUP, 1 when the store cannot be opened.
+    """
     try:
-        manager = build_manager(settings, args.cwd)
+        manager = build_manager(settings, cwd)
     except StorageError as exc:
         print(f"voice-agent chat: {exc}", file=sys.stderr)
         return 1
     if isinstance(sys.stdout, io.TextIOWrapper):  # emoji on a non-UTF-8 terminal
         sys.stdout.reconfigure(errors="replace")
-    if args.cwd is not None:
-        open_session(manager, TERMINAL_CHAT_ID, args.session)
-        manager.set_cwd(TERMINAL_CHAT_ID, str(args.cwd))
+    if cwd is not None:
+        open_session(manager, TERMINAL_CHAT_ID, session)
+        manager.set_cwd(TERMINAL_CHAT_ID, str(cwd))
     try:
-        return asyncio.run(run_chat(manager, chat_id=TERMINAL_CHAT_ID, session=args.session))
+        return asyncio.run(run_chat(manager, chat_id=TERMINAL_CHAT_ID, session=session))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
