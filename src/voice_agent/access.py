@@ -15,8 +15,9 @@ Rules:
 * a group is served only when it is listed in ``ALLOWED_CHAT_IDS``, and only
   for allowed users (other members are ignored);
 * people who may chat and people who may approve tool calls are separate:
-  ``APPROVER_USER_IDS`` (default: the owner) decide approvals; a chatter's press
-  is refused and logged.
+  ``APPROVER_USER_IDS`` (default: the owner) decide approvals and alone may
+  widen what runs unasked (``/mode``, ``/cwd``, ``/get``, revoking rules); a
+  chatter's attempt is refused, logged and audited by the front end.
 """
 
 from __future__ import annotations

@@ -21,8 +21,10 @@ HELP = """🎙 voice-agent drives Claude Code on this machine.
 
 Send a text, a voice note or a photo: it goes to the active session.
 In a group with topics, each topic is a session of its own.
-While an approval waits, a voice note saying "yes", "no" or "always" decides it.
 Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
+Or reply "yes", "no" or "always" to a prompt (voice or text); without a reply
+that works when just one request waits here.
+Approvers only: deciding, /mode, /cwd, /get, revoking rules.
 
 /sessions — list, switch, create, close sessions
 /new [name] — new session (in the current directory)
