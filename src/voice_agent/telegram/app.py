@@ -178,7 +178,7 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     )
     audio = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.AUDIO
     application.add_handler(MessageHandler(audio, voice.on_voice))
-    application.add_handler(MessageHandler(filters.Document.ALL, files.on_document))
+    application.add_handler(MessageHandler(filters.Document.ALL, prompts.on_document))
     application.add_handler(MessageHandler(filters.COMMAND, prompts.on_unknown_command))
     topic_changes = {
         filters.StatusUpdate.FORUM_TOPIC_CREATED: topics.on_topic_created,

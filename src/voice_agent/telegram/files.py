@@ -2,7 +2,8 @@
 
 * A document (not an image or audio) is saved in the session's working directory
   under ``uploads/`` with a safe name (never outside it, never over the size limit)
-  and named in the prompt, with its caption.
+  by :func:`save_upload`, and named in the prompt, with its caption
+  (:func:`voice_agent.telegram.prompts.on_document`).
 * ``/get <path>`` sends a file from inside the working directory as a document;
   paths outside it and secret-looking files are refused with the reason.
 * When a turn writes or edits files, a message lists them with a button each to
@@ -21,7 +22,6 @@ import secrets
 from pathlib import Path
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions.safety import is_secret_below, is_within
@@ -69,35 +69,6 @@ def save_upload(cwd: str, name: str, data: bytes) -> str:
     target = _free_path(directory, safe_name(name))
     target.write_bytes(data)
     return os.path.relpath(target, cwd)
-
-
-async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A file sent to the bot: saved in uploads/, then named in the prompt."""
-    from voice_agent.telegram.prompts import enqueue
-
-    message = update.effective_message
-    if message is None or message.document is None:
-        return
-    document = message.document
-    size = document.file_size or 0
-    if size > MAX_UPLOAD_BYTES:
-        await message.reply_text(
-            f"That file is {size / 1e6:.1f} MB; I can take up to 20 MB. Nothing was saved."
-        )
-        return
-    where = Where.of(update)
-    session = current(services(context), where)
-    try:
-        data = bytes(await (await context.bot.get_file(document.file_id)).download_as_bytearray())
-        name = document.file_name or "file"
-        relative = await asyncio.to_thread(save_upload, session.cwd, name, data)
-    except (TelegramError, OSError, ValueError) as error:
-        await message.reply_text(f"⚠️ I couldn't save that file: {error}. Nothing was sent.")
-        return
-    await message.reply_text(f"📎 Saved as {relative} in {session.name}.")
-    note = f"I sent you the file {relative} ({len(data)} bytes)."
-    prompt = f"{note}\n\n{message.caption}" if message.caption else note
-    await enqueue(update, context, prompt)
 
 
 def _check_fetch(path: str, cwd: str) -> str | None:

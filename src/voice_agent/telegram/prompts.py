@@ -1,6 +1,7 @@
 """Prompts from the phone: text, photos and image files, and unknown /commands.
 
-A prompt joins its chat's queue; if another prompt of the chat is running, the
+A prompt joins its chat's queue (a document is first saved in ``uploads/`` and
+named in the prompt); if another prompt of the chat is running, the
 user is told it is queued. Unknown ``/commands`` go to Claude Code as slash
 commands. Text naming a configured project ("work on api", "on api: run the
 tests") switches to it first. A text that is only a decision ("yes", "approve
@@ -10,6 +11,7 @@ like a spoken one (:mod:`voice_agent.telegram.decisions`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -25,6 +27,7 @@ from voice_agent.telegram.approvals import find_session
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
+from voice_agent.telegram.files import MAX_UPLOAD_BYTES, save_upload
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
@@ -130,6 +133,33 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
             )
             return
     await enqueue(update, context, text)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file sent to the bot: saved in uploads/, then named in the prompt."""
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    document = message.document
+    size = document.file_size or 0
+    if size > MAX_UPLOAD_BYTES:
+        await message.reply_text(
+            f"That file is {size / 1e6:.1f} MB; I can take up to 20 MB. Nothing was saved."
+        )
+        return
+    where = Where.of(update)
+    session = current(services(context), where)
+    try:
+        data = bytes(await (await context.bot.get_file(document.file_id)).download_as_bytearray())
+        name = document.file_name or "file"
+        relative = await asyncio.to_thread(save_upload, session.cwd, name, data)
+    except (TelegramError, OSError, ValueError) as error:
+        await message.reply_text(f"⚠️ I couldn't save that file: {error}. Nothing was sent.")
+        return
+    await message.reply_text(f"📎 Saved as {relative} in {session.name}.")
+    note = f"I sent you the file {relative} ({len(data)} bytes)."
+    prompt = f"{note}\n\n{message.caption}" if message.caption else note
+    await enqueue(update, context, prompt)
 
 
 async def _download_image(message: Message, svc: Services) -> ImageAttachment | None:

@@ -19,6 +19,8 @@ from voice_agent.agent.events import (
 from voice_agent.logs import chat_context, session_context
 from voice_agent.sessions import ImageAttachment, Session
 from voice_agent.sessions.sticky import EDIT_TOOLS
+from voice_agent.speech.tts import speakable
+from voice_agent.telegram.files import changed_files_keyboard
 from voice_agent.telegram.services import Services, Where
 from voice_agent.telegram.status import TurnStatus
 from voice_agent.telegram.stream import StreamingReply
@@ -167,8 +169,6 @@ async def run_prompt(
 
 
 async def _list_changed(bot: Bot, where: Where, paths: list[str], cwd: str) -> None:
-    from voice_agent.telegram.files import changed_files_keyboard
-
     text, markup = changed_files_keyboard(paths, cwd)
     try:
         await bot.send_message(
@@ -180,8 +180,6 @@ async def _list_changed(bot: Bot, where: Where, paths: list[str], cwd: str) -> N
 
 async def speak(bot: Bot, svc: Services, where: Where, answer: str) -> None:
     """Send the answer's speakable part as a voice note (code and long output left out)."""
-    from voice_agent.speech.tts import speakable
-
     text = speakable(answer)
     if svc.tts is None or not text:
         return
