@@ -3,7 +3,7 @@
 Each allowlisted program gets a `Spec` describing its options (see
 `bash_parse.parse_args`), plus the extra tables the policy in `safety` needs:
 grep/rg pattern and recursion options, ``--version``-style invocations and find
-primaries. Git has its own rules in `git_policy`.
+primaries. Git has its own tables and rules in `git_policy`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ A ``git`` command passes only when all of these hold:
   ``diff.external``, ``core.pager``, ``core.fsmonitor`` or textconv program),
   or a nested repository, makes git ask. Only a few harmless global options
   pass (never ``-c``, ``--git-dir``, ``--work-tree``, ``--exec-path``,
-  ``--config-env``).
+  ``--config-env``). Even the session's own repository asks when its config
+  names such a program (a project unpacked from an archive brings its
+  ``.git/config`` along).
 - **The subcommand only reads**, with no option that writes, runs a program
   or reads a list of names from stdin (``--output``, ``--ext-diff``,
   ``--textconv``, ``--batch*``, ``--stdin``, ``--pathspec-from-file``, …);
@@ -40,7 +42,12 @@ from collections.abc import Sequence
 
 from voice_agent.sessions import bash_parse as bp
 from voice_agent.sessions.bash_parse import SimpleCommand, Spec, Word
-from voice_agent.sessions.git_repo import Discovery, discover, tracked_paths
+from voice_agent.sessions.git_repo import (
+    Discovery,
+    config_runs_programs,
+    discover,
+    tracked_paths,
+)
 from voice_agent.sessions.paths import PathContext, change_dir, path_ok, scan_ok, word_ok
 from voice_agent.sessions.secret_names import is_secret_path
 
@@ -227,11 +234,14 @@ def repository(ctx: PathContext) -> Discovery | None:
 
     Returns:
         The session's discovery (kind ``none`` or ``worktree``), or None when the
-        session's repository is a bare one (or unreadable), or when some place
-        is inside a git directory or a different repository.
+        session's repository is a bare one (or unreadable), its config names a
+        program git may run (see `config_runs_programs`), or some place is
+        inside a git directory or a different repository.
     """
     session = discover(ctx.base)
     if session.kind not in ("none", "worktree"):
+        return None
+    if session.kind == "worktree" and config_runs_programs(session.git_dir):
         return None
     for place in ctx.places:
         for directory in {place.physical, os.path.realpath(place.logical)}:
@@ -276,7 +286,7 @@ def _outside_reads_ok(
     if sub not in ("diff", "grep"):
         return True
     targets = list(operands)
-    if sub == "grep" and repo.kind == "none":
+    if sub == "grep" and repo.kind == "none" and not targets:
         targets.append(_DOT)  # grep.fallbackToNoIndex searches the cwd
     for word in targets:
         if repo.kind == "worktree" and all(

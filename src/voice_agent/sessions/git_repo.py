@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import struct
 from dataclasses import dataclass
 from typing import Literal
@@ -98,6 +99,98 @@ def discover(start: str) -> Discovery:
         if parent == current:
             return Discovery("none")
         current = parent
+
+
+#: Config keys (``section.key``, subsections dropped) whose value is a program git
+#: may run in a read-only command, or a file of more config.
+PROGRAM_KEYS = frozenset(
+    "core.fsmonitor core.pager core.sshcommand core.gitproxy core.alternaterefscommand "
+    "core.askpass core.worktree diff.external diff.textconv diff.command filter.clean "
+    "filter.smudge filter.process gpg.program include.path includeif.path "
+    "uploadpack.packobjectshook".split()
+)
+#: Config sections in which every key runs a program (``pager.log = …``).
+PROGRAM_SECTIONS = frozenset({"pager"})
+#: Values of those keys that run nothing of the repository's choosing: the
+#: built-in fsmonitor daemon, and Git LFS's standard filter.
+HARMLESS_VALUES = {
+    "core.fsmonitor": frozenset("true false yes no on off 1 0".split()),
+    "filter.clean": frozenset({"git-lfs clean -- %f"}),
+    "filter.smudge": frozenset({"git-lfs smudge -- %f"}),
+    "filter.process": frozenset({"git-lfs filter-process"}),
+}
+CONFIG_MAX_BYTES = 1024 * 1024
+_SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]\s*(.*)')
+_ENTRY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=(.*)|$)")
+
+
+def _config_entries(text: str) -> list[tuple[str, str]] | None:
+    """(``section.key``, raw value) pairs of a git config file (lower-case names).
+
+    Returns None when a line is neither a section header, a comment nor an
+    entry (a continued value, for instance): unknown means unsafe.
+    """
+    entries: list[tuple[str, str]] = []
+    section = ""
+    for raw in text.splitlines():
+        line = raw
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1).lower().split(".")[0]
+            line = header.group(2)
+        if not line.strip() or line.lstrip().startswith(("#", ";")):
+            continue
+        entry = _ENTRY.match(line)
+        if entry is None or (entry.group(2) or "").rstrip().endswith("\\"):
+            return None
+        entries.append((f"{section}.{entry.group(1).lower()}", (entry.group(2) or "").strip()))
+    return entries
+
+
+def _runs_program(key: str, value: str) -> bool:
+    if key.split(".")[0] in PROGRAM_SECTIONS:
+        return True
+    if key not in PROGRAM_KEYS:
+        return False
+    return value.strip('"').lower() not in HARMLESS_VALUES.get(key, frozenset())
+
+
+def config_runs_programs(git_dir: str) -> bool:
+    """Whether `git_dir`'s config may make a read-only git command run a program.
+
+    Reads the repository's ``config`` and ``config.worktree`` (and those of its
+    common directory, for a linked worktree). Any key naming a pager,
+    fsmonitor, external diff, textconv, filter, ssh or gpg program (but for
+    `HARMLESS_VALUES`), any include, and any file this cannot parse counts.
+
+    Args:
+        git_dir: The git directory.
+
+    Returns:
+        True when such a key is set or a config file cannot be read.
+    """
+    dirs = [git_dir]
+    common = os.path.join(git_dir, "commondir")
+    if os.path.lexists(common):
+        try:
+            with open(common, encoding="utf-8") as handle:
+                dirs.append(os.path.join(git_dir, handle.readline(4096).strip()))
+        except (OSError, UnicodeDecodeError):
+            return True
+    for directory in dirs:
+        for name in ("config", "config.worktree"):
+            path = os.path.join(directory, name)
+            if not os.path.lexists(path):
+                continue
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read(CONFIG_MAX_BYTES + 1)
+            except (OSError, UnicodeDecodeError):
+                return True
+            entries = None if len(text) > CONFIG_MAX_BYTES else _config_entries(text)
+            if entries is None or any(_runs_program(k, v) for k, v in entries):
+                return True
+    return False
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:

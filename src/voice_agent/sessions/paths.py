@@ -30,7 +30,7 @@ import glob
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from voice_agent.sessions.bash_parse import Word
@@ -43,6 +43,7 @@ __all__ = [
     "PathContext",
     "Place",
     "WorkLimitExceeded",
+    "candidate_paths",
     "change_dir",
     "exists",
     "is_safe_read_call",
@@ -210,9 +211,13 @@ class Place:
     physical: str
 
 
+def _work_limit() -> int:
+    return WORK_LIMIT
+
+
 @dataclass
 class _Budget:
-    left: int = WORK_LIMIT
+    left: int = field(default_factory=_work_limit)
     scanned: dict[str, bool] = field(default_factory=dict)
 
     def spend(self, steps: int) -> None:
@@ -225,19 +230,28 @@ class _Budget:
 class PathContext:
     """Where reads may go and where relative paths resolve.
 
+    ``PathContext(roots, cwds)`` (real paths) also works and starts in `cwds`.
+
     Attributes:
         roots: Real paths of the directories that may be read.
-        lexical_roots: The roots as given (normalised) and as real paths: where
-            a path judged by text may lie.
         places: Every place the command may currently run in (a ``cd`` that
             may fail, or may resolve by text or physically, leaves several).
+        lexical_roots: The roots as given (normalised) and as real paths: where
+            a path judged by text may lie (default: from `roots`).
         budget: The work left for this call, shared by derived contexts.
     """
 
     roots: tuple[str, ...]
-    lexical_roots: tuple[str, ...]
-    places: frozenset[Place]
+    cwds: InitVar[frozenset[str] | None] = None
+    places: frozenset[Place] = frozenset()
+    lexical_roots: tuple[str, ...] = ()
     budget: _Budget = field(default_factory=_Budget)
+
+    def __post_init__(self, cwds: frozenset[str] | None) -> None:
+        if cwds is not None and not self.places:
+            self.places = frozenset(Place(c, c) for c in cwds)
+        if not self.lexical_roots:
+            self.lexical_roots = _lexical_roots(self.roots)
 
     @classmethod
     def create(cls, cwd: str | None, extra_roots: Sequence[str]) -> PathContext:
@@ -254,7 +268,7 @@ class PathContext:
         base = os.path.realpath(given)
         roots = (base, *(os.path.realpath(r) for r in extra_roots))
         places = frozenset({Place(given, base), Place(base, base)})
-        return cls(roots, _lexical_roots([given, *extra_roots]), places)
+        return cls(roots, places=places, lexical_roots=_lexical_roots([given, *extra_roots]))
 
     @property
     def base(self) -> str:
@@ -326,6 +340,26 @@ def _expand(value: str, pattern: str | None, ctx: PathContext) -> list[tuple[Pla
         if len(out) > SCAN_LIMIT:
             return None
     return out
+
+
+def candidate_paths(
+    value: str, pattern: str | None, ctx: PathContext
+) -> list[tuple[str, str]] | None:
+    """The (physical cwd, physical path) pairs a word may denote: the literal plus glob matches.
+
+    Args:
+        value: The word after quote removal.
+        pattern: The word's glob pattern, or None when it is not globbed.
+        ctx: The current path context.
+
+    Returns:
+        The pairs for every place, or None when the glob would reach outside the
+        roots or match more than `SCAN_LIMIT` paths.
+    """
+    expanded = _expand(value, pattern, ctx)
+    if expanded is None:
+        return None
+    return [(p.physical, os.path.join(p.physical, path)) for p, path in expanded]
 
 
 def path_ok(value: str, ctx: PathContext, pattern: str | None = None) -> bool:

@@ -1,0 +1,769 @@
+"""Holes of issue 11 in the read-only checker, each closed by a general rule.
+
+Every test builds a real tree (symlinks, bare repositories, committed secrets)
+under a temporary home holding canary secrets, and asks the checker about the
+command that went through before. The everyday commands at the end must still
+pass in a normal project.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from voice_agent.sessions import bash_programs, git_repo, paths
+from voice_agent.sessions.safety import (
+    is_safe_bash_command,
+    is_safe_read_call,
+    is_secret_path,
+    is_within,
+    tree_has_secrets,
+)
+
+Git = Callable[..., str]
+
+
+@pytest.fixture(scope="module")
+def git(tmp_path_factory: pytest.TempPathFactory) -> Git:
+    """Run git with a clean configuration (no system or user config)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path_factory.mktemp("git-home")),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e.invalid",
+    }
+
+    def run(cwd: Path, *args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+        )
+        return done.stdout
+
+    return run
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _home(base: Path) -> Path:
+    """A home with canary secrets; the project goes to ``home/proj``."""
+    home = base / "home"
+    _write(
+        home,
+        {
+            ".config/gh/hosts.yml": "oauth_token: CANARY\n",
+            ".ssh/id_rsa": "CANARY\n",
+            "notes.txt": "CANARY private notes\n",
+        },
+    )
+    return home
+
+
+def _project(home: Path, git: Git) -> Path:
+    """A normal project: its own git repository, ``src/``, no secret under ``src``."""
+    proj = home / "proj"
+    _write(
+        proj,
+        {
+            "README.md": "# demo\n",
+            "a.txt": "b\na\n",
+            "b.txt": "c\n",
+            "f": "line\n",
+            "patterns.txt": "TODO\n",
+            "list.txt": "README.md\n",
+            "src/app.py": "print('TODO')\n",
+            "src/util.py": "X = 1\n",
+            "tests/test_app.py": "def test(): pass\n",
+        },
+    )
+    git(proj, "init", "-q")
+    git(proj, "add", ".")
+    git(proj, "commit", "-qm", "init")
+    _write(proj, {"src/app.py": "print('TODO, changed')\n"})
+    return proj
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return _home(tmp_path)
+
+
+@pytest.fixture
+def project(home: Path, git: Git) -> Path:
+    return _project(home, git)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory, git: Git) -> Path:
+    """A normal project shared by the tests that only read it."""
+    return _project(_home(tmp_path_factory.mktemp("shared")), git)
+
+
+def safe(command: str, cwd: Path, extra_roots: tuple[str, ...] = ()) -> bool:
+    return is_safe_bash_command(command, str(cwd), extra_roots)
+
+
+def read(tool: str, cwd: Path, **data: object) -> bool:
+    return is_safe_read_call(tool, data, str(cwd))
+
+
+# --- cd and paths, by text and physically -------------------------------------------
+
+
+def _link(project: Path) -> Path:
+    """``l -> a/b/c`` and pnpm-style ``node_modules/pkg -> .pnpm/pkg@1/node_modules/pkg``."""
+    (project / "a/b/c").mkdir(parents=True)
+    (project / "l").symlink_to("a/b/c", target_is_directory=True)
+    real_pkg = project / "node_modules/.pnpm/pkg@1/node_modules/pkg"
+    real_pkg.mkdir(parents=True)
+    (real_pkg / "index.js").write_text("x\n")
+    (project / "node_modules/pkg").symlink_to(
+        ".pnpm/pkg@1/node_modules/pkg", target_is_directory=True
+    )
+    return project
+
+
+@pytest.fixture
+def linked(project: Path) -> Path:
+    return _link(project)
+
+
+@pytest.fixture(scope="module")
+def shared_linked(tmp_path_factory: pytest.TempPathFactory, git: Git) -> Path:
+    return _link(_project(_home(tmp_path_factory.mktemp("linked")), git))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cd l/../.. && cat .config/gh/hosts.yml",
+        "cd l/../.. && cat notes.txt",
+        "cd l/../..",
+        "cd l && cd ../.. && cat notes.txt",
+        "cd l && cat ../../../notes.txt",
+        "cat l/../../notes.txt",
+        "ls l/../..",
+        "cd node_modules/pkg/../../.. && cat notes.txt",
+        "cd node_modules/pkg && cat ../../../notes.txt",
+        "git -C l/../.. status",
+        "cd l && git -C ../.. status",
+    ],
+)
+def test_paths_by_text_must_stay_inside(shared_linked: Path, command: str) -> None:
+    # bash applies ".." to $PWD by text: from l (= a/b/c) "../.." leaves the project.
+    assert not safe(command, shared_linked)
+
+
+def test_paths_physically_must_stay_inside(linked: Path, home: Path) -> None:
+    (linked / "out").symlink_to(home, target_is_directory=True)
+    # By text out/../README.md is inside; the kernel reads home/../README.md.
+    assert not safe("cat out/../README.md", linked)
+    assert not safe("cd out && cat notes.txt", linked)
+    assert not safe("cd -P out/.. && ls", linked)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cd l && ls",
+        "cd -P l && ls",
+        "cd -L l && ls",
+        "cd -- src && cat app.py",
+        "cd node_modules/pkg && cat index.js",
+        "cat l/../README.md",
+        "cd l/.. && ls",
+    ],
+)
+def test_links_inside_still_pass(shared_linked: Path, command: str) -> None:
+    assert safe(command, shared_linked)
+
+
+@pytest.mark.parametrize("command", ["cd -e src", "cd -@ src", "cd src extra", "cd -P"])
+def test_cd_options_beyond_l_and_p_ask(shared: Path, command: str) -> None:
+    assert not safe(command, shared)
+
+
+def test_read_tool_judges_both_ways(linked: Path, home: Path) -> None:
+    (linked / "sub").mkdir()
+    (linked / "sub/link").symlink_to(home / ".ssh/id_rsa")
+    (linked / "sub/plain").symlink_to(home / "notes.txt")
+    assert not read("Read", linked, file_path="l/../../.ssh/id_rsa")
+    assert not read("Read", linked, file_path="l/../../notes.txt")
+    assert not read("Read", linked, file_path=str(linked / "l/../../notes.txt"))
+    assert not read("Read", linked, file_path="sub/link")
+    assert not read("Read", linked, file_path="sub/plain")
+    assert not read("LS", linked, path="l/../..")
+    assert not read("Grep", linked, pattern="CANARY", path="l/../..")
+    assert not read("Glob", linked, pattern="*", path="l/../..")
+    assert read("Read", linked, file_path="l/../README.md")
+    assert read("Read", linked, file_path="src/app.py")
+
+
+def test_given_cwd_through_a_symlink(linked: Path, home: Path) -> None:
+    # The session cwd itself may be given through a link: judged as given and as real.
+    alias = home / "alias"
+    alias.symlink_to(linked, target_is_directory=True)
+    assert safe("cat src/app.py", alias)
+    assert not safe("cat ../notes.txt", alias)
+    assert not safe("cd .. && cat notes.txt", alias)
+
+
+def test_is_within_judges_text_too(linked: Path) -> None:
+    assert not is_within(str(linked / "l/../.."), [str(linked)])
+    assert is_within(str(linked / "l/.."), [str(linked)])
+
+
+# --- options that read a list of file names ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sort --files0-from=-",
+        "sort --files0=-",
+        "sort --files0-f=list.txt",
+        "sort --file=-",
+        "sort --files0-from list.txt",
+        "wc --files0-from=-",
+        "wc --files0=list.txt",
+        "du --files0-from=-",
+        "du -s --files0-from=list.txt",
+        "file -f -",
+        "file -bf list.txt",
+        "file --files-from list.txt",
+        "file --files-fr=-",
+        "file -m magic:other README.md",
+        "file -z README.md",
+        "tree --fromfile list.txt",
+        "tree --fromtabfile list.txt",
+    ],
+)
+def test_file_name_lists_ask(shared: Path, command: str) -> None:
+    assert not safe(command, shared)
+
+
+@pytest.mark.parametrize(
+    "option", ["--files0-from=-", "--files-from=-", "--fromfile=-", "--files0=-"]
+)
+@pytest.mark.parametrize(
+    "program", sorted(n for n, s in bash_programs.SPECS.items() if s.paths and n != "printf")
+)
+def test_no_program_reads_a_file_list(shared: Path, program: str, option: str) -> None:
+    assert not safe(f"{program} {option} README.md", shared)
+
+
+def test_pattern_and_ignore_files_are_paths(project: Path, home: Path) -> None:
+    (project / ".env").write_text("KEY=1\n")
+    assert not safe("grep -f .env a.txt", project)
+    assert not safe("grep --file=../notes.txt a.txt", project)
+    assert not safe("grep -r --exclude-from=.env TODO src", project)
+    assert not safe("rg --ignore-file .env TODO src", project)
+    assert not safe("rg -f ../notes.txt src", project)
+    assert not safe("diff -X .env a.txt b.txt", project)
+    assert safe("grep -f patterns.txt a.txt", project)
+    assert safe("grep -f - a.txt", project)
+    assert safe("grep -rf patterns.txt src", project)
+    assert safe("rg --files src", project)
+
+
+# --- recursive reads skip no directory ----------------------------------------------------
+
+
+@pytest.mark.parametrize("vendor", ["node_modules", ".venv", ".git", "__pycache__", ".tox"])
+def test_recursive_reads_see_links_in_vendor_dirs(project: Path, home: Path, vendor: str) -> None:
+    (project / "sub" / vendor).mkdir(parents=True)
+    (project / "sub/ok.txt").write_text("KEY\n")
+    assert safe("grep -R KEY sub", project)
+    (project / "sub" / vendor / "x").symlink_to(home / ".ssh", target_is_directory=True)
+    for command in ("grep -R KEY sub", "grep -r KEY sub", "rg -L KEY sub", "diff -r sub src"):
+        assert not safe(command, project), command
+    assert not read("Grep", project, pattern="KEY", path="sub")
+
+
+def test_secret_deep_in_vendor_dir(project: Path) -> None:
+    _write(project, {"sub/node_modules/pkg/.env": "KEY=1\n", "sub/a.txt": "x\n"})
+    assert not safe("grep -rn KEY sub", project)
+    assert not safe("rg KEY sub", project)
+
+
+def test_hard_link_in_tree_asks(project: Path, home: Path) -> None:
+    (project / "sub").mkdir()
+    os.link(home / "notes.txt", project / "sub/notes.txt")
+    assert not safe("grep -r CANARY sub", project)
+    assert tree_has_secrets(str(project / "sub"))
+
+
+def test_bare_repository_config_is_secret(project: Path, git: Git) -> None:
+    git(project, "init", "-q", "--bare", "vendor/mirror")
+    git(project / "vendor/mirror", "config", "remote.origin.url", "https://u:tok@e.invalid/r")
+    assert not safe("cat vendor/mirror/config", project)
+    assert not safe("grep -r tok vendor", project)
+    assert not read("Read", project, file_path="vendor/mirror/config")
+    assert safe("cat vendor/mirror/HEAD", project)
+    _write(project, {"plain/config": "x\n"})
+    assert safe("cat plain/config", project)
+
+
+def test_repository_root_scan_reads_git_config(project: Path) -> None:
+    # grep -r and rg over the root do read .git/config (remote URLs): they ask.
+    assert not safe("grep -rn TODO .", project)
+    assert not safe("rg TODO", project)
+    assert not safe("cat .git/config", project)
+    assert safe("cat .git/HEAD", project)
+    assert safe("git grep -n TODO", project)
+
+
+def test_scan_limit_means_ask(project: Path) -> None:
+    for i in range(12):
+        (project / "src" / f"m{i}.py").write_text("")
+    assert tree_has_secrets(str(project / "src"), limit=10)
+    assert not tree_has_secrets(str(project / "src"), limit=100)
+
+
+def test_work_limit_means_ask(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert safe("grep -rn TODO src tests", project)
+    monkeypatch.setattr(paths, "WORK_LIMIT", 3)
+    assert not safe("grep -rn TODO src tests", project)
+    assert not read("Grep", project, pattern="TODO", path="src")
+
+
+# --- every option value that names a file -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "diff -rN --from-file=. sub",
+        "diff -r --from-file . sub",
+        "diff -rN --to-file=. sub",
+        "diff --from-file=. sub",
+        "diff -rN sub --to-file=.",
+        "diff -r -S .env sub src",
+    ],
+)
+def test_diff_file_values_are_scanned(project: Path, command: str) -> None:
+    _write(project, {".env": "KEY=1\n", "sub/x.txt": "x\n"})
+    assert not safe(command, project)
+
+
+def test_diff_clean_file_values_pass(project: Path) -> None:
+    assert safe("diff -r --from-file=src tests", project)
+    assert safe("diff a.txt b.txt", project)
+    assert safe("diff -r src tests", project)
+
+
+# --- secret names ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "prod.env",
+        "local.env",
+        "config/staging.env",
+        "prod.env.local",
+        ".env.production",
+        "terraform.tfvars",
+        "prod.tfvars",
+        "vars.tfvars.json",
+        "terraform.tfstate",
+        "terraform.tfstate.backup",
+        ".terraform/x",
+        ".terraformrc",
+        ".credentials.json",
+        "gcp-credentials.json",
+        ".git-credentials",
+        ".git/config",
+        "sub/.git/config",
+        ".git/modules/lib/config",
+        ".git/worktrees/w/config.worktree",
+        "mirror.git/config",
+        "dev.kubeconfig",
+        "kubeconfig.yaml",
+        ".docker/config.json",
+        ".config/gh/hosts.yml",
+        ".config/sops/age/keys.txt",
+        ".vault-token",
+        "service-account.json",
+        "service_account-prod.json",
+        "office.ovpn",
+        ".boto",
+        ".s3cfg",
+        "htpasswd",
+        ".htpasswd",
+        "release.keystore",
+        "trust.bks",
+        "key.p8",
+        "putty.ppk",
+        "me.agekey",
+        "http.keytab",
+        ".azure/accessTokens.json",
+        ".psql_history",
+        ".python_history",
+        "github_token",
+        "wallet.dat",
+        "PROD.ENV",
+    ],
+)
+def test_more_secret_names(path: str) -> None:
+    assert is_secret_path(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env.example",
+        "prod.env.example",
+        ".env.sample",
+        "env.d.ts",
+        "vite-env.d.ts",
+        "config.env.ts",
+        "src/env.py",
+        "environment.yml",
+        "keys.py",
+        "tokenizer.py",
+        "token.go",
+        "src/config.py",
+        ".git/HEAD",
+        ".gitignore",
+        ".github/workflows/ci.yml",
+        "config/settings.yaml",
+        "terraform/main.tf",
+        "docs/history.md",
+    ],
+)
+def test_ordinary_files_are_not_secret(path: str) -> None:
+    assert not is_secret_path(path)
+
+
+# --- secrets committed to git ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory: pytest.TempPathFactory, git: Git) -> Path:
+    """A repository whose history holds ``.env`` and ``sub/prod.env``, no longer tracked."""
+    project = _project(_home(tmp_path_factory.mktemp("committed")), git)
+    _write(project, {".env": "KEY=CANARY\n", "sub/prod.env": "KEY=CANARY\n"})
+    git(project, "add", "-f", ".env", "sub/prod.env")
+    git(project, "commit", "-qm", "oops")
+    git(project, "rm", "-q", "--cached", ".env", "sub/prod.env")
+    git(project, "commit", "-qm", "untrack")
+    return project
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git log -L1,1:.env",
+        "git log -L 1,1:.env HEAD~1",
+        "git log -L:KEY:sub/prod.env",
+        "git cat-file --batch",
+        "git cat-file --batch-check",
+        "git cat-file --batch-all-objects --batch",
+        "git cat-file --batch-command",
+        "git cat-file -p HEAD~1:.env",
+        "git cat-file blob HEAD~1:.env",
+        "git grep x -- ':(top).env'",
+        "git grep KEY HEAD~1 -- ':/sub'",
+        "git log -p -- ':(icase).ENV'",
+        "git log -p -- ':!src'",
+        "git log -p -- ':^src'",
+        "git log -p -- '.e*'",
+        "git log -p -- 'sub/*.env'",
+        "git log -p -- '.en[v]'",
+        "git show HEAD~1:.env",
+        "git show HEAD~1:sub/prod.env",
+        "git show HEAD~1:SUB/PROD.ENV",
+        "git show :.env",
+        "git show ':/oops'",
+        "git diff HEAD~2 -- .env",
+        "git diff HEAD~2 HEAD~1 -- sub/prod.env",
+        "git log -p --stdin",
+        "git log -p --pathspec-from-file=list",
+        "git grep -f .env a.txt",
+        "git grep -e KEY -- .env",
+        "git grep ':(top).env' -e KEY HEAD~1",
+        "git grep -e KEY HEAD~1 ':!src'",
+        "git blame HEAD~1 -- .env",
+    ],
+)
+def test_explicit_reads_of_committed_secrets_ask(committed: Path, command: str) -> None:
+    assert not safe(command, committed)
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory, git: Git) -> Path:
+    """A repository that tracks ``sub/prod.env``."""
+    project = _project(_home(tmp_path_factory.mktemp("tracked")), git)
+    _write(project, {"sub/prod.env": "KEY=CANARY\n", "sub/ok.txt": "x\n"})
+    git(project, "add", "-f", "sub/prod.env", "sub/ok.txt")
+    git(project, "commit", "-qm", "tracked secret")
+    return project
+
+
+def test_pipe_into_cat_file_batch_asks(committed: Path) -> None:
+    assert not safe("echo HEAD~1:.env | git cat-file --batch", committed)
+    assert safe("echo HEAD~1:.env", committed)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git diff",
+        "git diff HEAD",
+        "git show HEAD",
+        "git show",
+        "git log -p",
+        "git log -u -1",
+        "git log --patch",
+        "git log --patc",
+        "git log -U3",
+        "git log --cc",
+        "git stash show -p",
+        "git grep KEY",
+        "git grep -l KEY",
+        "git status -v",
+        "git diff -- sub",
+        "git diff -- .",
+        "git show HEAD -- SUB",
+    ],
+)
+def test_content_commands_ask_while_a_secret_is_tracked(tracked: Path, command: str) -> None:
+    assert not safe(command, tracked)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git log --oneline -5",
+        "git show --stat",
+        "git show --name-only HEAD",
+        "git diff --stat",
+        "git status",
+        "git diff -- src",
+        "git diff HEAD~1 -- src/app.py",
+        "git log -p -- src",
+        "git grep -n TODO -- src",
+        "git show HEAD -- sub/ok.txt",
+    ],
+)
+def test_commands_that_leave_tracked_secrets_out_pass(tracked: Path, command: str) -> None:
+    assert safe(command, tracked)
+
+
+@pytest.mark.parametrize("setup", ["v2", "v3", "v4", "sha256"])
+def test_index_paths_match_git(tmp_path: Path, git: Git, setup: str) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", *(["--object-format=sha256"] if setup == "sha256" else []))
+    names = {f"dir{i}/file-{i}-{'x' * i}.txt": f"{i}\n" for i in range(40)}
+    _write(repo, {**names, "prod.env": "K\n", "ïnternational.txt": "x\n"})
+    git(repo, "add", "-f", ".")
+    if setup == "v3":
+        _write(repo, {"new.txt": "n\n"})
+        git(repo, "add", "-N", "new.txt")  # intent-to-add sets an extended flag
+    if setup == "v4":
+        git(repo, "update-index", "--index-version", "4")
+    expected = tuple(git(repo, "ls-files", "-z").split("\0")[:-1])
+    assert git_repo.tracked_paths(str(repo / ".git")) == expected
+    assert "prod.env" in expected
+
+
+def test_unreadable_index_means_ask(project: Path, git: Git) -> None:
+    assert safe("git diff", project)
+    git(project, "update-index", "--split-index")
+    assert git_repo.tracked_paths(str(project / ".git")) is None
+    assert not safe("git diff", project)
+    assert safe("git log --oneline", project)
+    (project / ".git/index").write_bytes(b"DIRC garbage")
+    assert not safe("git show HEAD", project)
+
+
+# --- git in a foreign git directory --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trapped(tmp_path_factory: pytest.TempPathFactory, git: Git) -> Path:
+    """A project holding a bare repository whose config runs a trap, and a nested repo."""
+    tmp_path = tmp_path_factory.mktemp("trapped")
+    project = _project(_home(tmp_path), git)
+    trap = project / "trap"
+    git(project, "init", "-q", "--bare", "trap")
+    git(trap, "config", "diff.external", str(tmp_path / "trap.sh"))
+    git(trap, "config", "core.pager", str(tmp_path / "trap.sh"))
+    git(trap, "config", "core.fsmonitor", str(tmp_path / "trap.sh"))
+    nested = project / "vendor/lib"
+    nested.mkdir(parents=True)
+    git(nested, "init", "-q")
+    _write(nested, {"x.txt": "x\n"})
+    # A bare repository made of plain files, as an untrusted checkout could ship it.
+    _write(project, {"fake/HEAD": "ref: refs/heads/main\n", "fake/config": "[core]\n"})
+    (project / "fake/objects").mkdir()
+    (project / "fake/refs").mkdir()
+    return project
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git -C trap diff HEAD~1 HEAD",
+        "git -C trap log",
+        "cd trap && git log",
+        "cd trap/refs && git status",
+        "cd trap/objects && git diff",
+        "git -C trap/refs/heads show",
+        "git -C fake log",
+        "cd fake && git diff",
+        "git -C vendor/lib status",
+        "cd vendor/lib && git log --oneline",
+        "git -C vendor/lib/. diff",
+        "git -C .git log",
+        "cd .git && git status",
+        "cd trap; git status",
+        "git --git-dir=trap log",
+        "git --git-dir trap log",
+        "git --work-tree=. status",
+        "git -c core.pager=cat log",
+        "git -c diff.external=x diff",
+        "git --exec-path=/tmp log",
+        "git --config-env=core.pager=PAGER log",
+        "git --bare log",
+        "git --glob-pathspecs log -p -- '*'",
+        "git --literal-pathspecs log",
+        "git -C src --git-dir=../trap log",
+    ],
+)
+def test_git_outside_the_session_repository_asks(trapped: Path, command: str) -> None:
+    assert not safe(command, trapped)
+
+
+def test_git_in_the_session_repository_still_passes(trapped: Path) -> None:
+    assert safe("git -C src log --oneline", trapped)
+    assert safe("cd src && git status", trapped)
+    assert safe("git -C vendor log --oneline", trapped)
+
+
+def test_session_inside_a_bare_repository_asks(trapped: Path) -> None:
+    assert not safe("git log", trapped / "trap")
+    assert not safe("git status", trapped / "trap" / "refs")
+    assert not safe("git status", trapped / "fake")
+    assert safe("git log --oneline", trapped / "vendor/lib")  # the user chose that repository
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "passes"),
+    [
+        ("core.fsmonitor", "/tmp/trap.sh", False),
+        ("core.pager", "sh -c trap", False),
+        ("pager.log", "trap", False),
+        ("diff.external", "trap", False),
+        ("diff.pdf.textconv", "trap", False),
+        ("filter.x.clean", "trap", False),
+        ("include.path", "../cfg", False),
+        ("includeIf.gitdir:/.path", "../cfg", False),
+        ("core.worktree", "/", False),
+        ("gpg.program", "trap", False),
+        ("core.fsmonitor", "true", True),
+        ("filter.lfs.clean", "git-lfs clean -- %f", True),
+        ("user.name", "Ada", True),
+        ("remote.origin.url", "https://e.invalid/r", True),
+    ],
+)
+def test_session_repository_config_that_runs_programs_asks(
+    project: Path, git: Git, key: str, value: str, passes: bool
+) -> None:
+    # A project unpacked from an archive brings its own .git/config.
+    git(project, "config", key, value)
+    assert safe("git status", project) is passes
+    assert safe("git log --oneline -1", project) is passes
+
+
+def test_unparsable_session_config_asks(project: Path) -> None:
+    with (project / ".git/config").open("a") as handle:
+        handle.write('[core]\n\tpager = "less \\\n  -R"\n')
+    assert not safe("git status", project)
+
+
+def test_worktree_gitfile_elsewhere_asks(project: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.git"
+    other.mkdir()
+    (project / "wt").mkdir()
+    (project / "wt/.git").write_text(f"gitdir: {other}\n")
+    assert not safe("git -C wt log", project)
+    (project / "broken").mkdir()
+    (project / "broken/.git").write_text("nonsense\n")
+    assert not safe("cd broken && git status", project)
+    assert safe("git status", project)
+
+
+def test_no_repository_diff_and_grep_read_like_recursive_tools(home: Path) -> None:
+    plain = home / "plain"
+    _write(plain, {"a/x.txt": "x\n", "b/y.txt": "y\n", "c/.env": "KEY=1\n"})
+    assert safe("git diff a b", plain)
+    assert not safe("git diff a c", plain)
+    assert not safe("git grep KEY", plain)  # grep.fallbackToNoIndex searches the cwd
+    assert safe("git grep KEY -- a", plain)
+
+
+# --- the checker never fails open -----------------------------------------------------------
+
+
+def test_any_exception_in_the_checker_asks(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert safe("cat README.md", project)
+    assert read("Read", project, file_path="README.md")
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(paths, "is_git_config", boom)
+    assert not safe("cat README.md", project)
+    assert not read("Read", project, file_path="README.md")
+
+
+# --- everyday read-only commands in a normal project ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git status",
+        "git log --oneline -5",
+        "git diff",
+        "git show HEAD",
+        "git show --stat",
+        "git blame src/app.py",
+        "git grep -n TODO",
+        "git branch -a",
+        "git remote",
+        "git log -p -5",
+        "git diff HEAD -- src",
+        "grep -rn TODO src",
+        "find . -name '*.py'",
+        "ls -la",
+        "ls -R src",
+        "cat README.md",
+        "head -20 f",
+        "wc -l src/*.py",
+        "sort f",
+        "diff a.txt b.txt",
+        "du -sh src",
+        "tree",
+        "rg foo src",
+        "cd src && grep -n TODO app.py",
+        "file src/app.py",
+    ],
+)
+def test_everyday_commands_still_pass(shared: Path, command: str) -> None:
+    assert safe(command, shared)
