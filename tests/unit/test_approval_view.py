@@ -119,3 +119,20 @@ def test_a_long_input_of_another_tool_comes_as_a_file() -> None:
     assert view.attachment is not None
     assert view.attachment.filename == "approval-3.json"
     assert "The whole input is in the attached file." in _one_message(view.markdown)
+
+
+def test_a_path_too_long_for_the_prompt_shows_the_input_and_sends_it_whole() -> None:
+    path = f"{CWD}/" + "deep/" * 1000 + "app.py"
+    data = {"file_path": path, "old_string": "a", "new_string": "b"}
+    view = _view("Edit", data)
+    assert view.attachment is not None
+    assert path in view.attachment.data.decode()
+    assert "The whole input is in the attached file." in _one_message(view.markdown)
+
+
+def test_characters_that_take_two_telegram_units_are_counted_as_two() -> None:
+    command = "echo " + "🎉" * 2400
+    view = _view("Bash", {"command": command})
+    assert view.attachment is not None
+    assert view.attachment.data.decode() == command
+    _one_message(view.markdown)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,16 +22,20 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.telegram.callbacks import Kind, encode
+from voice_agent.telegram.render import utf16_len
 from voice_agent.visible import HIDDEN_NOTE, escape_char, has_hidden, reveal
 
 DETAIL_LIMIT = 2500
-"""Most characters of a call's details one prompt shows; the whole comes as a file."""
+"""Most of a call's details one prompt shows (UTF-16 units, as Telegram counts); the
+whole comes as a file."""
 HEAD = 1800
-"""Characters shown from the start of details that do not fit (the rest of the room
+"""Units shown from the start of details that do not fit (the rest of the room
 goes to their end, where a surprise would hide)."""
 TAIL = DETAIL_LIMIT - HEAD
 PROSE_LIMIT = 300
 """Longest description or question shown (Claude's words about a call, not the call)."""
+PROMPT_ROOM = 3500
+"""Most UTF-16 units of details that leave room in one message for the header and outcome."""
 
 # Requests that ended without a decision, and how the prompt explains it.
 NOT_RUN = {
@@ -105,12 +109,12 @@ def _shown(char: str) -> str:
     return escape_char(char) or char
 
 
-def _take(chars: Any, budget: int) -> list[str]:
-    """Shown characters from ``chars`` until ``budget`` is spent (an escape is never split)."""
+def _take(chars: Iterable[str], budget: int) -> list[str]:
+    """Shown characters from ``chars`` until ``budget`` UTF-16 units are spent (whole escapes)."""
     out: list[str] = []
     for char in chars:
         piece = _shown(char)
-        budget -= len(piece)
+        budget -= utf16_len(piece)
         if budget < 0:
             break
         out.append(piece)
@@ -127,7 +131,7 @@ class _Details:
     def inline(self, text: str, limit: int | None = None) -> str:
         """``text`` on one line, hidden characters written out, cut at ``limit`` with "…"."""
         shown = reveal(text, keep_newlines=False).text
-        if limit is not None and len(shown) > limit:
+        if limit is not None and utf16_len(shown) > limit:
             shown = "".join(_take(text, limit - 1)) + "…"
         return shown
 
@@ -147,12 +151,13 @@ class _Details:
         """
         whole = reveal(body).text
         lines = _lines(whole)
-        if len(whole) <= DETAIL_LIMIT and (max_lines is None or len(lines) <= max_lines):
+        size = utf16_len(whole)
+        if size <= DETAIL_LIMIT and (max_lines is None or len(lines) <= max_lines):
             return _fence(whole.removesuffix("\n"), language)
         note = f"the whole {what} is in the attached file"
         if max_lines is not None and len(lines) > max_lines:
             head = "\n".join(lines[:max_lines])
-            if len(head) > DETAIL_LIMIT:
+            if utf16_len(head) > DETAIL_LIMIT:
                 head = "".join(_take(body, DETAIL_LIMIT))
             more = len(lines) - max_lines
             shown = f"{head}\n… {more} more line{'s' if more != 1 else ''}: {note}"
@@ -223,14 +228,18 @@ def _details(tool: str, data: Mapping[str, Any], cwd: str | None, out: _Details)
         plan = str(data.get("plan", "")).strip()
         if not plan:  # Claude Code keeps the plan in its own file: it is in the answer above
             return "📋 *Claude's plan is ready* (above). Start working on it?"
-        if len(reveal(plan).text) > DETAIL_LIMIT:
+        if utf16_len(reveal(plan).text) > DETAIL_LIMIT:
             return f"📋 *Claude's plan*\n{out.block(plan, 'markdown', 'plan', '.md')}"
         return f"📋 *Claude's plan*\n\n{reveal(plan).text}"
     if tool == "NotebookEdit":
         source = out.block(str(data.get("new_source", "")), "", "cell", ".txt")
         return f"📓 *Edit notebook* `{shown}`\n{source}"
+    return _as_json(tool, data, out)
+
+
+def _as_json(tool: str, data: Mapping[str, Any], out: _Details) -> str:
     body = json.dumps(dict(data), indent=2, ensure_ascii=False, default=str)
-    return f"🔧 *{out.inline(tool)}*\n{out.block(body, 'json', 'input', '.json')}"
+    return f"🔧 *{out.inline(tool, PROSE_LIMIT)}*\n{out.block(body, 'json', 'input', '.json')}"
 
 
 def prompt_view(request: PendingPermission, cwd: str | None, session_label: str = "") -> PromptView:
@@ -248,6 +257,9 @@ def prompt_view(request: PendingPermission, cwd: str | None, session_label: str 
     where = f" · {session_label}" if session_label else ""
     out = _Details(request.number)
     details = _details(request.tool_name, request.input_data, cwd, out)
+    if utf16_len(details) > PROMPT_ROOM:  # something shown inline (a path?) is too long
+        out = _Details(request.number)
+        details = _as_json(request.tool_name, request.input_data, out)
     lines = [f"🔐 *Approval #{request.number}*{where}"]
     if has_hidden(request.input_data):
         lines.append(f"*{HIDDEN_NOTE}*")
