@@ -15,6 +15,7 @@ from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.sessions.session import Session
 from voice_agent.terminal.approval_text import describe_request, printable
 from voice_agent.terminal.render import Console
+from voice_agent.visible import reveal
 
 __all__ = ["PROMPT", "ApprovalDesk", "parse_answer"]
 
@@ -87,7 +88,7 @@ class ApprovalDesk:
         """
         if session.chat_id != self._chat_id or _took(self._decided, request.request_id):
             return
-        what = printable(request.description, keep_newlines=False)
+        what = reveal(request.description, keep_newlines=False).text
         if request.state is PermissionState.TIMEOUT:
             self._console.line(f"⏱ #{request.number} {what}: not answered in time, denied")
         elif request.state is PermissionState.APPROVED:
