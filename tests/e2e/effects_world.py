@@ -61,11 +61,6 @@ CLI_BOOKKEEPING: Final = (
     ".claude/session-env",
     ".claude/sessions",
     ".claude/shell-snapshots",
-    ".claude/todos",
-    ".claude/statsig",
-    ".claude/file-history",
-    ".claude/debug",
-    ".claude/telemetry",
 )
 
 _GIT_ENV: Final = {
