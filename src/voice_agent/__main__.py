@@ -4,4 +4,5 @@ import sys
 
 from voice_agent.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing it (a test does) must not run the command
+    sys.exit(main())

@@ -123,7 +123,26 @@ class Finished:
 
 async def run(args: Sequence[str], env: dict[str, str], cwd: Path) -> Finished:
     """Run ``voice-agent ARGS`` to its end (bounded by :data:`COMMAND_TIMEOUT`)."""
-    process = await start(args, env, cwd)
+    return await _finish(await start(args, env, cwd))
+
+
+async def run_module(args: Sequence[str], env: dict[str, str], cwd: Path) -> Finished:
+    """Run ``python -m voice_agent ARGS`` to its end, the other way to start the command."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voice_agent",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    return await _finish(process)
+
+
+async def _finish(process: asyncio.subprocess.Process) -> Finished:
     out, err = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT)
     assert process.returncode is not None
     return Finished(process.returncode, out.decode(), err.decode())

@@ -2,7 +2,8 @@
 
 ``chat`` runs on a real pseudo-terminal against the real Claude Code CLI and the
 scripted model; ``doctor`` against the fake Bot API; ``sessions`` and ``audit``
-against a store file the test made. ``run`` is in ``test_cli_run.py``.
+against a store file the test made. ``run`` (and no command, which is ``run``) is
+in ``test_cli_run.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+import voice_agent
 from tests.e2e.conftest import TURN_TIMEOUT, CliHarness
-from tests.e2e.console import Finished, Terminal, run, user_env
+from tests.e2e.console import Finished, Terminal, run, run_module, user_env
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import FakeTelegram
 from voice_agent.sessions import SessionStorage, StoredSession
@@ -211,11 +213,6 @@ async def test_sessions_list_and_show(tmp_path: Path) -> None:
     assert "No session 'nope' in chat 7." in missing.out
 
 
-async def test_sessions_list_on_an_empty_store(tmp_path: Path) -> None:
-    (done,) = await _all(tmp_path, ["sessions", "list"])
-    assert (done.status, done.out) == (0, "No sessions stored.\n")
-
-
 async def test_sessions_export_imports_again(tmp_path: Path) -> None:
     _store(tmp_path)
     written, printed = await _all(
@@ -290,9 +287,10 @@ async def test_audit_and_its_filters(tmp_path: Path) -> None:
     assert "'yesterday' is not a date like 2026-11-26" in bad.err
 
 
-async def test_audit_on_an_empty_store(tmp_path: Path) -> None:
-    (done,) = await _all(tmp_path, ["audit"])
-    assert (done.status, done.out) == (0, "No decisions logged.\n")
+async def test_an_empty_store_says_so(tmp_path: Path) -> None:
+    sessions, audit = await _all(tmp_path, ["sessions", "list"], ["audit"])
+    assert (sessions.status, sessions.out) == (0, "No sessions stored.\n")
+    assert (audit.status, audit.out) == (0, "No decisions logged.\n")
 
 
 async def test_a_broken_store_is_reported_not_replaced(tmp_path: Path) -> None:
@@ -305,3 +303,12 @@ async def test_a_broken_store_is_reported_not_replaced(tmp_path: Path) -> None:
     assert "is unusable" in done.err
     (kept,) = store.parent.glob("sessions.db.corrupt-*")
     assert kept.read_bytes() == broken
+
+
+async def test_python_dash_m_is_the_same_command(tmp_path: Path) -> None:
+    env = user_env(tmp_path)
+    script, module = await asyncio.gather(
+        run(["--version"], env, tmp_path), run_module(["--version"], env, tmp_path)
+    )
+    assert (script.status, script.out) == (0, f"voice-agent {voice_agent.__version__}\n")
+    assert (module.status, module.out) == (script.status, script.out)

@@ -17,6 +17,7 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
+from voice_agent.agent.describe import summarize_input
 from voice_agent.agent.events import (
     AgentEvent,
     SessionStarted,
@@ -26,7 +27,6 @@ from voice_agent.agent.events import (
     ToolStarted,
     TurnResult,
 )
-from voice_agent.sessions.describe import summarize_input
 
 logger = logging.getLogger(__name__)
 
