@@ -8,11 +8,14 @@ pass in a normal project.
 
 from __future__ import annotations
 
+import mmap
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import claude_agent_sdk
 import pytest
 
 from voice_agent.sessions import bash_programs, git_repo, paths
@@ -289,7 +292,8 @@ def test_recursive_reads_see_links_in_vendor_dirs(project: Path, home: Path, ven
     (project / "sub" / vendor / "x").symlink_to(home / ".ssh", target_is_directory=True)
     for command in ("grep -R KEY sub", "grep -r KEY sub", "rg -L KEY sub", "diff -r sub src"):
         assert not safe(command, project), command
-    assert not read("Grep", project, pattern="KEY", path="sub")
+    # Claude Code's Grep tool never enters a VCS directory (see below).
+    assert read("Grep", project, pattern="KEY", path="sub") is (vendor in paths.VCS_DIRS)
 
 
 def test_secret_deep_in_vendor_dir(project: Path) -> None:
@@ -317,12 +321,52 @@ def test_bare_repository_config_is_secret(project: Path, git: Git) -> None:
 
 
 def test_repository_root_scan_reads_git_config(project: Path) -> None:
-    # grep -r and rg over the root do read .git/config (remote URLs): they ask.
+    # grep -r over the root reads .git/config (remote URLs); rg may too (an
+    # .ignore file or a -g glob can bring hidden files back): both ask.
     assert not safe("grep -rn TODO .", project)
     assert not safe("rg TODO", project)
     assert not safe("cat .git/config", project)
     assert safe("cat .git/HEAD", project)
     assert safe("git grep -n TODO", project)
+
+
+def test_grep_tool_leaves_out_only_what_it_never_reads(project: Path, home: Path) -> None:
+    # Claude Code's Grep tool passes --glob '!.git' (and the other VCS dirs): it
+    # never reads .git/config, unless a glob of the call brings .git back.
+    assert read("Grep", project, pattern="TODO")
+    assert read("Grep", project, pattern="TODO", path=".")
+    assert not read("Grep", project, pattern="url", glob="*")
+    assert not read("Grep", project, pattern="url", path=".git")
+    (project / ".venv").mkdir()
+    (project / ".venv/x").symlink_to(home / ".ssh", target_is_directory=True)
+    assert not read("Grep", project, pattern="TODO")  # .venv is read: not skipped
+
+
+def test_bundled_cli_grep_excludes_vcs_dirs() -> None:
+    """The `paths.VCS_DIRS` rule holds only while the CLI's Grep tool excludes them."""
+    cli = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    if not cli.is_file():
+        pytest.skip("no bundled Claude Code CLI")
+    listed = "=[" + ",".join(f'"{n}"' for n in _CLI_ORDER) + "]"
+    assert set(_CLI_ORDER) == paths.VCS_DIRS
+    with cli.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        lists: set[bytes] = set()
+        at = data.find(listed.encode())
+        while at >= 0:
+            name = re.search(rb"(\w+)$", data[max(0, at - 40) : at])
+            if name is not None:
+                lists.add(name.group(1))
+            at = data.find(listed.encode(), at + 1)
+        grep_tool = data.find(b'["--hidden","--no-follow"]')
+        assert grep_tool >= 0
+        window = data[grep_tool : grep_tool + 600]
+    assert any(
+        re.search(rb"for\(let (\w+) of " + name + rb"\)\w+\(`!\$\{\1\}`\)", window)
+        for name in lists
+    )
+
+
+_CLI_ORDER = [".git", ".svn", ".hg", ".bzr", ".jj", ".sl"]
 
 
 def test_scan_limit_means_ask(project: Path) -> None:

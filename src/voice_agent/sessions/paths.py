@@ -39,6 +39,7 @@ from voice_agent.sessions.secret_names import GIT_DIR_SECRETS, is_secret_path
 
 __all__ = [
     "SCAN_LIMIT",
+    "VCS_DIRS",
     "WORK_LIMIT",
     "PathContext",
     "Place",
@@ -60,6 +61,9 @@ __all__ = [
 SCAN_LIMIT = 5000
 #: Most path resolutions plus scanned entries for one whole tool call.
 WORK_LIMIT = 40_000
+#: Directories Claude Code's ``Grep`` tool excludes with ``--glob '!NAME'``
+#: (as the bundled CLI does; ``tests/unit/test_safety_holes.py`` checks it).
+VCS_DIRS = frozenset({".git", ".svn", ".hg", ".bzr", ".jj", ".sl"})
 
 
 _GIT_DIR_MARKS = frozenset({"objects", "refs", "commondir"})
@@ -153,8 +157,12 @@ def _entry_unsafe(entry: os.DirEntry[str], real_root: str, in_git_dir: bool) -> 
     return entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_nlink > 1
 
 
-def _scan(real_root: str, limit: int) -> tuple[bool, int]:
-    """(unsafe, entries inspected) for a recursive read of the directory `real_root`."""
+def _scan(real_root: str, limit: int, skip: frozenset[str] = frozenset()) -> tuple[bool, int]:
+    """(unsafe, entries inspected) for a recursive read of the directory `real_root`.
+
+    Entries named in `skip` are left out with everything below them: only for
+    readers that provably never open them.
+    """
     count = 0
     stack = [real_root]
     while stack:
@@ -167,6 +175,8 @@ def _scan(real_root: str, limit: int) -> tuple[bool, int]:
         names = {e.name for e in entries}
         in_git_dir = "HEAD" in names and not names.isdisjoint(_GIT_DIR_MARKS)
         for entry in entries:
+            if entry.name in skip:
+                continue
             count += 1
             if count > limit or _entry_unsafe(entry, real_root, in_git_dir):
                 return True, count
@@ -218,7 +228,7 @@ def _work_limit() -> int:
 @dataclass
 class _Budget:
     left: int = field(default_factory=_work_limit)
-    scanned: dict[str, bool] = field(default_factory=dict)
+    scanned: dict[tuple[str, frozenset[str]], bool] = field(default_factory=dict)
 
     def spend(self, steps: int) -> None:
         self.left -= steps
@@ -422,17 +432,18 @@ def exists(word: Word, ctx: PathContext) -> bool:
     return False
 
 
-def _scanned_clean(directory: str, ctx: PathContext) -> bool:
+def _scanned_clean(directory: str, ctx: PathContext, skip: frozenset[str]) -> bool:
     cache = ctx.budget.scanned
-    if directory not in cache:
+    key = (directory, skip)
+    if key not in cache:
         limit = min(SCAN_LIMIT, max(ctx.budget.left, 0))
-        unsafe, count = _scan(directory, limit)
+        unsafe, count = _scan(directory, limit, skip)
         ctx.budget.spend(count)
-        cache[directory] = not unsafe
-    return cache[directory]
+        cache[key] = not unsafe
+    return cache[key]
 
 
-def scan_ok(word: Word, ctx: PathContext) -> bool:
+def scan_ok(word: Word, ctx: PathContext, skip: frozenset[str] = frozenset()) -> bool:
     """Whether a recursive read of every path `word` denotes stays secret-free.
 
     Every directory the word may name, by text or physically, is scanned in full
@@ -441,6 +452,8 @@ def scan_ok(word: Word, ctx: PathContext) -> bool:
     Args:
         word: The shell word naming the files or directories to scan.
         ctx: The current path context.
+        skip: Names the reader provably never opens, at any depth (only
+            Claude Code's ``Grep`` tool has such: `VCS_DIRS`).
 
     Returns:
         False when the word's glob is unsafe or any directory it names may hold
@@ -452,7 +465,7 @@ def scan_ok(word: Word, ctx: PathContext) -> bool:
     for place, path in candidates:
         _, physical, lexical_real = ctx.resolve(path, place)
         for directory in {physical, lexical_real}:
-            if os.path.isdir(directory) and not _scanned_clean(directory, ctx):
+            if os.path.isdir(directory) and not _scanned_clean(directory, ctx, skip):
                 return False
     return True
 
@@ -541,7 +554,11 @@ def _grep_ok(data: Mapping[str, Any], ctx: PathContext) -> bool:
     file_glob = data.get("glob")
     if file_glob is not None and not _glob_pattern_ok(file_glob, ctx):
         return False
-    return scan_ok(Word(path, path), ctx)
+    # The tool runs ``rg --glob '!.git' …`` for each VCS directory; those override
+    # globs beat ignore files, but a ``glob`` of the call, added after them, may
+    # bring such a directory back: then everything is scanned.
+    skip = VCS_DIRS if file_glob is None else frozenset()
+    return scan_ok(Word(path, path), ctx, skip)
 
 
 _READ_TOOLS: dict[str, Callable[[Mapping[str, Any], PathContext], bool]] = {
