@@ -1,19 +1,19 @@
 """The automatic part of permission decisions: what passes without asking anyone.
 
 Safe calls are provably read-only (see :mod:`voice_agent.sessions.safety`); in
-``acceptEdits`` mode, edits of non-secret files inside the working directory pass too.
+``acceptEdits`` mode, edits of ordinary files inside the working directory pass too (never
+secret-looking files nor files that make programs run later, see `edit_guard`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from voice_agent.sessions.edit_guard import auto_edit_refused, edit_targets
 from voice_agent.sessions.safety import (
     is_safe_bash_command,
     is_safe_read_call,
-    is_secret_below,
     is_within,
 )
 from voice_agent.sessions.sticky import EDIT_TOOLS, TOOL_FIELD_NAMES
@@ -56,9 +56,13 @@ def is_safe_tool_call(
 
 
 def is_edit_inside_cwd(tool_name: str, input_data: Mapping[str, Any], cwd: str | None) -> bool:
-    """Whether a call edits a non-secret file inside ``cwd`` (what ``acceptEdits`` lets through).
+    """Whether ``acceptEdits`` lets this call through: an edit of an ordinary file inside ``cwd``.
 
-    Files under ``.git`` never count: git runs what its config says.
+    The path must lie inside the working directory both as written (normalised by
+    text, as Claude Code does) and as the file system resolves it (symlinks), must
+    not look secret, and must not be a file that makes programs run later (hooks,
+    git config, ``.claude/``, ``.mcp.json``…: see
+    :func:`voice_agent.sessions.edit_guard.runs_code_later`).
 
     Args:
         tool_name: The tool.
@@ -70,6 +74,6 @@ def is_edit_inside_cwd(tool_name: str, input_data: Mapping[str, Any], cwd: str |
     path = input_data.get(TOOL_FIELD_NAMES[tool_name])
     if not isinstance(path, str) or not path:
         return False
-    resolved = os.path.realpath(os.path.join(cwd, path))
-    inside_git = ".git" in os.path.relpath(resolved, os.path.realpath(cwd)).split(os.sep)
-    return is_within(resolved, [cwd]) and not is_secret_below(resolved, [cwd]) and not inside_git
+    lexical, reals = edit_targets(path, cwd)
+    inside = all(is_within(p, [cwd]) for p in (lexical, *reals))
+    return inside and not auto_edit_refused(path, cwd)

@@ -1,19 +1,25 @@
-"""Sticky approval rules: "Always" scoped to what was approved, matched anchored.
+"""Sticky approval rules: "Always" scoped to what was approved, matched anchored and bounded.
 
 A rule made from an approved call covers only calls like it:
 
-* ``Bash``: the program and subcommand (``npm test``, ``git commit``, ``npm run lint``);
-  for interpreters, shells and destructive or network programs only the exact command.
-  A later command matches when it parses into plain simple commands, each of which is
-  covered by the rule (``cd`` inside the working directory and ``echo``/``true`` are
-  allowed between them). Redirections, substitutions and the like never match.
-* file edits (``Edit``, ``Write``, ``MultiEdit``, ``NotebookEdit``): the working-directory
-  tree when the approved file was inside it, else that one file; secret-looking files
-  and files under ``.git`` (whose config can run programs) never match.
+* ``Bash``: the program and subcommand (``npm test``, ``git commit``, ``npm run lint``,
+  ``git stash list``, ``tar tf``); for interpreters of any version, runners
+  (``uv run``, ``npx``, ``cargo run``), installers, shells, wrappers and destructive or
+  network programs only the exact command (see
+  :func:`voice_agent.sessions.sticky_scope.exact_only`). A later command matches when
+  it parses into plain simple commands, each of which is covered by the rule (``cd``
+  inside the working directory and ``echo``/``true`` are allowed between them).
+* file edits (``Edit``, ``Write``, ``MultiEdit``, ``NotebookEdit``) and ``Read``: the
+  working-directory tree when the approved file was inside it, else that one file.
 * ``WebFetch``: the approved URL's host.
 * any other tool: the tool.
 
 Patterns are regular expressions matched with ``re.fullmatch`` (anchored at both ends).
+Whatever a rule's pattern says, and for rules already stored too, matching is bounded
+(:mod:`voice_agent.sessions.sticky_scope`): no rule covers a secret-looking or private
+path, an option the read-only checker forbids or one that runs programs, writes files
+or reads file lists, a redirection or substitution, or (for edits) a file that makes
+programs run later (:func:`voice_agent.sessions.edit_guard.runs_code_later`).
 """
 
 from __future__ import annotations
@@ -27,9 +33,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from voice_agent.sessions.safety import is_secret_below, is_secret_path, is_within, simple_commands
+from voice_agent.sessions import bash_parse as bp
+from voice_agent.sessions import command_reach as reach
+from voice_agent.sessions import sticky_scope as scope
+from voice_agent.sessions.bash_parse import SimpleCommand, Word
+from voice_agent.sessions.edit_guard import auto_edit_refused, edit_targets
+from voice_agent.sessions.safety import is_within, simple_commands
 
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
+READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})
 
 TOOL_FIELD_NAMES: dict[str, str] = {
     "Bash": "command",
@@ -40,32 +52,11 @@ TOOL_FIELD_NAMES: dict[str, str] = {
     "Read": "file_path",
     "WebFetch": "url",
 }
+_PATH_FIELDS = {"NotebookRead": "notebook_path", **TOOL_FIELD_NAMES}
 
-# Programs whose every argument matters: a rule for them covers only the exact command.
-EXACT_ONLY_PROGRAMS = frozenset(
-    """
-    sh bash zsh dash fish ksh csh tcsh python python2 python3 pypy pypy3 node deno bun
-    ruby perl php lua osascript eval exec source sudo su doas env nohup nice timeout time
-    xargs parallel watch rm rmdir mv cp dd shred chmod chown chgrp ln install truncate mkfs
-    mount umount kill pkill killall reboot shutdown halt systemctl crontab at curl wget ssh
-    scp sftp rsync nc ncat netcat socat telnet ftp sed awk gawk tee find git-shell
-    """.split()
-)
-
-# Programs used as ``prog subcommand ...``: a rule covers that subcommand.
-SUBCOMMAND_PROGRAMS = frozenset(
-    """
-    git npm npx yarn pnpm cargo go docker podman kubectl helm pip pip3 uv poetry pdm hatch
-    make just gh terraform dotnet mvn gradle bundle rake brew apt apt-get conda mix composer
-    tox nox pre-commit ruff
-    """.split()
-)
-
-# ``prog run X``: the rule covers script X, not every script.
-_RUN_SUBCOMMANDS = frozenset({"run", "exec", "x", "run-script"})
-
-# Harmless commands allowed beside covered ones in a compound command.
-_INERT_PROGRAMS = frozenset({"echo", "true", "false", "pwd"})
+# Kept here for callers of the old names; the tables live in `command_reach`.
+EXACT_ONLY_PROGRAMS = reach.EXACT_ONLY_PROGRAMS
+SUBCOMMAND_PROGRAMS = reach.SUBCOMMAND_PROGRAMS
 
 
 def command_prefix(argv: list[str]) -> list[str] | None:
@@ -74,25 +65,29 @@ def command_prefix(argv: list[str]) -> list[str] | None:
     Args:
         argv: One simple command, quotes removed.
     """
-    program = argv[0]
-    if program in EXACT_ONLY_PROGRAMS or "/" in program:
+    if scope.exact_only(argv):
         return None
-    if program not in SUBCOMMAND_PROGRAMS or len(argv) == 1:
+    name = scope.program_name(argv[0])
+    if name not in reach.SUBCOMMAND_PROGRAMS or len(argv) == 1:
         return argv[:1]
     if argv[1].startswith("-"):
         return None
-    if argv[1] in _RUN_SUBCOMMANDS and len(argv) > 2 and not argv[2].startswith("-"):
+    if argv[1] in reach.RUN_SUBCOMMANDS and len(argv) > 2 and not argv[2].startswith("-"):
         return argv[:3]
-    return argv[:2]
+    nested = reach.NESTED_SUBCOMMANDS.get(name, frozenset())
+    if argv[1] not in nested and "*" not in nested:
+        return argv[:2]
+    depth = reach.SUBCOMMAND_DEPTH.get(name, 2)
+    words = argv[:2]
+    for word in argv[2 : depth + 1]:
+        if word.startswith("-"):
+            break
+        words.append(word)
+    return words
 
 
 def _argv_text(argv: list[str]) -> str:
     return shlex.join(argv)
-
-
-def _resolve(path: str, cwd: str | None) -> str:
-    base = cwd or os.getcwd()
-    return os.path.realpath(os.path.join(base, os.path.expanduser(path)))
 
 
 @dataclass
@@ -128,6 +123,9 @@ class StickyApproval:
     ) -> bool:
         """Check if this sticky approval matches a tool call.
 
+        The rule's pattern must match, and the call must stay within the bounds no
+        rule crosses (see the module docstring), checked here every time.
+
         Args:
             tool_name: Name of the tool being called.
             input_data: Input parameters for the tool.
@@ -138,36 +136,85 @@ class StickyApproval:
         """
         if tool_name != self.tool_name or self.expired:
             return False
+        if tool_name == "Bash":
+            command = input_data.get("command")
+            return isinstance(command, str) and covering_rule([self], command, cwd) is self
+        if tool_name in EDIT_TOOLS or tool_name in READ_TOOLS:
+            return self._matches_path(tool_name, input_data, cwd)
         if self.pattern is None or not self.field_name:
             return True
         value = input_data.get(self.field_name)
         if not isinstance(value, str) or not value:
             return False
-        if self.field_name == "command":
-            return self._matches_command(value, cwd)
-        if tool_name in EDIT_TOOLS:
-            resolved = _resolve(value, cwd)
-            below = is_secret_below(resolved, [cwd]) if cwd else is_secret_path(resolved)
-            if below or f"{os.sep}.git{os.sep}" in resolved + os.sep:
-                return False  # secrets and git's own files always ask
-            return re.fullmatch(self.pattern, resolved) is not None
         return re.fullmatch(self.pattern, value) is not None
 
-    def covers_argv(self, argv: list[str]) -> bool:
-        """Whether this ``Bash`` rule covers one simple command.
+    def pattern_matches(
+        self, tool_name: str, input_data: Mapping[str, Any], cwd: str | None = None
+    ) -> bool:
+        """Whether the rule's pattern names this call, without the bounds of `matches`.
+
+        For deny rules, which must refuse more, not less: a Bash command matches
+        when the whole text or any one of its simple commands matches.
+
+        Args:
+            tool_name: Name of the tool being called.
+            input_data: Input parameters for the tool.
+            cwd: The session's working directory, for relative paths.
+        """
+        if tool_name != self.tool_name or self.expired:
+            return False
+        if self.pattern is None or not self.field_name:
+            return True
+        value = input_data.get(self.field_name)
+        if not isinstance(value, str) or not value:
+            return False
+        texts = {value}
+        if self.field_name == "command":
+            texts |= {_argv_text(argv) for argv in simple_commands(value) or []}
+        elif tool_name in EDIT_TOOLS or tool_name in READ_TOOLS:
+            lexical, reals = edit_targets(value, cwd)
+            texts |= {lexical, *reals}
+        return any(re.fullmatch(self.pattern, text) for text in texts)
+
+    def covers_argv(self, argv: list[str], cwd: str | None = None) -> bool:
+        """Whether this ``Bash`` rule covers one simple command (run in `cwd`).
 
         Args:
             argv: The simple command, quotes removed.
+            cwd: The session's working directory (default: the process's).
         """
-        if self.pattern is None or self.expired:
-            return False
-        return re.fullmatch(self.pattern, _argv_text(argv)) is not None
+        root = _root(cwd)
+        command = SimpleCommand(tuple(Word(a, a) for a in argv))
+        return self._covers(argv) and scope.command_in_scope(command, frozenset({root}), root)
 
-    def _matches_command(self, command: str, cwd: str | None) -> bool:
-        commands = simple_commands(command)
-        if not commands:
+    def _covers(self, argv: list[str]) -> bool:
+        """Whether the pattern covers `argv`; only by naming it exactly for `exact_only`."""
+        if self.expired:
             return False
-        return all(self.covers_argv(argv) or is_inert(argv, cwd) for argv in commands)
+        text = _argv_text(argv)
+        if scope.exact_only(argv):
+            if self.pattern is None or text not in scope.literal_texts(self.pattern):
+                return False
+            return re.fullmatch(self.pattern, text) is not None
+        if self.pattern is None or not self.field_name:
+            return True
+        return re.fullmatch(self.pattern, text) is not None
+
+    def _matches_path(self, tool_name: str, input_data: Mapping[str, Any], cwd: str | None) -> bool:
+        """Edits and reads: bounded first, then the pattern against every resolved path."""
+        value = input_data.get(_PATH_FIELDS.get(tool_name, "path"))
+        if tool_name in EDIT_TOOLS:
+            if not isinstance(value, str) or not value or auto_edit_refused(value, cwd):
+                return False
+        elif not scope.read_in_scope(tool_name, input_data, cwd):
+            return False
+        if self.pattern is None or not self.field_name:
+            return True
+        value = input_data.get(self.field_name)
+        if not isinstance(value, str) or not value:
+            return False
+        _, reals = edit_targets(value, cwd)
+        return all(re.fullmatch(self.pattern, real) for real in reals)
 
     def describe(self) -> str:
         """Get a human-readable description of this approval.
@@ -200,7 +247,7 @@ def find_matching(
     """The rule that approves a call, if any.
 
     A Bash command made of several simple commands passes when each is covered by
-    some rule (or is inert, like ``cd`` inside the cwd).
+    some rule (or is inert, like ``cd`` inside the cwd), within the bounds.
 
     Args:
         rules: A session's sticky rules.
@@ -208,21 +255,56 @@ def find_matching(
         input_data: Its input.
         cwd: The session's working directory.
     """
-    for rule in rules:
-        if rule.matches(tool_name, input_data, cwd):
-            return rule
-    if tool_name != "Bash":
-        return None
-    commands = simple_commands(str(input_data.get("command", "")))
-    bash_rules = [r for r in rules if r.tool_name == "Bash"]
-    if not commands or not bash_rules:
-        return None
-    used: StickyApproval | None = None
-    for argv in commands:
-        covering = next((r for r in bash_rules if r.covers_argv(argv)), None)
-        if covering is None and not is_inert(argv, cwd):
+    if tool_name == "Bash":
+        command = input_data.get("command")
+        if not isinstance(command, str):
             return None
-        used = used or covering
+        return covering_rule([r for r in rules if r.tool_name == "Bash"], command, cwd)
+    return next((r for r in rules if r.matches(tool_name, input_data, cwd)), None)
+
+
+def covering_rule(
+    rules: Sequence[StickyApproval], command: str, cwd: str | None
+) -> StickyApproval | None:
+    """The first of `rules` covering part of a Bash command, when all of it is covered.
+
+    Every simple command must be within the bounds (judged from every directory
+    an earlier ``cd`` may have led to) and be covered by some rule or be inert.
+
+    Args:
+        rules: ``Bash`` rules.
+        command: The bash script.
+        cwd: The session's working directory (default: the process's).
+
+    Returns:
+        The rule covering the first covered simple command, or None.
+    """
+    commands = bp.parse_script(command)
+    live = [r for r in rules if not r.expired]
+    if not commands or not live:
+        return None
+    root = _root(cwd)
+    cwds = frozenset({root})
+    used: StickyApproval | None = None
+    try:
+        for cmd in commands:
+            if not scope.command_in_scope(cmd, cwds, root):
+                return None
+            argv = cmd.argv
+            if _moves_shell(argv):
+                return None  # pushd, popd, builtin cd: where later commands run is unknown
+            if scope.program_name(argv[0]) == "cd":
+                landed = scope.cd_targets(argv[1], cwds, root) if len(argv) == 2 else None
+                if landed is None:
+                    return None
+                cwds = landed
+                continue
+            covering = next((r for r in live if r._covers(argv)), None)
+            if covering is None and argv[0] not in reach.INERT_PROGRAMS:
+                return None
+            used = used or covering
+    except (OSError, ValueError):
+        return None  # what cannot be judged is not covered
     return used
 
 
@@ -233,12 +315,23 @@ def is_inert(argv: list[str], cwd: str | None) -> bool:
         argv: The simple command.
         cwd: The session's working directory.
     """
-    if argv[0] in _INERT_PROGRAMS:
+    if argv[0] in reach.INERT_PROGRAMS:
         return True
     if argv[0] == "cd" and len(argv) == 2 and cwd is not None:
-        target = argv[1]
-        return not target.startswith(("~", "-")) and is_within(_resolve(target, cwd), [cwd])
+        root = _root(cwd)
+        return scope.cd_targets(argv[1], frozenset({root}), root) is not None
     return False
+
+
+def _moves_shell(argv: list[str]) -> bool:
+    names = [scope.program_name(a) for a in argv[:2]]
+    if names[0] in ("builtin", "command") and len(names) > 1:
+        names = names[1:]
+    return names[0] in ("pushd", "popd") or (names[0] == "cd" and argv[0] != "cd")
+
+
+def _root(cwd: str | None) -> str:
+    return os.path.realpath(cwd if cwd is not None else os.getcwd())
 
 
 def _bash_rule(command: str, cwd: str | None) -> StickyApproval:
@@ -261,14 +354,19 @@ def _bash_rule(command: str, cwd: str | None) -> StickyApproval:
     return StickyApproval("Bash", pattern, "command", "Bash: " + ", ".join(dict.fromkeys(labels)))
 
 
-def _edit_rule(tool_name: str, field_name: str, path: str, cwd: str | None) -> StickyApproval:
-    resolved = _resolve(path, cwd)
-    if cwd is not None and is_within(resolved, [cwd]):
+def _path_rule(tool_name: str, field_name: str, path: str, cwd: str | None) -> StickyApproval:
+    """The working-directory tree when `path` is inside it, else that one file."""
+    _, reals = edit_targets(path, cwd)
+    if cwd is not None and is_within(
+        path if os.path.isabs(path) else os.path.join(cwd, path), [cwd]
+    ):
         root = os.path.realpath(cwd)
         return StickyApproval(
             tool_name, re.escape(root + os.sep) + ".*", field_name, f"{tool_name} files in {root}"
         )
-    return StickyApproval(tool_name, re.escape(resolved), field_name, f"{tool_name} {resolved}")
+    real = sorted(reals)[0]
+    pattern = "|".join(re.escape(r) for r in sorted(reals))
+    return StickyApproval(tool_name, pattern, field_name, f"{tool_name} {real}")
 
 
 def _fetch_rule(url: str) -> StickyApproval:
@@ -291,12 +389,13 @@ def derive_rule(tool_name: str, input_data: Mapping[str, Any], cwd: str | None) 
     Returns:
         A rule covering calls like this one (see the module docstring).
     """
-    field_name = TOOL_FIELD_NAMES.get(tool_name)
+    field_name = _PATH_FIELDS.get(tool_name)
     value = input_data.get(field_name) if field_name else None
     if tool_name == "Bash" and isinstance(value, str) and value.strip():
         return _bash_rule(value, cwd)
-    if tool_name in EDIT_TOOLS and field_name and isinstance(value, str) and value:
-        return _edit_rule(tool_name, field_name, value, cwd)
+    path_tool = tool_name in EDIT_TOOLS or tool_name in ("Read", "NotebookRead")
+    if path_tool and field_name and isinstance(value, str) and value:
+        return _path_rule(tool_name, field_name, value, cwd)
     if tool_name == "WebFetch" and isinstance(value, str) and value:
         return _fetch_rule(value)
     return StickyApproval(tool_name, None, None, f"all {tool_name}")
