@@ -22,7 +22,7 @@ PACKAGE = Path(voice_agent.__file__).parent
 LAYERS = {
     "voice_agent.agent": ("voice_agent.agent",),
     "voice_agent.speech": ("voice_agent.speech",),
-    "voice_agent.sessions": ("voice_agent.sessions", "voice_agent.agent", "voice_agent.visible"),
+    "voice_agent.sessions": ("voice_agent.sessions", "voice_agent.agent"),
 }
 
 
