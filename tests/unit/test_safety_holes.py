@@ -281,6 +281,61 @@ def test_pattern_and_ignore_files_are_paths(project: Path, home: Path) -> None:
     assert safe("rg --files src", project)
 
 
+# --- grep may be ugrep ---------------------------------------------------------------------
+# Claude Code's Bash tool shadows `grep` with its embedded ugrep (with --hidden):
+# -NUM is a recursion depth there, a directory operand is read one level deep,
+# and many more options exist (configs, filters, pagers). GNU grep's own options
+# only, directory operands scanned.
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "grep -3 KEY .",
+        "grep -n3 KEY .",
+        "grep KEY .",
+        "grep KEY",
+        "grep --filter='*:cat' KEY a.txt",
+        "grep --config=cfg KEY a.txt",
+        "grep ---cfg KEY a.txt",
+        "grep --pager KEY a.txt",
+        "grep --view KEY a.txt",
+        "grep --save-config KEY",
+        "grep --index KEY a.txt",
+        "grep --hidden -r KEY src",
+        "grep --ignore-files=.env -r KEY src",
+        "grep -Q KEY",
+        "grep -O py KEY src",
+        "grep -g '*.py' KEY src",
+        "grep -@ KEY a.txt",
+        "grep -. KEY a.txt",
+        "grep --max 5 KEY a.txt",
+        "grep --recur KEY src",
+    ],
+)
+def test_grep_is_judged_for_gnu_grep_and_ugrep(project: Path, command: str) -> None:
+    _write(project, {".env": "KEY=CANARY\n", "cfg": "--filter=*:sh\n"})
+    assert not safe(command, project)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "grep KEY src",
+        "grep -rn KEY src",
+        "grep --recursive --line-number KEY src",
+        "grep -C 3 KEY a.txt",
+        "grep -A3 KEY a.txt",
+        "cat a.txt | grep KEY",
+        "grep KEY < a.txt",
+        "git log | grep -i fix",
+    ],
+)
+def test_grep_everyday_forms_pass(project: Path, command: str) -> None:
+    _write(project, {".env": "KEY=CANARY\n"})
+    assert safe(command, project)
+
+
 # --- recursive reads skip no directory ----------------------------------------------------
 
 

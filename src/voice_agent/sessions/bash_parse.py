@@ -284,6 +284,11 @@ class Spec:
             out in full, since GNU getopt would accept an abbreviation we missed
             (the same holds for `arg_long`).
         known_long: Long options allowed although they prefix a bad one.
+        allow_long: When set, the only long options allowed (spelled in full):
+            for programs whose implementation may vary (Claude Code runs ugrep
+            for ``grep``), options outside the common set ask.
+        allow_short: When set, the only short option letters allowed (digits,
+            ``-NUM``, are always parsed as flags).
     """
 
     paths: bool = True
@@ -294,6 +299,8 @@ class Spec:
     bad_long: tuple[str, ...] = ()
     exact_long: tuple[str, ...] = ()
     known_long: frozenset[str] = frozenset()
+    allow_long: frozenset[str] | None = None
+    allow_short: str | None = None
 
 
 @dataclass
@@ -313,12 +320,15 @@ def long_option_ok(option: str, spec: Spec) -> bool:
         spec: The program's option spec.
 
     Returns:
-        False for a bad option, any abbreviation of one, or an abbreviation of
-        an option with special meaning or taking a separate value.
+        False for a bad option, any abbreviation of one, an abbreviation of
+        an option with special meaning or taking a separate value, or, when the
+        spec has an allowlist, any option not on it.
     """
     name = option[2:]
     if not name:
         return False
+    if spec.allow_long is not None:
+        return option in spec.allow_long
     if option in spec.known_long:
         return True
     if any(bad.startswith(name) for bad in spec.bad_long):
@@ -337,6 +347,8 @@ def _short_cluster(words: Sequence[Word], i: int, spec: Spec, out: ParsedArgs) -
     text = words[i].value
     for k, letter in enumerate(text[1:], start=2):
         if letter in spec.bad_short:
+            raise _Reject
+        if spec.allow_short is not None and letter not in spec.allow_short + "0123456789":
             raise _Reject
         if letter in spec.arg_short:
             if k < len(text):

@@ -44,6 +44,21 @@ _GREP = replace(
         "recursive dereference-recursive directories regexp file exclude-from".split()
     ),
     known_long=_fs("--file"),  # the pattern file: not an abbreviation of --files-from
+    # Claude Code's Bash tool runs its embedded ugrep for `grep`, whose other
+    # options load configs, run filters and pagers, or take values GNU grep's
+    # don't: only GNU grep's own options (spelled in full) pass.
+    allow_long=_fs(
+        "--extended-regexp --fixed-strings --basic-regexp --perl-regexp --regexp --file "
+        "--ignore-case --no-ignore-case --word-regexp --line-regexp --null-data --no-messages "
+        "--invert-match --version --help --max-count --byte-offset --line-number "
+        "--line-buffered --with-filename --no-filename --label --only-matching --quiet "
+        "--silent --binary-files --text --directories --devices --recursive "
+        "--dereference-recursive --include --exclude --exclude-from --exclude-dir "
+        "--files-without-match --files-with-matches --count --initial-tab --null "
+        "--before-context --after-context --context --group-separator --no-group-separator "
+        "--color --colour --binary"
+    ),
+    allow_short="EFGPefiywxzsvVmbnHhoqaIdDrRLlcTZABCU",
 )
 _RG_OPTIONS = _spec(
     "ABCEefgjMmrTtd",
@@ -125,7 +140,8 @@ SPECS: dict[str, Spec] = {
 SCANNED = _fs("diff")
 #: Options that supply the grep/rg pattern, so no positional is the pattern.
 PATTERN_OPTIONS = _fs("-e -f --regexp --file")
-#: Options that make grep recurse into directories.
+#: Options that make grep recurse into directories (ugrep's ``-2`` … ``-9``, recursion
+#: depths, are digit flags: see `safety`).
 GREP_RECURSIVE = _fs("-r -R --recursive --dereference-recursive")
 
 #: ``<tool> <flag>`` pairs that only print a version or usage text.

@@ -96,6 +96,8 @@ def _check_grep(name: str, cmd: SimpleCommand, ctx: PathContext) -> bool:
     options = {n for n, _ in parsed.values}
     recursive = name == "rg" or bool(programs.GREP_RECURSIVE & set(parsed.flags))
     recursive |= any(n in ("-d", "--directories") and v != "read" for n, v in parsed.values)
+    # ugrep (Claude Code's `grep`) takes -NUM for a recursion depth, not a context.
+    recursive |= any(f[1:].isdigit() for f in parsed.flags)
     pos = parsed.positionals
     lists_files = name == "rg" and bool({"--files", "--type-list"} & set(parsed.flags))
     if not (options & programs.PATTERN_OPTIONS or lists_files):
@@ -107,7 +109,12 @@ def _check_grep(name: str, cmd: SimpleCommand, ctx: PathContext) -> bool:
     if not _generic_ok(parsed, spec, ctx):
         return False
     if not recursive:
-        return True
+        # ugrep reads a directory operand one level deep even without -r (and
+        # hidden files with Claude Code's --hidden); with no operand and stdin a
+        # terminal it searches ".". scan_ok only scans the directories.
+        if not pos and not cmd.piped and not cmd.inputs:
+            pos = [_DOT]
+        return all(scan_ok(w, ctx) for w in pos)
     # A missing operand hints that an option value was taken for one: scan "." too.
     if not pos or not all(exists(w, ctx) for w in pos):
         pos = [*pos, _DOT]
