@@ -217,6 +217,8 @@ def test_runner_rules_match_only_the_exact_command(project: Path, command: str) 
         "git log --ext-diff",
         "git log -p --textconv",
         "git -c diff.external=./evil log -p",
+        "git -ccore.pager=./evil log",
+        "git --paginate log",
         "git --git-dir=vendor/trap.git log",
         "git --exec-path=. log",
         "git -C vendor/trap.git log",  # another repository's config
@@ -326,6 +328,7 @@ def test_rules_never_cover_exec_write_or_list_options(
         "sed 's/a/b/w /tmp/out' lib/util.py",
         "sed -n 'r .env' lib/util.py",
         "sed -f script.sed lib/util.py",
+        "sed 's/[/]/x/;e id' lib/util.py",  # sed ends a regex later than the reader
         "awk 'BEGIN { system(\"id\") }'",
         "awk '{ print > \"/tmp/x\" }' lib/util.py",
         "rsync -e ./evil a b",

@@ -35,9 +35,10 @@ from voice_agent.sessions import bash_programs as programs
 from voice_agent.sessions import command_reach as reach
 from voice_agent.sessions.bash_parse import SimpleCommand, Word
 from voice_agent.sessions.edit_guard import inside_git_dir, looks_like_git_dir
-from voice_agent.sessions.git_policy import GIT_SPEC
+from voice_agent.sessions.git_policy import GIT_GLOBAL_FLAGS, GIT_SPEC
 from voice_agent.sessions.paths import SCAN_LIMIT, tree_has_secrets
 from voice_agent.sessions.secret_names import is_secret_path
+from voice_agent.sessions.sed_script import sed_call_ok
 
 _MAX_CWDS = 8
 _MAX_SUFFIX_WORD = 256
@@ -61,18 +62,11 @@ _SYSTEM_PRIVATE = (
 _GREP_FAMILY = frozenset({"grep", "egrep", "fgrep"})
 _AWK = re.compile(r"[gmn]?awk[0-9.]*")
 _SED = frozenset({"sed", "gsed"})
-_GIT_VALUE_GLOBALS = frozenset({"-C"})
-_GIT_REFUSED_GLOBALS = (
-    "-c",
-    "-p",
-    "--paginate",
-    "--config-env",
-    "--exec-path",
-    "--git-dir",
-    "--work-tree",
-    "--namespace",
-    "--super-prefix",
-    "--bare",
+#: Git options allowed before the subcommand (``-C dir`` is judged apart); any other
+#: (``-c``, ``--git-dir``, ``--exec-path``, ``-p``…) puts the command outside every rule.
+_GIT_GLOBALS_OK = GIT_GLOBAL_FLAGS | frozenset(
+    "--literal-pathspecs --glob-pathspecs --noglob-pathspecs --icase-pathspecs "
+    "--no-advice --no-lazy-fetch".split()
 )
 
 
@@ -476,15 +470,14 @@ def _git_split(
     git_cwds = cwds
     while i < len(args) and args[i].startswith("-"):
         flag = args[i]
-        if flag in _GIT_VALUE_GLOBALS:
+        if flag == "-C":
             landed = cd_targets(args[i + 1], git_cwds, root) if i + 1 < len(args) else None
             if landed is None:
                 return None
             git_cwds = landed
             i += 2
             continue
-        name = flag.partition("=")[0]
-        if name in _GIT_REFUSED_GLOBALS or (name.startswith("-C") and name != "-C"):
+        if flag not in _GIT_GLOBALS_OK:
             return None
         i += 1
     if i >= len(args):
@@ -508,119 +501,6 @@ def _options_ok(name: str, args: list[str], cwds: frozenset[str], root: str) -> 
         return False
     specific = reach.REACH.get(f"{name} {sub}") if sub is not None else None
     return specific is None or _reach_ok(specific, rest, cwds, root)
-
-
-# -- sed ------------------------------------------------------------------------
-
-
-def _skip_delimited(script: str, i: int, delim: str) -> int:
-    """Index just after the next unescaped `delim` from `i`, or -1."""
-    while i < len(script):
-        if script[i] == "\\":
-            i += 2
-            continue
-        if script[i] == "\n":
-            return -1
-        if script[i] == delim:
-            return i + 1
-        i += 1
-    return -1
-
-
-def _sed_s_end(script: str, i: int) -> int:
-    """Index after an ``s`` (or ``y``) command at `i`; -1 if malformed or it writes/executes."""
-    if i + 1 >= len(script) or script[i + 1] in "\n\\":
-        return -1
-    delim = script[i + 1]
-    j = _skip_delimited(script, i + 2, delim)
-    j = _skip_delimited(script, j, delim) if j >= 0 else -1
-    if j < 0 or script[i] == "y":
-        return j
-    while j < len(script) and script[j] not in ";\n}# \t":
-        if script[j] in "ew":
-            return -1
-        j += 1
-    return j
-
-
-def _sed_script_ok(script: str) -> bool:
-    """Whether a sed script has no command that runs, writes or reads files (``e w W r R``)."""
-    i, n = 0, len(script)
-    while i < n:
-        ch = script[i]
-        if ch in " \t\n;{}!$,~+" or ch.isdigit():
-            i += 1
-        elif ch == "#":
-            newline = script.find("\n", i)
-            i = n if newline < 0 else newline
-        elif ch in "/\\":
-            delim, start = ("/", i + 1) if ch == "/" else (script[i + 1 : i + 2], i + 2)
-            i = _skip_delimited(script, start, delim) if delim else -1
-            if i < 0:
-                return False
-            while i < n and script[i] in "IM":
-                i += 1
-        elif ch in "sy":
-            i = _sed_s_end(script, i)
-            if i < 0:
-                return False
-        elif ch in "aic":
-            i += 1
-            while i < n and script[i] != "\n":
-                i += 2 if script[i] == "\\" else 1
-        elif ch in ":btTv":
-            while i < n and script[i] not in ";\n":
-                i += 1
-        elif ch in "=dDgGhHlnNpPxzFqQLu":
-            i += 1
-        else:
-            return False
-    return True
-
-
-def _sed_ok(args: Sequence[str]) -> bool:
-    """A sed call without ``-i``, ``-f`` or a script that executes, writes or reads files."""
-    scripts: list[str] = []
-    positionals: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        following = args[i + 1] if i + 1 < len(args) else None
-        i += 1
-        if arg == "--":
-            positionals.extend(args[i:])
-            break
-        if arg.startswith("--"):
-            name, eq, value = arg[2:].partition("=")
-            if not name or "in-place".startswith(name) or "file".startswith(name):
-                return False
-            if "expression".startswith(name):
-                script = value if eq else following
-                if script is None:
-                    return False
-                scripts.append(script)
-                i += 0 if eq else 1
-            elif "line-length".startswith(name) and not eq:
-                i += 1
-        elif arg.startswith("-") and len(arg) > 1:
-            for k, letter in enumerate(arg[1:], start=2):
-                if letter in "if":
-                    return False
-                if letter in "el":
-                    value_text = arg[k:] or following
-                    if value_text is None:
-                        return False
-                    if letter == "e":
-                        scripts.append(value_text)
-                    i += 0 if arg[k:] else 1
-                    break
-        else:
-            positionals.append(arg)
-    if not scripts:
-        if not positionals:
-            return False
-        scripts.append(positionals[0])
-    return all(_sed_script_ok(s) for s in scripts)
 
 
 # -- trees ----------------------------------------------------------------------
@@ -674,7 +554,7 @@ def command_in_scope(cmd: SimpleCommand, cwds: frozenset[str], root: str) -> boo
         return False
     if not _options_ok("awk" if _AWK.fullmatch(name) else name, args, cwds, root):
         return False
-    if name in _SED and not _sed_ok(args):
+    if name in _SED and not sed_call_ok(args):
         return False
     return name not in reach.RECURSIVE_READERS or _trees_ok(name, cmd.words[1:], cwds, root)
 
