@@ -14,6 +14,13 @@ Claude Code CLI against the scripted Anthropic fake.
 * Bot time per prompt, model excluded: from the update reaching the fake's
   ``getUpdates`` to the final answer's last request, minus the time spent inside
   ``SessionManager.stream`` (the CLI and the model).
+* Update → model request, what a user waits for before Claude starts: from an
+  update becoming available to the bot (injected while the bot long-polls) to the
+  Messages API request carrying the prompt reaching the scripted model; beside a
+  plain ``ClaudeSDKClient`` with the same CLI and options (``build_options``), from
+  ``query()`` to the same request. Prompts alternate bot and plain client. The fake
+  Bot API answers every call after ``--latency`` ms (default 25), like a round trip
+  to Telegram, so that calls awaited on the path show.
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from claude_agent_sdk import ClaudeSDKClient, ResultMessage
+
 from bench.common import ms, summary
 from tests.fakes.anthropic import FakeAnthropic, Reply
 from tests.fakes.cli_env import cli_env
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
-from voice_agent.agent.options import AgentSettings
+from voice_agent.agent.options import AgentSettings, GateAnswer, build_options
 from voice_agent.config import load_settings
 from voice_agent.telegram import turn
 from voice_agent.telegram.app import build_application, build_services
@@ -62,11 +71,13 @@ def _delays(reply: StreamingReply) -> list[float]:
 
 
 @asynccontextmanager
-async def _bot(tmp: Path, fake: FakeAnthropic, mode: str) -> AsyncIterator[tuple[Any, Any]]:
+async def _bot(
+    tmp: Path, fake: FakeAnthropic, mode: str, latency: float = 0.0
+) -> AsyncIterator[tuple[Any, Any]]:
     home, work = tmp / "home", tmp / "work"
     home.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
+    async with FakeTelegram(token=DEFAULT_TOKEN, latency=latency) as tg:
         tg.private_chat(OWNER, "Ada")
         settings = load_settings(
             telegram_bot_token=DEFAULT_TOKEN,
@@ -158,10 +169,62 @@ async def bot_time(tmp: Path, prompts: int) -> tuple[list[float], list[float]]:
     return [t - m for t, m in zip(totals, inside, strict=True)], inside
 
 
-async def run(prompts: int, chunks: int) -> None:
+def _plain_options(home: Path, work: Path, fake: FakeAnthropic) -> Any:
+    """The options the bot gives a session's client, with callbacks that do nothing."""
+
+    async def ask(*_: Any) -> tuple[bool, str | None, dict[str, Any] | None]:
+        return True, None, None
+
+    async def check(*_: Any) -> GateAnswer:
+        return GateAnswer(allow=False)
+
+    agent = AgentSettings(env=cli_env(fake.base_url, home), setting_sources=(), idle_timeout=None)
+    return build_options(
+        agent, cwd=str(work), resume=None, permission_mode="default", ask=ask, check=check
+    )
+
+
+async def _plain_prompt(client: ClaudeSDKClient, fake: FakeAnthropic, text: str) -> float:
+    seen = len(fake.main_requests)
+    start = time.monotonic()
+    await client.query(text)
+    async for message in client.receive_response():
+        if isinstance(message, ResultMessage):
+            break
+    return fake.main_requests[seen].received_at - start
+
+
+async def update_to_model(tmp: Path, prompts: int, latency: float) -> tuple[list[float], ...]:
+    """(bot, plain client) times from the prompt being available to the model request."""
+    bot_times: list[float] = []
+    plain_times: list[float] = []
+    with FakeAnthropic(lambda request: Reply.text("ok")) as fake:
+        async with _bot(tmp / "bot", fake, "edit", latency) as (tg, _):
+            plain_home, plain_work = tmp / "plain" / "home", tmp / "plain" / "work"
+            plain_home.mkdir(parents=True)
+            plain_work.mkdir(parents=True)
+            options = _plain_options(plain_home, plain_work, fake)
+            async with ClaudeSDKClient(options) as client:
+                await _prompt(tg, "warm up", "ok")
+                await _plain_prompt(client, fake, "warm up")
+                for index in range(prompts):
+                    seen = len(fake.main_requests)
+                    available = await _prompt(tg, f"prompt {index}", "ok")
+                    bot_times.append(fake.main_requests[seen].received_at - available)
+                    plain_times.append(await _plain_prompt(client, fake, f"plain {index}"))
+    return bot_times, plain_times
+
+
+def _p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+async def run(prompts: int, chunks: int, latency: float) -> None:
     """Measure and print the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        bot_path, plain_path = await update_to_model(root / "e", prompts, latency)
         slow_edit = await streaming(root / "a", "edit", chunks, 1.3)
         slow_draft = await streaming(root / "b", "draft", chunks, 0.4)
         fast_edit = await streaming(root / "c", "edit", chunks * 4, 0.05)
@@ -172,6 +235,14 @@ async def run(prompts: int, chunks: int) -> None:
     print(f"CLI + model time per prompt: {summary(model)}")
     print(f"bot time per prompt, model excluded: {summary(own)}")
     print(f"bot time median: {ms(statistics.median(own))}")
+    print(f"update -> model request, Bot API round trip {ms(latency)}:")
+    for name, samples in (("bot", bot_path), ("plain SDK client", plain_path)):
+        print(
+            f"  {name:17} median {ms(statistics.median(samples))}  p95 {ms(_p95(samples))}"
+            f"  (n={len(samples)})"
+        )
+    added = [b - p for b, p in zip(bot_path, plain_path, strict=True)]
+    print(f"  the bot adds: median {ms(statistics.median(added))}  p95 {ms(_p95(added))}")
 
 
 def main() -> None:
@@ -179,9 +250,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("--chunks", type=int, default=8)
+    parser.add_argument("--latency", type=float, default=25.0, help="Bot API round trip, ms")
     args = parser.parse_args()
     turn.StreamingReply = RecordedReply  # type: ignore[misc]
-    asyncio.run(run(args.prompts, args.chunks))
+    asyncio.run(run(args.prompts, args.chunks, args.latency / 1000))
 
 
 if __name__ == "__main__":

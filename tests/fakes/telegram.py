@@ -1269,6 +1269,12 @@ class FakeTelegram:
             replies to its own messages.
         strict_html_ampersand: Reject a bare ``&`` in HTML texts (Telegram keeps
             it literally; set ``False`` for Telegram's exact behaviour).
+        latency: Seconds each call other than ``getUpdates`` takes before it is
+            answered, like the round trip to Telegram's servers (benchmarks).
+
+    A test can also hold every call but ``getUpdates`` until it sets ``gate``
+    (an :class:`asyncio.Event` on the fake's loop), to show what the bot does while
+    Telegram has not answered yet.
 
     Attributes:
         token: The accepted token.
@@ -1294,8 +1300,11 @@ class FakeTelegram:
         bot_first_name: str = "Fake Bot",
         privacy_mode: bool = True,
         strict_html_ampersand: bool = True,
+        latency: float = 0.0,
     ) -> None:
         self.token = token
+        self.latency = latency
+        self.gate: asyncio.Event | None = None
         bot_id_text = token.split(":", 1)[0]
         bot_id = int(bot_id_text) if bot_id_text.isdigit() else 123456789
         self.bot = User(id=bot_id, first_name=bot_first_name, is_bot=True, username=bot_username)
@@ -2241,6 +2250,11 @@ class FakeTelegram:
             failure = self._injected_failure(canonical)
             if failure is not None:
                 raise failure
+            if canonical != "getUpdates":
+                if self.gate is not None:
+                    await self.gate.wait()
+                if self.latency:
+                    await asyncio.sleep(self.latency)  # a network round trip
             result = await self._handlers[canonical](_Params(raw, files), call)
         except ApiError as exc:
             return self._finish(call, exc.status, exc.body())

@@ -72,6 +72,7 @@ class TurnStatus:
         self._shown = ""
         self._changed = asyncio.Event()
         self._ticker: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     @property
     def elapsed(self) -> float:
@@ -95,21 +96,8 @@ class TurnStatus:
         return f"{prefix}{doing} · {int(self.elapsed)} s"
 
     async def __aenter__(self) -> TurnStatus:
-        """Send the status message and start the ticker."""
-        try:
-            await self.bot.send_chat_action(
-                self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
-            )
-            self._shown = self._text()
-            self._message = await self.bot.send_message(
-                self.chat_id,
-                self._shown,
-                reply_markup=self._stop,
-                message_thread_id=self.thread_id,
-            )
-        except TelegramError as error:
-            logger.warning("could not show the status in chat %s: %s", self.chat_id, error)
-        self._ticker = asyncio.create_task(self._tick(), name=f"status-{self.chat_id}")
+        """Start showing the status; the turn does not wait for Telegram to show it."""
+        self._ticker = asyncio.create_task(self._run(), name=f"status-{self.chat_id}")
         return self
 
     async def __aexit__(
@@ -118,14 +106,40 @@ class TurnStatus:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Stop the ticker and delete the status message."""
+        """Stop the ticker and delete the status message (once it was sent)."""
+        self._closing.set()
         if self._ticker is not None:
-            self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         if self._message is not None:
             with contextlib.suppress(TelegramError):
                 await self._message.delete()
+
+    async def _run(self) -> None:
+        """Show "typing" and the status message, then keep them current until closed."""
+        self._shown = self._text()
+        typing = self.bot.send_chat_action(
+            self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
+        )
+        message = self.bot.send_message(
+            self.chat_id, self._shown, reply_markup=self._stop, message_thread_id=self.thread_id
+        )
+        # Both at once, and never cut short: a message sent but not known could not
+        # be deleted at the end.
+        results = await asyncio.gather(typing, message, return_exceptions=True)
+        for result in results:
+            if isinstance(result, TelegramError):
+                logger.warning("could not show the status in chat %s: %s", self.chat_id, result)
+            elif isinstance(result, BaseException):
+                raise result
+        if isinstance(results[1], Message):
+            self._message = results[1]
+        if not self._closing.is_set():
+            ticking = asyncio.create_task(self._tick())
+            await self._closing.wait()
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
 
     async def _tick(self) -> None:
         last_typing = time.monotonic()
