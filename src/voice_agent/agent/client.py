@@ -10,7 +10,6 @@ and restart are therefore clean: no subprocess is killed from outside.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -25,9 +24,13 @@ from voice_agent.agent.parse import MessageParser
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0
+"""Seconds a CLI may take to connect (start and answer ``initialize``) before it is given up."""
 INTERRUPT_TIMEOUT = 10.0
+"""Seconds a running turn may take to stop once interrupted, before it is cancelled."""
 
 UserInput = str | dict[str, Any]
+SDKClientFactory = Callable[[ClaudeAgentOptions], ClaudeSDKClient]
+"""Makes the SDK client a :class:`LiveClient` serves (tests pass a fake)."""
 
 
 class AgentUnavailable(Exception):
@@ -72,6 +75,10 @@ class LiveClient:
         key: object = None,
         on_exit: Callable[[LiveClient], None] | None = None,
         signature: object = None,
+        *,
+        start_timeout: float = START_TIMEOUT,
+        interrupt_timeout: float = INTERRUPT_TIMEOUT,
+        sdk_client: SDKClientFactory = ClaudeSDKClient,
     ) -> None:
         """Prepare (but do not start) the client.
 
@@ -80,12 +87,18 @@ class LiveClient:
             key: What the client serves, for logs and the pool.
             on_exit: Called once the owner task has closed the client.
             signature: What the options were built from (compared to decide a restart).
+            start_timeout: Seconds the CLI may take to connect.
+            interrupt_timeout: Seconds a turn may take to stop once interrupted.
+            sdk_client: Makes the SDK client from ``options`` (default: ``ClaudeSDKClient``).
         """
         self.key = key
         self.signature = signature
         self.last_used = time.monotonic()
         self._options = options
         self._on_exit = on_exit
+        self._start_timeout = start_timeout
+        self._interrupt_timeout = interrupt_timeout
+        self._sdk_client = sdk_client
         self._inbox: asyncio.Queue[_Command] = asyncio.Queue()
         self._ready: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -105,8 +118,13 @@ class LiveClient:
     async def start(self) -> None:
         """Start the owner task and wait until the CLI is connected.
 
+        After ``start_timeout`` seconds the wait ends with :class:`AgentUnavailable`
+        while the owner task stops the CLI in the background (the SDK gives it a few
+        seconds to exit); the client is no longer :attr:`alive` from then on. If
+        the caller is cancelled meanwhile, connecting stops the same way.
+
         Raises:
-            AgentUnavailable: The CLI could not be started.
+            AgentUnavailable: The CLI could not be started in time.
         """
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
@@ -114,10 +132,12 @@ class LiveClient:
         self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._task = asyncio.create_task(self._own(), name=f"claude-client-{self.key}")
         try:
-            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
-        except TimeoutError as exc:
-            await self.close()
-            raise AgentUnavailable("Claude Code did not start within a minute") from exc
+            await asyncio.shield(self._ready)
+        except asyncio.CancelledError:
+            # Stop connecting; the owner task stops the CLI and exits on its own.
+            self._closed = True
+            self._task.cancel()
+            raise
 
     async def run_turn(self, message: UserInput) -> AsyncGenerator[AgentEvent, None]:
         """Send one user message and yield the turn's events until its result.
@@ -149,35 +169,74 @@ class LiveClient:
         return await done
 
     async def close(self) -> None:
-        """Close the client from its owner task and wait until it is gone."""
-        if self._task is None:
+        """Close the client from its owner task and wait until it is gone.
+
+        A client still connecting is stopped at once: its owner task is inside
+        the SDK's connect and does not read its inbox yet.
+        """
+        task = self._task
+        if task is None or task.done():
             return
-        if not self._task.done():
+        if self._ready is not None and not self._ready.done():
+            task.cancel()
+        else:
             self._inbox.put_nowait(_Close())
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._task)
+        # Waiting never raises the owner's outcome, and cancelling the waiter
+        # leaves the owner to finish closing.
+        await asyncio.wait({task})
 
     # -- the owner task ----------------------------------------------------
 
     async def _own(self) -> None:
         assert self._ready is not None
         try:
-            async with ClaudeSDKClient(self._options) as client:
+            client = self._sdk_client(self._options)
+            await self._connect(client)
+            try:
                 self._ready.set_result(None)
                 logger.info("Claude Code client %s started", self.key)
                 await self._serve(client)
+            finally:
+                await client.disconnect()
+        except AgentUnavailable as exc:
+            logger.warning("Claude Code client %s: %s", self.key, exc)
+            if not self._ready.done():
+                self._ready.set_exception(exc)
         except Exception as exc:
             logger.warning("Claude Code client %s failed: %s", self.key, exc)
             if not self._ready.done():
                 self._ready.set_exception(AgentUnavailable(f"Claude Code could not start: {exc}"))
         finally:
             self._closed = True
-            if self._ready.done() is False:
+            if not self._ready.done():
                 self._ready.set_exception(AgentUnavailable("Claude Code stopped while starting"))
             self._drain_inbox()
             logger.info("Claude Code client %s closed", self.key)
             if self._on_exit is not None:
                 self._on_exit(self)
+
+    async def _connect(self, client: ClaudeSDKClient) -> None:
+        """Connect within ``start_timeout``; the SDK stops the CLI when connecting fails."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._start_timeout
+        failure = AgentUnavailable(f"Claude Code did not start within {self._start_timeout:g} s")
+        # The waiter hears of it at the deadline, not after the SDK's grace period
+        # for the CLI to exit.
+        late = loop.call_at(deadline, self._give_up, failure)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await client.connect()
+        except TimeoutError as exc:
+            raise failure from exc
+        finally:
+            late.cancel()
+
+    def _give_up(self, failure: AgentUnavailable) -> None:
+        """Answer the waiter of :meth:`start` now; the client will not be used."""
+        assert self._ready is not None
+        self._closed = True
+        if not self._ready.done():
+            self._ready.set_exception(failure)
 
     async def _serve(self, client: ClaudeSDKClient) -> None:
         command_wait: asyncio.Task[_Command] | None = None
@@ -219,7 +278,9 @@ class LiveClient:
                 self._turn = asyncio.create_task(self._run(client, command))
             return True
         if isinstance(command, _Interrupt):
-            command.done.set_result(await self._interrupt(client))
+            stopped = await self._interrupt(client)
+            if not command.done.done():  # its caller may have given up waiting
+                command.done.set_result(stopped)
             return True
         return False
 
@@ -227,23 +288,33 @@ class LiveClient:
         if not self.busy:
             return False
         try:
-            await asyncio.wait_for(client.interrupt(), INTERRUPT_TIMEOUT)
+            await asyncio.wait_for(client.interrupt(), self._interrupt_timeout)
         except (TimeoutError, ClaudeSDKError) as exc:
             logger.warning("interrupt of %s failed: %s", self.key, exc)
             return False
         return True
 
     async def _stop_turn(self, client: ClaudeSDKClient) -> None:
+        """Stop a running turn: interrupt it, and cancel it if it does not end in time.
+
+        Waiting uses ``asyncio.wait``, which never raises the turn's outcome, so a
+        cancellation of the owner task itself is never mistaken for the turn's and
+        always propagates.
+        """
         turn = self._turn
         if turn is None or turn.done():
             return
-        await self._interrupt(client)
         try:
-            await asyncio.wait_for(asyncio.shield(turn), INTERRUPT_TIMEOUT)
-        except (TimeoutError, Exception):
-            turn.cancel()
-            with contextlib.suppress(BaseException):
-                await turn
+            await self._interrupt(client)
+            done, _ = await asyncio.wait({turn}, timeout=self._interrupt_timeout)
+            if not done:
+                turn.cancel()
+                await asyncio.wait({turn})
+        finally:
+            if not turn.done():  # the owner task itself is being cancelled
+                turn.cancel()
+        if not turn.cancelled():
+            turn.exception()  # retrieved: ``_run`` has reported it to the turn's reader
 
     async def _run(self, client: ClaudeSDKClient, turn: _Turn) -> bool:
         """Serve one turn; returns False when the client is no longer usable."""

@@ -15,9 +15,9 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 
-from voice_agent.agent.client import LiveClient
+from voice_agent.agent.client import START_TIMEOUT, LiveClient, SDKClientFactory
 
 logger = logging.getLogger(__name__)
 
@@ -25,32 +25,52 @@ logger = logging.getLogger(__name__)
 class ClientPool:
     """Live clients keyed by session, never more than ``max_live`` at once.
 
+    A client that failed to start keeps its place until its process is gone, so
+    the bound holds for processes, not only for usable clients. Every client and
+    task the pool starts is kept until it is done, and :meth:`close_all` waits
+    for all of them (a client whose closing was abandoned by a cancelled caller
+    included).
+
     Attributes:
         max_live: Most clients alive at once.
         idle_timeout: Seconds after which an unused client is closed (None: never).
+        start_timeout: Seconds a new client's CLI may take to connect.
         peak_live: The most clients that were ever alive at once (for benchmarks).
     """
 
-    def __init__(self, max_live: int = 4, idle_timeout: float | None = 1800.0) -> None:
+    def __init__(
+        self,
+        max_live: int = 4,
+        idle_timeout: float | None = 1800.0,
+        *,
+        start_timeout: float = START_TIMEOUT,
+        sdk_client: SDKClientFactory = ClaudeSDKClient,
+    ) -> None:
         """Create an empty pool.
 
         Args:
             max_live: Most clients alive at once (at least 1).
             idle_timeout: Seconds after which an unused client is closed.
+            start_timeout: Seconds a new client's CLI may take to connect.
+            sdk_client: Makes each client's SDK client (tests pass a fake).
         """
         if max_live < 1:
             raise ValueError("max_live must be at least 1")
         self.max_live = max_live
         self.idle_timeout = idle_timeout
+        self.start_timeout = start_timeout
         self.peak_live = 0
         self._live: OrderedDict[Hashable, LiveClient] = OrderedDict()
         self._leases: dict[Hashable, int] = {}
         self._changed = asyncio.Condition()
         self._reaper: asyncio.Task[None] | None = None
+        self._sdk_client = sdk_client
+        self._clients: set[LiveClient] = set()  # every client whose owner task has not ended
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def live_count(self) -> int:
-        """How many clients are alive now."""
+        """How many clients hold a slot now (a client that failed to start, until it is gone)."""
         return len(self._live)
 
     async def wait_for(self, predicate: Callable[[ClientPool], bool]) -> None:
@@ -87,9 +107,7 @@ class ClientPool:
         try:
             yield client
         finally:
-            self._leases[key] -= 1
-            if not self._leases[key]:
-                del self._leases[key]
+            self._release(key)
             client.last_used = time.monotonic()
             async with self._changed:
                 self._changed.notify_all()
@@ -100,11 +118,15 @@ class ClientPool:
         self._ensure_reaper()
         async with self._changed:
             while True:
-                client = self.get_live(key)
-                if client is not None:
+                client = self._live.get(key)
+                if client is not None and client.alive:
                     self._live.move_to_end(key)
                     self._leases[key] = self._leases.get(key, 0) + 1
                     return client
+                if client is not None:
+                    # This session's last client failed and is still exiting.
+                    await self._changed.wait()
+                    continue
                 if len(self._live) < self.max_live:
                     break
                 victim = next((k for k in self._live if k not in self._leases), None)
@@ -114,28 +136,44 @@ class ClientPool:
                     continue
                 await self._close_locked(victim)
             sdk_options, signature = options()
-            client = LiveClient(sdk_options, key=key, on_exit=self._forget, signature=signature)
+            client = LiveClient(
+                sdk_options,
+                key=key,
+                on_exit=self._forget,
+                signature=signature,
+                start_timeout=self.start_timeout,
+                sdk_client=self._sdk_client,
+            )
             self._live[key] = client
+            self._clients.add(client)
             self._leases[key] = self._leases.get(key, 0) + 1
             self.peak_live = max(self.peak_live, len(self._live))
         try:
             await client.start()
         except BaseException:
-            self._leases[key] -= 1
-            if not self._leases[key]:
-                del self._leases[key]
-            self._forget(client)
-            # Cancelled while connecting: the owner task must still close its process.
-            await asyncio.shield(client.close())
+            # Failed or cancelled while connecting: the owner task stops the CLI and
+            # then leaves the pool (``_forget``); until then it keeps its slot.
+            self._release(key)
             raise
         return client
 
+    def _release(self, key: Hashable) -> None:
+        self._leases[key] -= 1
+        if not self._leases[key]:
+            del self._leases[key]
+
     def _forget(self, client: LiveClient) -> None:
         """Drop a client that has exited and wake turns waiting for a slot."""
+        self._clients.discard(client)
         if self._live.get(client.key) is client:
             del self._live[client.key]
-        with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(self._notify())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the loop is gone: nobody is waiting
+            return
+        task = loop.create_task(self._notify(), name="claude-pool-notify")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -160,15 +198,16 @@ class ClientPool:
             self._changed.notify_all()
 
     async def close_all(self) -> None:
-        """Close every client and stop the idle reaper."""
+        """Close every client, stop the idle reaper, and wait until all of it is done."""
         if self._reaper is not None:
             self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+            await asyncio.wait({self._reaper})  # a cancellation of close_all itself propagates
             self._reaper = None
-        clients = list(self._live.values())
+        clients = {*self._live.values(), *self._clients}
         self._live.clear()
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _ensure_reaper(self) -> None:
         if self.idle_timeout is None or (self._reaper is not None and not self._reaper.done()):
