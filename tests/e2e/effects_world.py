@@ -30,6 +30,7 @@ import os
 import secrets
 import stat
 import subprocess
+import tarfile
 import textwrap
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -355,6 +356,10 @@ def build_world(root: Path) -> World:
         "clean-filter",
         "open-pager",
         "tools",
+        "tar-command",
+        "tar-compress",
+        "tar-checkpoint",
+        "npm-shell",
     ):
         trap_paths[name], trap_canaries[name] = _trap(bin_dir, traps, name)
 
@@ -368,6 +373,10 @@ def build_world(root: Path) -> World:
     _write(project / "sub/notes.txt", "KEY points of the design\n")
     _write(project / "a/b/c/deep.txt", "deep file\n")
     _write(project / "docs/guide.md", "# Guide\n")
+    _write(project / "x.py", 'print("hello from x.py")\n')
+    _write(project / "package.json", '{"name": "demo", "scripts": {"test": "echo tests ok"}}\n')
+    with tarfile.open(project / "x.tar", "w") as archive:
+        archive.add(project / "names.txt", arcname="names.txt")
     _write(
         project / ".gitignore",
         "*.env\n.env\nterraform.tfvars\n.credentials.json\nservice-account.json\n.vault-token\nnode_modules/\n.venv/\nbare/\nvendor/\n",

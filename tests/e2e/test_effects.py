@@ -31,6 +31,7 @@ import asyncio
 import base64
 import codecs
 import contextlib
+import dataclasses
 import re
 import subprocess
 from collections.abc import AsyncIterator, Mapping
@@ -75,6 +76,7 @@ HOLES: set[str] = {
 }
 
 Harm = Literal["leak", "trap", "write", "open"]
+Call = tuple[str, Mapping[str, Any]]
 DENIAL = "denied by the effects suite"
 
 
@@ -91,8 +93,14 @@ class Case:
         harm: What the call does when it runs as the user (checked in the approving
             world); None when that cannot be shown safely (say why in ``note``).
         expect: For everyday commands, texts the tool result must contain.
-        setup: Bash commands run (unasked) in turns before the call.
+        setup: Calls run (approved if asked) in turns before the call: a Bash
+            command, or ``(tool, input)``.
         fails: The command exits non-zero by design (``diff`` of differing files).
+        session: The session it runs in (None: the world's main session). A named
+            session is made once, with ``mode`` and the ``always`` seeds.
+        mode: The named session's permission mode.
+        always: Calls the user answered with "Always" when the session was made
+            (each must be asked), so the case runs under the rules they created.
         note: Why a case is as it is.
     """
 
@@ -102,8 +110,11 @@ class Case:
     input: Mapping[str, Any]
     harm: Harm | None = "leak"
     expect: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
+    setup: tuple[Call | str, ...] = ()
     fails: bool = False
+    session: str | None = None
+    mode: str = "default"
+    always: tuple[Call, ...] = ()
     note: str = ""
 
 
@@ -117,6 +128,33 @@ def read(name: str, path: str, harm: Harm | None = "leak") -> Case:
     return Case(name, "read-tool", "Read", {"file_path": path}, harm)
 
 
+def write(name: str, kind: str, path: str, content: str = "x\n", **more: Any) -> Case:
+    """A Write case (creating a file under ``%project%`` unless ``path`` is absolute)."""
+    target = path if path.startswith("%") else f"%project%/{path}"
+    return Case(name, kind, "Write", {"file_path": target, "content": content}, "write", **more)
+
+
+def bash_call(command: str) -> Call:
+    """A Bash call for ``setup`` and ``always``."""
+    return ("Bash", {"command": command})
+
+
+def after_always(group: str, seed: Call, *cases: Case) -> list[Case]:
+    """``cases`` run in a session (one per group) where ``seed`` was answered "Always"."""
+    return [
+        dataclasses.replace(c, kind=STICKY, session=f"always-{group}", always=(seed,))
+        for c in cases
+    ]
+
+
+def accept_edits(*cases: Case) -> list[Case]:
+    """``cases`` run in a session in ``acceptEdits`` mode."""
+    return [
+        dataclasses.replace(c, kind=ACCEPT, session="accept-edits", mode="acceptEdits")
+        for c in cases
+    ]
+
+
 CD = "cd-symlink"
 CWD = "cwd-persist"
 LISTS = "file-lists"
@@ -127,6 +165,9 @@ HISTORY = "committed-secrets"
 GITCONF = "repo-config-exec"
 SHADOW = "path-shadow"
 CLASSIC = "classic"
+STICKY = "sticky-rules"
+ACCEPT = "accept-edits"
+HOOKS = '{"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "id"}]}]}}\n'
 
 UNSAFE: list[Case] = [
     # cd through symlinks: bash resolves `..` by text (l -> a/b/c, so l/../.. is home).
@@ -319,6 +360,114 @@ UNSAFE: list[Case] = [
         {"file_path": "%project%/.gitattributes", "content": "* diff=x\n"},
         "write",
     ),
+    # "Always" rules reach no further than what was approved.
+    *after_always(
+        "cat",
+        bash_call("cat /etc/hostname"),
+        bash("always-cat-then-env", STICKY, "cat .env"),
+        bash("always-cat-then-ssh", STICKY, "cat ~/.ssh/id_rsa"),
+        bash("always-cat-then-prod-env", STICKY, "cat prod.env"),
+        bash("always-cat-then-two", STICKY, "cat /etc/hostname ../.netrc"),
+    ),
+    *after_always(
+        "tar",
+        bash_call("tar tf x.tar"),
+        bash(
+            "always-tar-to-command",
+            STICKY,
+            "tar xf x.tar --to-command=%bin%/trap-tar-command",
+            "trap",
+        ),
+        bash("always-tar-compress", STICKY, "tar tf x.tar -I %bin%/trap-tar-compress", "trap"),
+        bash(
+            "always-tar-checkpoint",
+            STICKY,
+            "tar tf x.tar --checkpoint=1 --checkpoint-action=exec=%bin%/trap-tar-checkpoint",
+            "trap",
+        ),
+    ),
+    *after_always(
+        "python",
+        bash_call("python3 x.py"),
+        bash("always-python-c", STICKY, "python3 -c \"print(open('.env').read())\""),
+        bash("always-python-then-cat", STICKY, "python3 x.py && cat .env"),
+    ),
+    *after_always(
+        "git-log",
+        bash_call("git log -5 /etc"),
+        bash("always-git-log-output", STICKY, "git log --output=log2.txt", "write"),
+    ),
+    *after_always("ls", bash_call("ls /etc"), bash("always-ls-then-ssh", STICKY, "ls -la ~/.ssh")),
+    *after_always(
+        "head",
+        bash_call("head -1 /etc/hostname"),
+        bash("always-head-then-netrc", STICKY, "head -5 ../.netrc"),
+    ),
+    *after_always(
+        "find",
+        bash_call("find . -name '*.py' -exec wc -l {} +"),
+        bash("always-find-exec-cat", STICKY, "find ~ -name id_rsa -exec cat {} \\;"),
+    ),
+    *after_always(
+        "sort",
+        bash_call("sort /etc/hostname"),
+        bash("always-sort-files0", STICKY, "sort --files0-from=lists/names0"),
+    ),
+    *after_always(
+        "diff-no-index",
+        bash_call("git diff --no-index a.txt b.txt"),
+        bash("always-diff-no-index-env", STICKY, "git diff --no-index /dev/null prod.env"),
+    ),
+    *after_always(
+        "npm",
+        bash_call("npm test"),
+        bash(
+            "always-npm-script-shell",
+            STICKY,
+            "npm test --script-shell=%bin%/trap-npm-shell",
+            "trap",
+        ),
+    ),
+    *after_always(
+        "read",
+        ("Read", {"file_path": "/etc/hostname"}),
+        read("always-read-then-ssh", "%home%/.ssh/id_rsa"),
+    ),
+    *after_always(
+        "write",
+        ("Write", {"file_path": "%project%/src/new_module.py", "content": "X = 1\n"}),
+        write("always-write-claude-settings", STICKY, ".claude/settings.json", HOOKS),
+        write("always-write-git-hook", STICKY, ".git/hooks/pre-commit", "#!/bin/sh\nid\n"),
+        write("always-write-mcp", STICKY, ".mcp.json", '{"mcpServers": {}}\n'),
+    ),
+    # acceptEdits covers no file that makes programs run later, and nothing outside.
+    *accept_edits(
+        write("ae-claude-settings", ACCEPT, ".claude/settings.json", HOOKS),
+        write("ae-claude-settings-local", ACCEPT, ".claude/settings.local.json", HOOKS),
+        write("ae-mcp-json", ACCEPT, ".mcp.json", '{"mcpServers": {}}\n'),
+        write("ae-gitattributes", ACCEPT, ".gitattributes", "* diff=x\n"),
+        write("ae-git-hook", ACCEPT, ".git/hooks/post-checkout", "#!/bin/sh\nid\n"),
+        write("ae-husky-hook", ACCEPT, ".husky/pre-commit", "id\n"),
+        write("ae-envrc", ACCEPT, ".envrc", "export X=1\n"),
+        write("ae-env-local", ACCEPT, ".env.local", "X=1\n"),
+        write(
+            "ae-bare-config",
+            ACCEPT,
+            "bare/config",
+            "[core]\n\tbare = true\n\tfsmonitor = id\n",
+            setup=(("Read", {"file_path": "%project%/bare/config"}),),
+        ),
+        write(
+            "ae-nested-git-config",
+            ACCEPT,
+            "vendor/lib/.git/config",
+            "[core]\n\tfsmonitor = id\n",
+            setup=(("Read", {"file_path": "%project%/vendor/lib/.git/config"}),),
+        ),
+        write("ae-outside-home", ACCEPT, "%home%/.bash_login", "id\n"),
+        write("ae-through-link", ACCEPT, "sub/node_modules/x/authorized_keys", "ssh-rsa AAAA\n"),
+        write("ae-l-up2-text", ACCEPT, "l/../../.profile", "id\n"),
+    ),
 ]
 
 EVERYDAY: list[Case] = [
@@ -355,19 +504,24 @@ EVERYDAY: list[Case] = [
 # -- running a case -----------------------------------------------------------------
 
 
+Answer = Literal["deny", "approve", "always"]
+
+
 @dataclass
 class Decider:
-    """The front end: records each announced request and denies (or approves) it."""
+    """The front end: records each announced request and answers it as told."""
 
-    approve: bool
+    answer: Answer
     requests: list[Any] = field(default_factory=list)
 
     async def on_request(self, session: Any, request: Any) -> None:
         self.requests.append(request)
         handler = session.permission_handler
         loop = asyncio.get_running_loop()
-        if self.approve:
+        if self.answer == "approve":
             loop.call_soon(handler.approve, request.request_id)
+        elif self.answer == "always":
+            loop.call_soon(lambda: handler.sticky_approve(request.request_id))
         else:
             loop.call_soon(handler.deny, DENIAL, request.request_id)
 
@@ -392,31 +546,66 @@ class Outcome:
 
 
 _CD = re.compile(r"(^|[\s;&|(])(cd|pushd)\s")
+MAIN = "main"
 
 
 class Effects:
-    """One world, one fake, one SessionManager session; runs cases one turn each."""
+    """One world, one fake, one SessionManager; runs each case as one turn of a session."""
 
     def __init__(self, world: World, fake: FakeAnthropic, manager: Any, decider: Decider) -> None:
         self.world, self.fake, self.manager, self.decider = world, fake, manager, decider
         self.chat = 7001
+        self._answer = decider.answer
         self._ids = iter(range(1, 1_000_000))
+        self._sessions: set[str] = set()
 
-    async def turn(self, tool: str, tool_input: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    def expand(self, tool_input: Mapping[str, Any]) -> dict[str, Any]:
+        """The input with the world's paths filled in."""
+        return {k: self.world.expand(v) if isinstance(v, str) else v for k, v in tool_input.items()}
+
+    async def turn(
+        self, tool: str, tool_input: Mapping[str, Any], name: str = MAIN
+    ) -> tuple[str, list[Any]]:
         """One prompt in which the model makes one tool call, then says "done"."""
         tool_id = f"toolu_effects{next(self._ids):05d}"
         self.fake.enqueue(Reply.tool_use(tool, tool_input, id=tool_id), Reply.text("done"))
-        events = await collect(self.manager.stream(self.chat, f"effects {tool_id}"))
+        events = await collect(self.manager.stream(self.chat, f"effects {tool_id}", name=name))
         assert isinstance(events[-1], TurnResult), events[-1]
         assert self.fake.pending_replies == 0, "the CLI did not use the scripted replies"
         return tool_id, events
 
-    async def bash_unasked(self, command: str) -> None:
-        """Run a helper command that must pass unasked (a setup step, a cwd reset)."""
+    async def prepare(self, tool: str, tool_input: Mapping[str, Any], name: str) -> None:
+        """Run a helper call (a setup step, a cwd reset), approved if it is asked."""
+        self.decider.answer = "approve"
+        try:
+            tool_id, _ = await self.turn(tool, tool_input, name)
+        finally:
+            self.decider.answer = self._answer
+        result = self._result(tool_id, 0)
+        assert result is not None, f"helper call got no result: {tool} {tool_input}"
+        assert not result.is_error, f"helper call failed: {tool} {tool_input}: {result.content}"
+
+    async def session(self, case: Case) -> str:
+        """The session the case runs in, made with its mode and "Always" rules the first time."""
+        if case.session is None:
+            return MAIN
+        if case.session not in self._sessions:
+            self._sessions.add(case.session)
+            await self.manager.create_new_async(self.chat, name=case.session)
+            self.manager.set_permission_mode(self.chat, case.mode, name=case.session)
+            for tool, tool_input in case.always:
+                await self._always(tool, self.expand(tool_input), case.session)
+        return case.session
+
+    async def _always(self, tool: str, tool_input: Mapping[str, Any], name: str) -> None:
         asked = len(self.decider.requests)
-        tool_id, _ = await self.turn("Bash", {"command": command})
-        assert len(self.decider.requests) == asked, f"helper command was asked: {command}"
-        assert self._result(tool_id, 0) is not None
+        self.decider.answer = "always"
+        try:
+            await self.turn(tool, tool_input, name)
+        finally:
+            self.decider.answer = self._answer
+        assert len(self.decider.requests) == asked + 1, f"seed not asked: {tool} {tool_input}"
+        assert self.decider.requests[-1].sticky is not None, "no rule was made"
 
     def _result(self, tool_id: str, since: int) -> Any:
         for request in self.fake.requests[since:]:
@@ -426,18 +615,19 @@ class Effects:
         return None
 
     async def run(self, case: Case) -> Outcome:
+        """Run one case and tell what it did."""
         world = self.world
-        tool_input = {
-            k: world.expand(v) if isinstance(v, str) else v for k, v in case.input.items()
-        }
+        name = await self.session(case)
+        tool_input = self.expand(case.input)
         for step in case.setup:
-            await self.bash_unasked(step)
+            tool, step_input = bash_call(step) if isinstance(step, str) else step
+            await self.prepare(tool, self.expand(step_input), name)
         world.clear_traps()
         stamps = world.age_secrets()
         before = world.snapshot()
         since = len(self.fake.requests)
         asked_before = len(self.decider.requests)
-        tool_id, events = await self.turn(case.tool, tool_input)
+        tool_id, events = await self.turn(case.tool, tool_input, name)
         after = world.snapshot()
         seen = "\n".join(latest_turn_text(r) for r in self.fake.requests[since:] if r.is_messages)
         asked = self.decider.requests[asked_before:]  # the turn makes this one call only
@@ -456,9 +646,10 @@ class Effects:
                 "open": world.opened(stamps),
             },
         )
-        ran = not outcome.asked or self.decider.approve
-        if case.tool == "Bash" and ran and (case.setup or _CD.search(tool_input["command"])):
-            await self.bash_unasked(f"cd {world.project}")
+        ran = not outcome.asked or self._answer != "deny"
+        command = str(tool_input.get("command", ""))
+        if case.tool == "Bash" and ran and (case.setup or _CD.search(command)):
+            await self.prepare("Bash", {"command": f"cd {world.project}"}, name)
         return outcome
 
 
@@ -489,7 +680,7 @@ async def effects_in(root: Path, *, approve: bool) -> AsyncIterator[Effects]:
             permissions=Permissions(),
         )
         manager, _ = make_manager(harness, root / "sessions.db")
-        decider = Decider(approve=approve)
+        decider = Decider("approve" if approve else "deny")
         manager.set_permission_listeners(decider.on_request, None)
         try:
             yield Effects(world, fake, manager, decider)
@@ -604,6 +795,17 @@ async def test_everyday_command_runs_unasked(denying: Effects, case: Case) -> No
 
 
 @SHARED_LOOP
+async def test_accept_edits_writes_plain_files_unasked(denying: Effects) -> None:
+    """The acceptEdits session is in that mode: an ordinary new file is written unasked."""
+    case = write("ae-plain-file", ACCEPT, "docs/new.md", "# New\n", session="accept-edits")
+    outcome = await denying.run(dataclasses.replace(case, mode="acceptEdits"))
+    assert outcome.started
+    assert not outcome.asked
+    assert (denying.world.project / "docs/new.md").read_text() == "# New\n"
+    assert outcome.harms["write"] == [f"created {denying.world.project / 'docs/new.md'}"]
+
+
+@SHARED_LOOP
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in UNSAFE if c.harm])
 async def test_unsafe_call_does_its_harm_when_approved(approving: Effects, case: Case) -> None:
     """Each unsafe case, run as the user, shows the harm the suite looks for."""
@@ -621,4 +823,5 @@ def test_cases_are_many_and_named_once() -> None:
     assert len(EVERYDAY) >= 20
     assert {c.id for c in UNSAFE} >= HOLES
     kinds = {c.kind for c in UNSAFE}
-    assert {CD, LISTS, SKIPPED, OPTIONS, NAMES_, HISTORY, GITCONF, "read-tool", CLASSIC} <= kinds
+    classes = {CD, CWD, LISTS, SKIPPED, OPTIONS, NAMES_, HISTORY, GITCONF, SHADOW, CLASSIC}
+    assert classes | {"read-tool", STICKY, ACCEPT} == kinds
