@@ -164,6 +164,10 @@ def test_versioned_interpreters_match_only_the_exact_command(project: Path, name
     assert exact_only([name, "x"])
 
 
+def test_gnu_sed_under_its_macos_name_is_exact_too() -> None:
+    assert exact_only(["gsed", "-n", "1p", "x"])
+
+
 @pytest.mark.parametrize("name", "pytest rg shellcheck phpunit rubocop make".split())
 def test_ordinary_tools_are_not_taken_for_interpreters(name: str) -> None:
     assert not exact_only([name, "x"])

@@ -45,7 +45,7 @@ EXACT_ONLY_PROGRAMS = _fs(
     rm rmdir mv cp dd shred chmod chown chgrp ln install truncate mkfs mount umount fdisk
     parted kill pkill killall reboot shutdown halt poweroff systemctl service launchctl
     crontab at batch curl wget ssh scp sftp rsync nc ncat netcat socat telnet ftp tftp lftp
-    aria2c http https xh sed tee cpio git-shell gpg gpg2 pass gopass op bw lpass vault
+    aria2c http https xh sed gsed tee cpio git-shell gpg gpg2 pass gopass op bw lpass vault
     security keyctl secret-tool sops age ansible-vault git-crypt ssh-add ssh-keygen ssh-agent
     """
 )
