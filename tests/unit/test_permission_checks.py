@@ -22,7 +22,7 @@ class CountingRule(StickyApproval):
         self.block = block
         self.fail = fail
 
-    def matches(
+    def pattern_matches(
         self, tool_name: str, input_data: Mapping[str, Any], cwd: str | None = None
     ) -> bool:
         self.calls += 1

@@ -257,6 +257,10 @@ async def test_deny_rules_come_first(project: Path) -> None:
     approved, message = await handler.request_permission("Bash", bash("git status"))
     assert approved is False
     assert message is not None
+    # A deny rule refuses by its pattern alone: the bounds that keep "Always" rules
+    # narrow must not make a deny rule refuse less.
+    for command in ("git push --force", "cd src && git push origin main", "git push ~/.ssh"):
+        assert (await handler.request_permission("Bash", bash(command)))[0] is False
     assert prompts.requests == []
 
 

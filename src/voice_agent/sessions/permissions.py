@@ -351,8 +351,8 @@ class PermissionHandler(StickyRulesMixin):
         self, tool_name: str, input_data: Mapping[str, Any], rules: Sequence[StickyApproval]
     ) -> Verdict | None:
         """The verdict of the deny rules, the checker, sticky rules and the mode (a thread)."""
-        for rule in self.deny_rules:
-            if rule.matches(tool_name, input_data, self.cwd):
+        for rule in self.deny_rules:  # a deny rule refuses by its pattern alone, unbounded
+            if rule.pattern_matches(tool_name, input_data, self.cwd):
                 message = f"Refused by rule: {rule.describe()}"
                 return Verdict(False, "policy-deny", rule.describe(), message)
         if is_safe_tool_call(tool_name, input_data, self.cwd, self.extra_roots):
