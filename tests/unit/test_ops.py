@@ -81,7 +81,12 @@ def test_doctor_names_login_commands_the_bundled_cli_has(
         ).stdout
         assert f"Usage: claude {command} [options]" in shown
     not_a_command = subprocess.run(
-        [cli, "login", "--help"], capture_output=True, text=True, timeout=30, check=False
+        [cli, "login", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "HOME": str(env)},
     ).stdout
     assert "Usage: claude login" not in not_a_command  # the old advice
 
