@@ -21,8 +21,16 @@ and every unsafe case is also run in a second world where the test *approves* ev
 request, where it must show the harm it is built for (so a typo in a case, or a
 detector that went blind, fails the suite).
 
-Holes still open are in :data:`HOLES`: those cases are ``xfail(strict=True)``, so a
-closed hole fails the suite until its id is removed from the set.
+A third world tries the second wall alone: every unsafe Bash command is sent already
+wrapped the way the jail runs an unasked command (``Jail.wrap``) and approved, as if
+the checker had let it through; it must do no harm either.
+
+Holes still open are in :data:`HOLES` (checker and jail together) and
+:data:`JAIL_GAPS` (the jail alone): those cases are ``xfail(strict=True)``, so a closed
+hole fails the suite until its id is removed from the set.
+
+Run them with ``pytest -q tests/e2e/test_effects.py`` (add ``-rA`` to see what each
+case did: asked or not, harms, the start of the tool result).
 """
 
 from __future__ import annotations
@@ -73,6 +81,23 @@ HOLES: set[str] = {
     "show-adding-commit",
     "diff-old-range",
     "reflog-show-p",
+}
+
+#: Ids of the Bash cases the jail does not make harmless on its own (the checker has to
+#: ask for them), in :func:`test_jail_contains_a_command_the_checker_let_through`.
+JAIL_GAPS: dict[str, str] = {
+    **dict.fromkeys(
+        "log-L-env cat-file-batch-stdin grep-top-magic log-icase-magic log-exclude-magic "
+        "log-glob-pathspec cat-file-batch-all show-rev-path show-rev-dot-path cat-file-blob "
+        "show-blob grep-old-tree log-p show-head diff-head1-head log-pickaxe-all diff-path-env "
+        "show-adding-commit diff-old-range reflog-show-p".split(),
+        "the git history (a committed .env) is readable in the jail",
+    ),
+    **dict.fromkeys(
+        "bare-git-dir c-diff-external grep-open-pager grep-O-attached path-assignment env-path "
+        "path-git git-external-diff-env".split(),
+        "a program the repository brings runs (contained)",
+    ),
 }
 
 Harm = Literal["leak", "trap", "write", "open"]
@@ -704,6 +729,13 @@ async def approving(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E
         yield effects
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def jailed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Effects]:
+    """A third world where each command is sent already wrapped in the jail, and approved."""
+    async with effects_in(tmp_path_factory.mktemp("effects-jail"), approve=True) as effects:
+        yield effects
+
+
 # -- the detectors themselves ---------------------------------------------------------
 
 
@@ -791,6 +823,36 @@ async def test_everyday_command_runs_unasked(denying: Effects, case: Case) -> No
     assert outcome.result_is_error == case.fails, outcome.result
     for text in case.expect:
         assert text in outcome.result
+    assert not outcome.harm_kinds, outcome.describe()
+
+
+def jail_params() -> list[Any]:
+    """Every Bash case of the main session, ``xfail(strict=True)`` for :data:`JAIL_GAPS`."""
+    cases = [c for c in UNSAFE if c.tool == "Bash" and c.session is None and not c.setup]
+    return [
+        pytest.param(
+            case,
+            id=case.id,
+            marks=[pytest.mark.xfail(strict=True, reason=f"jail: {JAIL_GAPS[case.id]}")]
+            if case.id in JAIL_GAPS
+            else [],
+        )
+        for case in cases
+    ]
+
+
+@SHARED_LOOP
+@pytest.mark.parametrize("case", jail_params())
+async def test_jail_contains_a_command_the_checker_let_through(jailed: Effects, case: Case) -> None:
+    """The second wall alone: each unsafe command runs as the jail would run it unasked."""
+    project = str(jailed.world.project)
+    wrapped = jailed.manager.jail.wrap(jailed.world.expand(case.input["command"]), project)
+    if wrapped is None:
+        pytest.skip(f"the jail cannot run here: {jailed.manager.jail.problem}")
+    outcome = await jailed.run(dataclasses.replace(case, input={"command": wrapped}))
+    print(f"{case.id}: {outcome.describe()}")
+    assert outcome.started
+    assert outcome.result is not None
     assert not outcome.harm_kinds, outcome.describe()
 
 
