@@ -421,6 +421,93 @@ def test_bundled_cli_grep_excludes_vcs_dirs() -> None:
     )
 
 
+def _rg_cases() -> list[tuple[str, dict[str, str], bool, bool]]:
+    """(name, files, Grep passes, ripgrep reads a canary) where ignore rules decide."""
+    link = "@LINK@"  # a symlink to the home's .ssh
+    return [
+        ("gitignored venv", {".gitignore": ".venv/\n", ".venv/x": link}, True, False),
+        (
+            "venv ignores itself",
+            {".venv/.gitignore": "*\n", ".venv/lib/secrets.py": "C"},
+            True,
+            False,
+        ),
+        ("gitignored env file", {".gitignore": ".env\n", ".env": "C"}, True, False),
+        ("any depth", {".gitignore": "node_modules\n", "a/node_modules/x": link}, True, False),
+        ("double star", {".gitignore": "**/cache/\n", "a/cache/.env": "C"}, True, False),
+        (".rgignore", {".rgignore": ".env\n", "@NOGIT@": "", ".env": "C"}, True, False),
+        ("whitelist", {".gitignore": "cache\n!cache\n", "cache/.env": "C"}, False, True),
+        (
+            ".ignore whitelist",
+            {".gitignore": ".env\n", ".ignore": "!.env\n", ".env": "C"},
+            False,
+            True,
+        ),
+        ("not a repository", {"@NOGIT@": "", ".gitignore": ".env\n", ".env": "C"}, False, True),
+        (
+            "nested repository",
+            {".gitignore": ".env\n", "sub/.git/HEAD": "x", "sub/.env": "C"},
+            False,
+            True,
+        ),
+        ("directory-only pattern", {".gitignore": "secrets/\n", "secrets": "C"}, False, True),
+        ("anchored pattern", {".gitignore": "/build\n", "a/build/.env": "C"}, False, True),
+        (
+            "wildcard pattern (conservative)",
+            {".gitignore": "*.env\n", "prod.env": "C"},
+            False,
+            False,
+        ),
+        ("link not ignored", {"a/x": link}, False, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "passes", "reads"), [c[1:] for c in _rg_cases()], ids=[c[0] for c in _rg_cases()]
+)
+def test_grep_tool_scan_agrees_with_ripgrep(
+    tmp_path: Path,
+    git: Git,
+    files: dict[str, str],
+    passes: bool,
+    reads: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Effect-based: when the checker lets the Grep call through, the real ripgrep
+    (embedded in the bundled CLI, run with the tool's arguments) finds no canary."""
+    cli = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    if not cli.is_file():
+        pytest.skip("no bundled Claude Code CLI")
+    monkeypatch.delenv("RIPGREP_CONFIG_PATH", raising=False)
+    home = _home(tmp_path)
+    proj = home / "proj"
+    proj.mkdir()
+    if "@NOGIT@" not in files:
+        git(proj, "init", "-q")
+    for rel, text in files.items():
+        if rel == "@NOGIT@":
+            continue
+        path = proj / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text == "@LINK@":
+            path.symlink_to(home / ".ssh", target_is_directory=True)
+        else:
+            path.write_text("CANARY\n" if text == "C" else text)
+    _write(proj, {"src/app.py": "print(1)\n"})
+    assert read("Grep", proj, pattern="CANARY") is passes
+    args = ["--no-config", "--hidden", "--no-follow"]
+    args += [a for n in _CLI_ORDER for a in ("--glob", f"!{n}")]
+    found = subprocess.run(
+        ["bash", "-c", 'exec -a rg "$0" "$@"', str(cli), *args, "-l", "CANARY", "."],
+        cwd=proj,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert bool(found) is reads
+    assert not (passes and found)
+
+
 _CLI_ORDER = [".git", ".svn", ".hg", ".bzr", ".jj", ".sl"]
 
 
@@ -514,6 +601,13 @@ def test_diff_clean_file_values_pass(project: Path) -> None:
         "github_token",
         "wallet.dat",
         "PROD.ENV",
+        "secrets.py",
+        "credentials.py",
+        "client_secret.json",
+        ".streamlit/secrets.toml",
+        ".secrets",
+        "secrets/db.py",
+        "secret_key.txt",
     ],
 )
 def test_more_secret_names(path: str) -> None:
@@ -541,6 +635,10 @@ def test_more_secret_names(path: str) -> None:
         "config/settings.yaml",
         "terraform/main.tf",
         "docs/history.md",
+        "src/voice_agent/sessions/secret_names.py",
+        "secretary.py",
+        "tests/test_secrets.py",
+        "credentials_test.go",
     ],
 )
 def test_ordinary_files_are_not_secret(path: str) -> None:

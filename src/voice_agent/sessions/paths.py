@@ -33,16 +33,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
+from voice_agent.sessions import rg_ignore
 from voice_agent.sessions.bash_parse import Word
 from voice_agent.sessions.git_repo import is_git_dir
 from voice_agent.sessions.secret_names import GIT_DIR_SECRETS, is_secret_path
 
 __all__ = [
+    "GREP_TOOL",
     "SCAN_LIMIT",
     "VCS_DIRS",
     "WORK_LIMIT",
     "PathContext",
     "Place",
+    "ScanReader",
     "WorkLimitExceeded",
     "candidate_paths",
     "change_dir",
@@ -157,16 +160,35 @@ def _entry_unsafe(entry: os.DirEntry[str], real_root: str, in_git_dir: bool) -> 
     return entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_nlink > 1
 
 
-def _scan(real_root: str, limit: int, skip: frozenset[str] = frozenset()) -> tuple[bool, int]:
+@dataclass(frozen=True)
+class ScanReader:
+    """What a recursive reader provably leaves out, for its tree scan.
+
+    Attributes:
+        skip: Entry names it never opens, at any depth.
+        rg_ignores: It is ripgrep honouring ignore files (see `rg_ignore`).
+    """
+
+    skip: frozenset[str] = frozenset()
+    rg_ignores: bool = False
+
+
+_READS_ALL = ScanReader()
+#: Claude Code's ``Grep`` tool without a ``glob``: ripgrep with ignore files,
+#: never entering a VCS directory.
+GREP_TOOL = ScanReader(VCS_DIRS, rg_ignores=True)
+
+
+def _scan(real_root: str, limit: int, reader: ScanReader = _READS_ALL) -> tuple[bool, int]:
     """(unsafe, entries inspected) for a recursive read of the directory `real_root`.
 
-    Entries named in `skip` are left out with everything below them: only for
-    readers that provably never open them.
+    Only what `reader` provably never opens is left out, with everything below it.
     """
     count = 0
-    stack = [real_root]
+    start = rg_ignore.above(real_root) if reader.rg_ignores else None
+    stack: list[tuple[str, rg_ignore.Ignores | None]] = [(real_root, start)]
     while stack:
-        directory = stack.pop()
+        directory, ignores = stack.pop()
         try:
             with os.scandir(directory) as it:
                 entries = list(itertools.islice(it, limit - count + 1))
@@ -174,14 +196,17 @@ def _scan(real_root: str, limit: int, skip: frozenset[str] = frozenset()) -> tup
             return True, count  # an unreadable directory cannot be proven clean
         names = {e.name for e in entries}
         in_git_dir = "HEAD" in names and not names.isdisjoint(_GIT_DIR_MARKS)
+        has_git = ".git" in names and rg_ignore.has_git(directory)
+        left_out, below = rg_ignore.enter(directory, has_git, ignores)
         for entry in entries:
-            if entry.name in skip:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if entry.name in reader.skip or left_out.covers(entry.name, is_dir):
                 continue
             count += 1
             if count > limit or _entry_unsafe(entry, real_root, in_git_dir):
                 return True, count
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
+            if is_dir:
+                stack.append((entry.path, below))
     return False, count
 
 
@@ -228,7 +253,7 @@ def _work_limit() -> int:
 @dataclass
 class _Budget:
     left: int = field(default_factory=_work_limit)
-    scanned: dict[tuple[str, frozenset[str]], bool] = field(default_factory=dict)
+    scanned: dict[tuple[str, ScanReader], bool] = field(default_factory=dict)
 
     def spend(self, steps: int) -> None:
         self.left -= steps
@@ -432,18 +457,18 @@ def exists(word: Word, ctx: PathContext) -> bool:
     return False
 
 
-def _scanned_clean(directory: str, ctx: PathContext, skip: frozenset[str]) -> bool:
+def _scanned_clean(directory: str, ctx: PathContext, reader: ScanReader) -> bool:
     cache = ctx.budget.scanned
-    key = (directory, skip)
+    key = (directory, reader)
     if key not in cache:
         limit = min(SCAN_LIMIT, max(ctx.budget.left, 0))
-        unsafe, count = _scan(directory, limit, skip)
+        unsafe, count = _scan(directory, limit, reader)
         ctx.budget.spend(count)
         cache[key] = not unsafe
     return cache[key]
 
 
-def scan_ok(word: Word, ctx: PathContext, skip: frozenset[str] = frozenset()) -> bool:
+def scan_ok(word: Word, ctx: PathContext, reader: ScanReader = _READS_ALL) -> bool:
     """Whether a recursive read of every path `word` denotes stays secret-free.
 
     Every directory the word may name, by text or physically, is scanned in full
@@ -452,8 +477,8 @@ def scan_ok(word: Word, ctx: PathContext, skip: frozenset[str] = frozenset()) ->
     Args:
         word: The shell word naming the files or directories to scan.
         ctx: The current path context.
-        skip: Names the reader provably never opens, at any depth (only
-            Claude Code's ``Grep`` tool has such: `VCS_DIRS`).
+        reader: What the reader provably never opens (only Claude Code's
+            ``Grep`` tool leaves anything out: `GREP_TOOL`).
 
     Returns:
         False when the word's glob is unsafe or any directory it names may hold
@@ -465,7 +490,7 @@ def scan_ok(word: Word, ctx: PathContext, skip: frozenset[str] = frozenset()) ->
     for place, path in candidates:
         _, physical, lexical_real = ctx.resolve(path, place)
         for directory in {physical, lexical_real}:
-            if os.path.isdir(directory) and not _scanned_clean(directory, ctx, skip):
+            if os.path.isdir(directory) and not _scanned_clean(directory, ctx, reader):
                 return False
     return True
 
@@ -554,11 +579,11 @@ def _grep_ok(data: Mapping[str, Any], ctx: PathContext) -> bool:
     file_glob = data.get("glob")
     if file_glob is not None and not _glob_pattern_ok(file_glob, ctx):
         return False
-    # The tool runs ``rg --glob '!.git' …`` for each VCS directory; those override
-    # globs beat ignore files, but a ``glob`` of the call, added after them, may
-    # bring such a directory back: then everything is scanned.
-    skip = VCS_DIRS if file_glob is None else frozenset()
-    return scan_ok(Word(path, path), ctx, skip)
+    # The tool runs ``rg --hidden --glob '!.git' …`` (one glob per VCS directory)
+    # and honours ignore files; a ``glob`` of the call is another override glob,
+    # added after those, that may bring anything back: then everything is scanned.
+    reader = GREP_TOOL if file_glob is None else _READS_ALL
+    return scan_ok(Word(path, path), ctx, reader)
 
 
 _READ_TOOLS: dict[str, Callable[[Mapping[str, Any], PathContext], bool]] = {

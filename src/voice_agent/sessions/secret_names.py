@@ -4,7 +4,7 @@ Judged by name alone, case-insensitively, one path component at a time (plus a
 few two-component rules such as ``.config/gh``). The lists are generous: a
 false "secret" only costs a question on the phone, a missed one leaks a token.
 Ordinary source files (``keys.py``, ``tokenizer.py``, ``env.d.ts``,
-``config.env.ts``) are not secret.
+``config.env.ts``, ``secret_names.py``) are not secret.
 """
 
 from __future__ import annotations
@@ -36,8 +36,20 @@ SECRET_PREFIXES = (
     *"id_rsa id_dsa id_ecdsa id_ed25519 id_xmss service-account service_account".split(),
     *"kubeconfig private_key privkey krb5cc_".split(),
 )
-#: Words that make any name secret wherever they appear in it.
+#: Words that make a name secret wherever they appear in it, except in a source
+#: file (`SOURCE_SUFFIXES`) whose stem is more than the word: ``secrets.yaml``,
+#: ``client_secret.json``, ``secrets/`` and ``secrets.py`` are secret,
+#: ``secret_names.py`` and ``test_secrets.py`` are code.
 SECRET_WORDS = ("secret", "credentials")
+#: Stems that stay secret whatever the suffix.
+SECRET_STEMS = frozenset(
+    "secret secrets credential credentials client_secret client_secrets".split()
+)
+#: Suffixes of source code and documentation.
+SOURCE_SUFFIXES = frozenset(
+    "py pyi js mjs cjs jsx ts mts cts tsx go rs rb java kt kts swift c h cc cpp hpp cs php "
+    "scala ex exs md rst vue svelte".split()
+)
 #: Last suffixes of environment-file templates, which hold no values.
 ENV_TEMPLATES = frozenset("example sample template dist tmpl defaults".split())
 #: Source and document extensions: ``config.env.ts`` is code, not an env file.
@@ -62,6 +74,13 @@ def _env_file(name: str) -> bool:
     return last not in CODE_SUFFIXES
 
 
+def _secret_word(name: str) -> bool:
+    if not any(w in name for w in SECRET_WORDS):
+        return False
+    stem, dot, suffix = name.rpartition(".")
+    return not dot or suffix not in SOURCE_SUFFIXES or stem.lstrip(".") in SECRET_STEMS
+
+
 def secret_name(name: str) -> bool:
     """Whether one lower-case path component looks like a secret.
 
@@ -72,7 +91,7 @@ def secret_name(name: str) -> bool:
         True for credential directories and files, keys and keystores,
         environment files, tokens and shell histories.
     """
-    if name in SECRET_DIRS or name in SECRET_NAMES or any(w in name for w in SECRET_WORDS):
+    if name in SECRET_DIRS or name in SECRET_NAMES or _secret_word(name):
         return True
     if _env_file(name):
         return True
@@ -91,7 +110,8 @@ def is_secret_path(path: str) -> bool:
         and keystore files, credential, token and history files, Terraform
         variables and state, kubeconfigs, the ``config`` of a ``.git`` (or
         ``*.git``) directory, and anything named ``*secret*`` or
-        ``*credentials*`` (all case-insensitive).
+        ``*credentials*`` but source files that only mention the word
+        (all case-insensitive).
     """
     parts = [p for p in path.replace("\\", "/").lower().split("/") if p]
     if any(a == ".config" and b in SECRET_CONFIG_DIRS for a, b in itertools.pairwise(parts)):
