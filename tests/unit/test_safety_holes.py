@@ -193,6 +193,41 @@ def test_links_inside_still_pass(shared_linked: Path, command: str) -> None:
     assert safe(command, shared_linked)
 
 
+_CD_COMMANDS = [
+    "cd l/../.. && cat notes.txt",
+    "cd l/../.. && cat .ssh/id_rsa",
+    "cd l && cd ../.. && cat notes.txt",
+    "cd l && cat ../../../notes.txt",
+    "cat l/../../notes.txt",
+    "cd node_modules/pkg/../../.. && cat notes.txt",
+    "cd node_modules/pkg && cat ../../../../../notes.txt",
+    "cd -P l && cat ../../../../notes.txt",
+    "cd l && cat ../README.md",
+    "cd l/.. && cat README.md",
+    "cd -P l/.. && ls",
+    "cd node_modules/pkg && cat index.js",
+    "cat l/../README.md",
+]
+
+
+def test_cd_verdicts_hold_in_real_bash(shared_linked: Path) -> None:
+    """Effect-based: what the checker lets through prints no canary when bash runs it."""
+    leaked = []
+    for command in _CD_COMMANDS:
+        out = subprocess.run(
+            ["bash", "-c", command],
+            cwd=shared_linked,
+            env={"PATH": os.environ["PATH"], "HOME": str(shared_linked.parent)},
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        if "CANARY" in out:
+            leaked.append(command)
+            assert not safe(command, shared_linked), command
+    assert len(leaked) >= 4  # the tree really lets bash out: the verdicts matter
+
+
 @pytest.mark.parametrize("command", ["cd -e src", "cd -@ src", "cd src extra", "cd -P"])
 def test_cd_options_beyond_l_and_p_ask(shared: Path, command: str) -> None:
     assert not safe(command, shared)
