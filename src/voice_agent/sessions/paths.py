@@ -30,7 +30,7 @@ import glob
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from voice_agent.sessions import rg_ignore
@@ -47,7 +47,6 @@ __all__ = [
     "Place",
     "ScanReader",
     "WorkLimitExceeded",
-    "candidate_paths",
     "change_dir",
     "exists",
     "is_safe_read_call",
@@ -265,28 +264,19 @@ class _Budget:
 class PathContext:
     """Where reads may go and where relative paths resolve.
 
-    ``PathContext(roots, cwds)`` (real paths) also works and starts in `cwds`.
-
     Attributes:
         roots: Real paths of the directories that may be read.
         places: Every place the command may currently run in (a ``cd`` that
             may fail, or may resolve by text or physically, leaves several).
         lexical_roots: The roots as given (normalised) and as real paths: where
-            a path judged by text may lie (default: from `roots`).
+            a path judged by text may lie.
         budget: The work left for this call, shared by derived contexts.
     """
 
     roots: tuple[str, ...]
-    cwds: InitVar[frozenset[str] | None] = None
-    places: frozenset[Place] = frozenset()
-    lexical_roots: tuple[str, ...] = ()
+    places: frozenset[Place]
+    lexical_roots: tuple[str, ...]
     budget: _Budget = field(default_factory=_Budget)
-
-    def __post_init__(self, cwds: frozenset[str] | None) -> None:
-        if cwds is not None and not self.places:
-            self.places = frozenset(Place(c, c) for c in cwds)
-        if not self.lexical_roots:
-            self.lexical_roots = _lexical_roots(self.roots)
 
     @classmethod
     def create(cls, cwd: str | None, extra_roots: Sequence[str]) -> PathContext:
@@ -375,26 +365,6 @@ def _expand(value: str, pattern: str | None, ctx: PathContext) -> list[tuple[Pla
         if len(out) > SCAN_LIMIT:
             return None
     return out
-
-
-def candidate_paths(
-    value: str, pattern: str | None, ctx: PathContext
-) -> list[tuple[str, str]] | None:
-    """The (physical cwd, physical path) pairs a word may denote: the literal plus glob matches.
-
-    Args:
-        value: The word after quote removal.
-        pattern: The word's glob pattern, or None when it is not globbed.
-        ctx: The current path context.
-
-    Returns:
-        The pairs for every place, or None when the glob would reach outside the
-        roots or match more than `SCAN_LIMIT` paths.
-    """
-    expanded = _expand(value, pattern, ctx)
-    if expanded is None:
-        return None
-    return [(p.physical, os.path.join(p.physical, path)) for p, path in expanded]
 
 
 def path_ok(value: str, ctx: PathContext, pattern: str | None = None) -> bool:
