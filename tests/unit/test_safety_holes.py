@@ -14,6 +14,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import claude_agent_sdk
 import pytest
@@ -456,57 +457,70 @@ def test_bundled_cli_grep_excludes_vcs_dirs() -> None:
     )
 
 
-def _rg_cases() -> list[tuple[str, dict[str, str], bool, bool]]:
-    """(name, files, Grep passes, ripgrep reads a canary) where ignore rules decide."""
-    link = "@LINK@"  # a symlink to the home's .ssh
-    return [
-        ("gitignored venv", {".gitignore": ".venv/\n", ".venv/x": link}, True, False),
-        (
-            "venv ignores itself",
-            {".venv/.gitignore": "*\n", ".venv/lib/secrets.py": "C"},
-            True,
-            False,
-        ),
-        ("gitignored env file", {".gitignore": ".env\n", ".env": "C"}, True, False),
-        ("any depth", {".gitignore": "node_modules\n", "a/node_modules/x": link}, True, False),
-        ("double star", {".gitignore": "**/cache/\n", "a/cache/.env": "C"}, True, False),
-        (".rgignore", {".rgignore": ".env\n", "@NOGIT@": "", ".env": "C"}, True, False),
-        ("whitelist", {".gitignore": "cache\n!cache\n", "cache/.env": "C"}, False, True),
-        (
-            ".ignore whitelist",
-            {".gitignore": ".env\n", ".ignore": "!.env\n", ".env": "C"},
-            False,
-            True,
-        ),
-        ("not a repository", {"@NOGIT@": "", ".gitignore": ".env\n", ".env": "C"}, False, True),
-        (
-            "nested repository",
-            {".gitignore": ".env\n", "sub/.git/HEAD": "x", "sub/.env": "C"},
-            False,
-            True,
-        ),
-        ("directory-only pattern", {".gitignore": "secrets/\n", "secrets": "C"}, False, True),
-        ("anchored pattern", {".gitignore": "/build\n", "a/build/.env": "C"}, False, True),
-        (
-            "wildcard pattern (conservative)",
-            {".gitignore": "*.env\n", "prod.env": "C"},
-            False,
-            False,
-        ),
-        ("link not ignored", {"a/x": link}, False, False),
-    ]
+class RgCase(NamedTuple):
+    """A tree where ripgrep's ignore rules and globs decide what the Grep tool reads."""
+
+    name: str
+    files: dict[str, str]
+    passes: bool  # the checker lets the Grep call through
+    reads: bool  # the real ripgrep finds a canary
+    glob: str | None = None
 
 
-@pytest.mark.parametrize(
-    ("files", "passes", "reads"), [c[1:] for c in _rg_cases()], ids=[c[0] for c in _rg_cases()]
-)
+_LINK = "@LINK@"  # a symlink to the home's .ssh
+_NOGIT = "@NOGIT@"  # no repository
+RG_CASES = [
+    RgCase("gitignored venv", {".gitignore": ".venv/\n", ".venv/x": _LINK}, True, False),
+    RgCase(
+        "venv ignores itself", {".venv/.gitignore": "*\n", ".venv/secrets.py": "C"}, True, False
+    ),
+    RgCase("gitignored env file", {".gitignore": ".env\n", ".env": "C"}, True, False),
+    RgCase("any depth", {".gitignore": "node_modules\n", "a/node_modules/x": _LINK}, True, False),
+    RgCase("double star", {".gitignore": "**/cache/\n", "a/cache/.env": "C"}, True, False),
+    RgCase(".rgignore", {".rgignore": ".env\n", _NOGIT: "", ".env": "C"}, True, False),
+    RgCase("whitelist", {".gitignore": "cache\n!cache\n", "cache/.env": "C"}, False, True),
+    RgCase(
+        ".ignore whitelist",
+        {".gitignore": ".env\n", ".ignore": "!.env\n", ".env": "C"},
+        False,
+        True,
+    ),
+    RgCase("not a repository", {_NOGIT: "", ".gitignore": ".env\n", ".env": "C"}, False, True),
+    RgCase(
+        "nested repository",
+        {".gitignore": ".env\n", "s/.git/HEAD": "x", "s/.env": "C"},
+        False,
+        True,
+    ),
+    RgCase("directory-only pattern", {".gitignore": "secrets/\n", "secrets": "C"}, False, True),
+    RgCase("anchored pattern", {".gitignore": "/build\n", "a/build/.env": "C"}, False, True),
+    RgCase(
+        "wildcard pattern (asks anyway)", {".gitignore": "*.env\n", "prod.env": "C"}, False, False
+    ),
+    RgCase("link not ignored (asks anyway)", {"a/x": _LINK}, False, False),
+    RgCase(
+        "glob *.py, secret files", {".env": "C", "a/.git-credentials": "C"}, True, False, "*.py"
+    ),
+    RgCase("glob *.py, .git", {".git/config": "C"}, True, False, "*.py"),
+    RgCase(
+        "glob *.{py,md}", {".gitignore": ".venv/\n", ".venv/a.py": "C"}, True, False, "*.{py,md}"
+    ),
+    RgCase(
+        "glob whitelists ignored dir",
+        {".gitignore": "x.py/\n", "x.py/secrets.py": "C"},
+        False,
+        True,
+        "*.py",
+    ),
+    RgCase("glob *.env", {"prod.env": "C"}, False, True, "*.env"),
+    RgCase("glob * brings .git back", {".git/config": "C"}, False, True, "*"),
+    RgCase("glob .env", {".env": "C"}, False, True, ".env"),
+]
+
+
+@pytest.mark.parametrize("case", RG_CASES, ids=[c.name for c in RG_CASES])
 def test_grep_tool_scan_agrees_with_ripgrep(
-    tmp_path: Path,
-    git: Git,
-    files: dict[str, str],
-    passes: bool,
-    reads: bool,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, git: Git, case: RgCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Effect-based: when the checker lets the Grep call through, the real ripgrep
     (embedded in the bundled CLI, run with the tool's arguments) finds no canary."""
@@ -517,21 +531,23 @@ def test_grep_tool_scan_agrees_with_ripgrep(
     home = _home(tmp_path)
     proj = home / "proj"
     proj.mkdir()
-    if "@NOGIT@" not in files:
+    if _NOGIT not in case.files:
         git(proj, "init", "-q")
-    for rel, text in files.items():
-        if rel == "@NOGIT@":
-            continue
+    for rel, text in case.files.items():
         path = proj / rel
+        if rel == _NOGIT:
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        if text == "@LINK@":
+        if text == _LINK:
             path.symlink_to(home / ".ssh", target_is_directory=True)
         else:
             path.write_text("CANARY\n" if text == "C" else text)
     _write(proj, {"src/app.py": "print(1)\n"})
-    assert read("Grep", proj, pattern="CANARY") is passes
+    data = {"pattern": "CANARY"} if case.glob is None else {"pattern": "CANARY", "glob": case.glob}
+    assert read("Grep", proj, **data) is case.passes
     args = ["--no-config", "--hidden", "--no-follow"]
     args += [a for n in _CLI_ORDER for a in ("--glob", f"!{n}")]
+    args += [a for g in (case.glob or "").split() for a in ("--glob", g)]
     found = subprocess.run(
         ["bash", "-c", 'exec -a rg "$0" "$@"', str(cli), *args, "-l", "CANARY", "."],
         cwd=proj,
@@ -539,8 +555,8 @@ def test_grep_tool_scan_agrees_with_ripgrep(
         text=True,
         check=False,
     ).stdout.split()
-    assert bool(found) is reads
-    assert not (passes and found)
+    assert bool(found) is case.reads, found
+    assert not (case.passes and found)
 
 
 _CLI_ORDER = [".git", ".svn", ".hg", ".bzr", ".jj", ".sl"]

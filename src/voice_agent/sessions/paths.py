@@ -29,6 +29,7 @@ import dataclasses
 import glob
 import itertools
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,10 +167,32 @@ class ScanReader:
     Attributes:
         skip: Entry names it never opens, at any depth.
         rg_ignores: It is ripgrep honouring ignore files (see `rg_ignore`).
+        only_suffixes: ripgrep was given whitelist globs ``*.ext``: it opens no
+            other file, and an entry whose name ends so is whitelisted (never
+            left out). None: no such globs.
     """
 
     skip: frozenset[str] = frozenset()
     rg_ignores: bool = False
+    only_suffixes: tuple[str, ...] | None = None
+
+    def leaves_out(self, name: str, is_dir: bool, ignored: rg_ignore.Skip) -> bool:
+        """Whether the reader never opens the entry `name` (see the attributes).
+
+        Args:
+            name: The entry's name.
+            is_dir: Whether it is a directory (not a symlink to one).
+            ignored: What the ignore files leave out in its directory.
+
+        Returns:
+            True when the entry, and all below it, can be left out of the scan.
+        """
+        if self.only_suffixes is not None:
+            if name.endswith(self.only_suffixes):
+                return False  # whitelisted: overrides beat ignore files
+            if not is_dir:
+                return True  # with whitelist globs, unmatched files are ignored
+        return name in self.skip or ignored.covers(name, is_dir)
 
 
 _READS_ALL = ScanReader()
@@ -199,7 +222,7 @@ def _scan(real_root: str, limit: int, reader: ScanReader = _READS_ALL) -> tuple[
         left_out, below = rg_ignore.enter(directory, has_git, ignores)
         for entry in entries:
             is_dir = entry.is_dir(follow_symlinks=False)
-            if entry.name in reader.skip or left_out.covers(entry.name, is_dir):
+            if reader.leaves_out(entry.name, is_dir, left_out):
                 continue
             count += 1
             if count > limit or _entry_unsafe(entry, real_root, in_git_dir):
@@ -549,11 +572,36 @@ def _grep_ok(data: Mapping[str, Any], ctx: PathContext) -> bool:
     file_glob = data.get("glob")
     if file_glob is not None and not _glob_pattern_ok(file_glob, ctx):
         return False
-    # The tool runs ``rg --hidden --glob '!.git' …`` (one glob per VCS directory)
-    # and honours ignore files; a ``glob`` of the call is another override glob,
-    # added after those, that may bring anything back: then everything is scanned.
-    reader = GREP_TOOL if file_glob is None else _READS_ALL
-    return scan_ok(Word(path, path), ctx, reader)
+    return scan_ok(Word(path, path), ctx, _grep_tool_reader(file_glob))
+
+
+_SUFFIX_GLOB = re.compile(r"(?:\*\*/)?\*\.(?:([\w+-]+)|\{([\w+-]+(?:,[\w+-]+)*)\})")
+
+
+def _grep_tool_reader(file_glob: str | None) -> ScanReader:
+    """What the Grep tool's ripgrep leaves out, given the call's ``glob``.
+
+    The tool runs ``rg --hidden --no-follow --glob '!.git' …`` (one glob per VCS
+    directory), honours ignore files, and adds the call's globs (split at blanks
+    and, outside braces, commas) after those, as override globs: the last
+    matching glob decides. Plain ``*.ext`` / ``*.{a,b}`` globs only whitelist
+    names with those endings (and, being whitelists, make ripgrep ignore every
+    other file); any other glob may bring anything back, so nothing is left out.
+    """
+    if file_glob is None:
+        return GREP_TOOL
+    globs: list[str] = []
+    for token in file_glob.split():
+        globs += [token] if "{" in token and "}" in token else [g for g in token.split(",") if g]
+    suffixes: list[str] = []
+    for one in globs:
+        match = _SUFFIX_GLOB.fullmatch(one)
+        if match is None:
+            return _READS_ALL
+        suffixes += [f".{e}" for e in (match.group(1) or match.group(2)).split(",")]
+    if not suffixes:
+        return GREP_TOOL
+    return dataclasses.replace(GREP_TOOL, only_suffixes=tuple(suffixes))
 
 
 _READ_TOOLS: dict[str, Callable[[Mapping[str, Any], PathContext], bool]] = {
