@@ -378,3 +378,78 @@ def test_upgrade_from_version_7_gives_project_rules_to_the_chat(tmp_path: Path) 
     assert [r.label for r in store.sticky.project_rules(9)] == ["npm"]
     assert store.delete_session(9, "api")
     assert [r.label for r in store.sticky.project_rules(9)] == ["npm"]
+
+
+# -- a store served by a running process ------------------------------------------
+
+_HOLDER = """
+import sys
+from voice_agent.sessions import SessionStorage
+storage = SessionStorage(sys.argv[1])
+storage.hold("the bot")
+print("holding", flush=True)
+sys.stdin.readline()
+storage.close()
+print("let go", flush=True)
+"""
+
+
+def test_a_change_from_outside_is_refused_while_another_process_holds_the_store(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from voice_agent.sessions.store_lock import StoreInUse
+
+    db = tmp_path / "sessions.db"
+    SessionStorage(db).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdin is not None
+        assert holder.stdout.readline() == "holding\n"
+        store = SessionStorage(db)
+        refused = rf"the bot is running \(pid {holder.pid}\); stop it first"
+        with pytest.raises(StoreInUse, match=refused), store.exclusively():
+            pytest.fail("ran although another process holds the store")
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == "let go\n"
+        with store.exclusively():  # nobody holds it now
+            store.save_session(_session(1, "main"))
+        store.close()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_holding_the_store_twice_is_one_hold_and_close_lets_go(tmp_path: Path) -> None:
+    from voice_agent.sessions.store_lock import StoreInUse
+
+    holder = SessionStorage(tmp_path / "sessions.db")
+    holder.hold()
+    holder.hold()
+    outside = SessionStorage(tmp_path / "sessions.db")
+    with pytest.raises(StoreInUse, match="voice-agent is running"), outside.exclusively():
+        pytest.fail("ran although this process holds the store elsewhere")
+    holder.close()
+    assert holder.closed
+    with outside.exclusively():
+        pass
+    outside.close()
+
+
+def test_replace_session_starts_the_row_afresh_in_the_default_mode(store: SessionStorage) -> None:
+    store.save_session(_session(1, "other"))
+    store.save_session(_session(1, "main", count=5))
+    store.set_permission_mode(1, "main", "acceptEdits")
+    store.replace_session(_session(1, "main", "/new"))
+    assert store.get_session(1, "main") == _session(1, "main", "/new")
+    assert store.get_permission_mode(1, "main") == "default"
+    assert [s.name for s in store.list_sessions(1)] == ["other", "main"]  # keeps its place

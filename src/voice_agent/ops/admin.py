@@ -1,9 +1,11 @@
 """``voice-agent sessions`` and ``voice-agent audit``: the store, for the machine's owner.
 
-``sessions list|show|export|delete`` read and change the same SQLite store the bot
-uses (safe while it runs). ``export`` writes the reference project's multi-session
-JSON format, which ``SessionStorage`` can import again. ``audit`` prints the
-permission decision log, filtered by chat and date.
+``sessions list|show|export`` read the same SQLite store the bot uses (safe while
+it runs). ``sessions delete`` is refused while a bot (or terminal chat) serves
+sessions from the store, since it would write the session back. ``export`` writes
+the reference project's multi-session JSON format, which ``SessionStorage`` can
+import again. ``audit`` prints the permission decision log, filtered by chat and
+date.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import TextIO
 
 from voice_agent.sessions import SessionStorage
+from voice_agent.sessions.store_lock import StoreInUse
 
 Printer = Callable[[str], None]
 
@@ -136,10 +139,17 @@ def _delete(storage: SessionStorage, chat: int, name: str, yes: bool, out: Print
     if storage.get_session(chat, name) is None:
         out(f"No session {name!r} in chat {chat}.")
         return 1
-    if not yes and not _confirm(f"Delete session {name!r} of chat {chat}? [y/N] ", sys.stdin):
-        out("Nothing deleted.")
+    try:
+        with storage.exclusively():  # refuse before asking, and again when deleting
+            pass
+        if not yes and not _confirm(f"Delete session {name!r} of chat {chat}? [y/N] ", sys.stdin):
+            out("Nothing deleted.")
+            return 1
+        with storage.exclusively():
+            storage.delete_session(chat, name)
+    except StoreInUse as busy:
+        out(f"Nothing deleted: {busy}.")
         return 1
-    storage.delete_session(chat, name)
     out(f"Deleted session {name!r} of chat {chat} (its Claude Code transcript stays on disk).")
     return 0
 

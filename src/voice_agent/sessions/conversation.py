@@ -7,8 +7,9 @@ bookkeeping it relies on is described by ``_Host``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Protocol
 
 from voice_agent.agent.events import AgentEvent, TextBlockDone, TurnError, TurnResult
@@ -44,11 +45,9 @@ class _Host(Protocol):
         prompt: str,
         images: list[ImageAttachment] | None = None,
         name: str | None = None,
-    ) -> AsyncIterator[AgentEvent]: ...
+    ) -> AsyncGenerator[AgentEvent, None]: ...
 
     async def clear_context(self, chat_id: int, name: str | None = None) -> bool: ...
-
-    async def restart(self, chat_id: int, name: str | None = None) -> bool: ...
 
 
 class ConversationMixin:
@@ -97,7 +96,7 @@ class ConversationMixin:
         prompt: str,
         images: list[ImageAttachment] | None = None,
         name: str | None = None,
-    ) -> AsyncIterator[AgentEvent]:
+    ) -> AsyncGenerator[AgentEvent, None]:
         """Send a prompt to a session and stream the turn's events.
 
         Text deltas, complete text blocks, tool calls started and finished, and
@@ -116,17 +115,19 @@ class ConversationMixin:
         session = self.get_or_create(chat_id, name=name)
         session.message_count += 1
         self._persist_session(session)
-        async for event in self._runner.run(session, prompt, images, self._record_session_id):
-            if isinstance(event, TurnResult) and self.storage is not None:
-                self.storage.usage.record(
-                    session.chat_id,
-                    session.name,
-                    event.cost_usd or 0.0,
-                    event.input_tokens,
-                    event.output_tokens,
-                    event.duration_ms,
-                )
-            yield event
+        turn = self._runner.run(session, prompt, images, self._record_session_id)
+        async with contextlib.aclosing(turn) as events:
+            async for event in events:
+                if isinstance(event, TurnResult) and self.storage is not None:
+                    self.storage.usage.record(
+                        session.chat_id,
+                        session.name,
+                        event.cost_usd or 0.0,
+                        event.input_tokens,
+                        event.output_tokens,
+                        event.duration_ms,
+                    )
+                yield event
 
     async def send_prompt(
         self: _Host,
@@ -152,11 +153,12 @@ class ConversationMixin:
         """
         if not resume:
             await self.clear_context(chat_id)
-        async for event in self.stream(chat_id, prompt, images):
-            if isinstance(event, TextBlockDone):
-                yield event.text
-            elif isinstance(event, TurnError):
-                yield f"Error: {event.message}"
+        async with contextlib.aclosing(self.stream(chat_id, prompt, images)) as events:
+            async for event in events:
+                if isinstance(event, TextBlockDone):
+                    yield event.text
+                elif isinstance(event, TurnError):
+                    yield f"Error: {event.message}"
 
     async def interrupt(self: _Host, chat_id: int, name: str | None = None) -> bool:
         """Stop the running turn of a session without losing the session.
@@ -174,6 +176,9 @@ class ConversationMixin:
     async def clear_context(self: _Host, chat_id: int, name: str | None = None) -> bool:
         """Start a fresh Claude conversation in a session (name, cwd and rules stay).
 
+        A turn running meanwhile is stopped, and what it reports afterwards (its
+        Claude session id) is not recorded: the next prompt starts afresh.
+
         Args:
             chat_id: Telegram chat ID.
             name: Session name (the active one if None).
@@ -182,10 +187,12 @@ class ConversationMixin:
             True if the session exists.
         """
         session = self.get(chat_id, name)
-        if session is None or not await self.restart(chat_id, name):
+        if session is None:
             return False
+        session.conversation += 1
         session.claude_session_id = None
         self._persist_session(session)
+        await self._runner.close(session)
         return True
 
     async def restart(self: _Host, chat_id: int, name: str | None = None) -> bool:

@@ -19,12 +19,12 @@ from voice_agent.sessions.jail import Jail, default_jail
 from voice_agent.sessions.permissions import PermissionHandler
 from voice_agent.sessions.relay import PermissionRelay, RequestListener
 from voice_agent.sessions.restore import restore, to_stored
-from voice_agent.sessions.session import Session, SessionInfo
+from voice_agent.sessions.session import Session, SessionBusy, SessionInfo
 from voice_agent.sessions.storage import SessionStorage
 from voice_agent.sessions.topics import TopicsMixin
 from voice_agent.sessions.turns import TurnRunner
 
-__all__ = ["Session", "SessionInfo", "SessionManager"]
+__all__ = ["Session", "SessionBusy", "SessionInfo", "SessionManager"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ class SessionManager(ConversationMixin, TopicsMixin):
         Args:
             default_cwd: Default working directory for new sessions.
             permission_timeout: Timeout in seconds for permission requests.
-            storage: Optional storage for session persistence.
+            storage: Optional storage for session persistence; the manager holds
+                it (:meth:`SessionStorage.hold`) so that changes made from outside
+                while it runs are refused instead of being silently undone.
             agent: Settings of the Claude Code clients (defaults: bundled CLI,
                 at most 4 live clients, 30 minutes idle timeout).
             jail: Where Bash commands that run unasked run (default: bubblewrap
@@ -79,6 +81,8 @@ class SessionManager(ConversationMixin, TopicsMixin):
         self._notify_callbacks: dict[int, NotifyCallback] = {}
         self._relay = PermissionRelay(self.sessions)
         self._background: set[asyncio.Task[None]] = set()
+        if storage is not None:
+            storage.hold()
         self._restore_sessions()
 
     # -- construction and persistence ----------------------------------------
@@ -125,8 +129,8 @@ class SessionManager(ConversationMixin, TopicsMixin):
             self.topic_titles.update(self.storage.topics.titles())
 
     def _persist_session(self, session: Session) -> None:
-        """Persist a session to storage."""
-        if self.storage:
+        """Persist a session to storage (never one that was closed or replaced)."""
+        if self.storage and not session.closed:
             self.storage.save_session(to_stored(session))
 
     def _set_active(self, chat_id: int, name: str) -> None:
@@ -200,11 +204,15 @@ class SessionManager(ConversationMixin, TopicsMixin):
         chat = self.sessions.setdefault(chat_id, {})
         session_name = name or "main"
         old = chat.get(session_name)
-        if old is not None and self.storage:
-            self.storage.sticky.clear(chat_id, session_name)
+        if old is not None:
+            old.closed = True  # what its last turn reports must not overwrite the new one
         session = self._new_session(chat_id, session_name, cwd or self.default_cwd)
         chat[session_name] = session
-        self._persist_session(session)
+        if self.storage:
+            if old is not None:
+                self.storage.sticky.clear(chat_id, session_name)
+            # A new session starts in the default permission mode, in the store too.
+            self.storage.replace_session(to_stored(session))
         if activate:
             self._set_active(chat_id, session_name)
         return session, old
@@ -213,6 +221,11 @@ class SessionManager(ConversationMixin, TopicsMixin):
         self, chat_id: int, cwd: str | None = None, name: str | None = None
     ) -> Session:
         """Create a new session, replacing any existing one with same name.
+
+        The new session starts afresh: a new Claude conversation, no sticky
+        rules, the ``default`` permission mode (in the store too, so a restart
+        does not bring the old mode back). The old one's client is closed, and
+        nothing its last turn reports is stored.
 
         Args:
             chat_id: Telegram chat ID.
@@ -325,10 +338,20 @@ class SessionManager(ConversationMixin, TopicsMixin):
             new_name: New session name.
 
         Returns:
-            True if renamed, False if not found or name already exists.
+            True if renamed; False if not found, the name already exists, or the
+            store refused (then nothing is renamed, in memory either).
         """
         chat = self.sessions.get(chat_id)
         if chat is None or old_name not in chat or new_name in chat or not new_name:
+            return False
+        # The store is the source of truth: rename there first, then in memory.
+        if self.storage and not self.storage.rename_session(chat_id, old_name, new_name):
+            logger.warning(
+                "chat %s: the store could not rename session %s to %s; nothing renamed",
+                chat_id,
+                old_name,
+                new_name,
+            )
             return False
         session = chat[old_name]
         session.name = new_name
@@ -337,15 +360,15 @@ class SessionManager(ConversationMixin, TopicsMixin):
         if self.active_sessions.get(chat_id) == old_name:
             self.active_sessions[chat_id] = new_name
         self._rename_topics(chat_id, old_name, new_name)
-        if self.storage:
-            self.storage.rename_session(chat_id, old_name, new_name)
         return True
 
     def set_cwd(self, chat_id: int, cwd: str, name: str | None = None) -> Session:
         """Set the working directory for the active session (or session ``name``).
 
         The next prompt starts the session's Claude Code process afresh in the new
-        directory; the conversation continues.
+        directory; the conversation continues. Refused while the session runs a
+        turn: its Claude Code process keeps working in the old directory until
+        the turn ends, and what may run unasked must be judged where it runs.
 
         Args:
             chat_id: Telegram chat ID.
@@ -354,8 +377,17 @@ class SessionManager(ConversationMixin, TopicsMixin):
 
         Returns:
             The updated session.
+
+        Raises:
+            SessionBusy: The session is running a turn (or one is waiting to run);
+                nothing changed. The message says so, for the user.
         """
         session = self.get_or_create(chat_id, name=name)
+        if session.busy:
+            raise SessionBusy(
+                f"{session.name} is running a turn in {session.cwd}; change its directory "
+                "when the turn is over (or stop the turn first)."
+            )
         session.cwd = cwd
         session.permission_handler.cwd = cwd
         self._persist_session(session)
@@ -367,6 +399,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         if chat is None or name not in chat:
             return None
         session = chat.pop(name)
+        session.closed = True  # what its running turn reports from now on is not stored
         self._unbind_session(chat_id, name)
         if self.storage:
             self.storage.delete_session(chat_id, name)

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 _keys = itertools.count(1)
 
 
+class SessionBusy(Exception):
+    """A session is running a turn, so this cannot be done now; the message says why."""
+
+
 @dataclass
 class Session:
     """A Claude Code session.
@@ -34,6 +38,11 @@ class Session:
         key: Unique id of this session object (names can change; this does not).
         turn_lock: Held while a turn runs, so a session's prompts run one at a time.
         stop_requested: Set by an interrupt; the running turn stops as soon as it can.
+        closed: Set once the session is closed or replaced: from then on nothing
+            it reports (a late result of its last turn, say) is stored.
+        conversation: Counts the fresh starts of the Claude conversation
+            (``/clear``); a turn of an earlier one no longer records its
+            Claude session id.
     """
 
     chat_id: int
@@ -47,6 +56,8 @@ class Session:
     key: int = field(default_factory=lambda: next(_keys), compare=False)
     turn_lock: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False, repr=False)
     stop_requested: bool = field(default=False, compare=False, repr=False)
+    closed: bool = field(default=False, compare=False, repr=False)
+    conversation: int = field(default=0, compare=False, repr=False)
 
     @property
     def permission_mode(self) -> str:

@@ -12,10 +12,17 @@ A path to a legacy ``sessions.json`` (either historical format) is imported once
 into ``sessions.db`` beside it; the JSON file is then renamed
 ``sessions.json.imported``. A corrupt or unreadable file is moved aside as
 ``<name>.corrupt-<timestamp>`` and reported in ``moved_aside``, never discarded.
+
+A process serving sessions from the store holds it (:meth:`SessionStorage.hold`)
+until it closes it; a change made from outside runs under
+:meth:`SessionStorage.exclusively` and is refused while anyone holds it, since
+the holder would write its own state back over it (see
+:mod:`voice_agent.sessions.store_lock`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,10 +35,11 @@ from voice_agent.sessions.open_prompts_table import OpenPromptsTable
 from voice_agent.sessions.owners_table import OwnersTable
 from voice_agent.sessions.records import ChatStoredState, StoredSession
 from voice_agent.sessions.sticky_table import StickyRuleTable
+from voice_agent.sessions.store_lock import StoreInUse, StoreLock
 from voice_agent.sessions.topics_table import TopicsTable
 from voice_agent.sessions.usage_table import UsageTable
 
-__all__ = ["ChatStoredState", "SessionStorage", "StorageError", "StoredSession"]
+__all__ = ["ChatStoredState", "SessionStorage", "StorageError", "StoreInUse", "StoredSession"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SESSION_COLUMNS = "chat_id, name, cwd, created_at, message_count, claude_session_id"
@@ -83,6 +91,8 @@ class SessionStorage:
         self.usage = UsageTable(self._db)
         self.open_prompts = OpenPromptsTable(self._db)
         self.topics = TopicsTable(self._db)
+        self._lock = StoreLock(self.db_path)
+        self._closed = False
         if self.db_path != self.path and self.path.exists():
             self.moved_aside.extend(legacy.import_json(self, self.path))
 
@@ -91,9 +101,37 @@ class SessionStorage:
         """The number of schema migrations applied to the database."""
         return self._db.schema_version
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database (the last connection checkpoints the WAL); let go of the store."""
+        self._closed = True
         self._db.close()
+        self._lock.release()
+
+    def hold(self, what: str = "voice-agent") -> None:
+        """Mark the store as served by this process until :meth:`close`.
+
+        While held, :meth:`exclusively` refuses in every other process (and in
+        this one, through another ``SessionStorage``).
+
+        Args:
+            what: What this process is, named in the refusal ("the bot").
+        """
+        self._lock.hold(what)
+
+    def exclusively(self) -> contextlib.AbstractContextManager[None]:
+        """Run the block only while no process serves sessions from the store.
+
+        For changes made from outside a running bot (its next save would undo them).
+
+        Raises:
+            StoreInUse: A process holds the store; the message names its pid.
+        """
+        return self._lock.exclusively()
 
     # -- chats and sessions ------------------------------------------------
 
@@ -153,6 +191,23 @@ class SessionStorage:
         """
         with self._db.transaction() as conn:
             self._upsert(conn, session)
+
+    def replace_session(self, session: StoredSession) -> None:
+        """Store a new session in place of any session of the same name, in one transaction.
+
+        The old session's settings go with it: its permission mode is back to
+        ``default`` (its sticky rules are cleared by ``sticky.clear``). The row
+        keeps its place (order, forum topics).
+
+        Args:
+            session: The new session.
+        """
+        with self._db.transaction() as conn:
+            self._upsert(conn, session)
+            conn.execute(
+                "UPDATE sessions SET permission_mode = 'default' WHERE chat_id = ? AND name = ?",
+                (session.chat_id, session.name),
+            )
 
     def save_sessions(self, sessions: Iterable[StoredSession]) -> int:
         """Save many sessions in one transaction (bulk import).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
@@ -82,7 +82,7 @@ class TurnRunner:
         prompt: str,
         images: list[ImageAttachment] | None,
         on_session_id: Callable[[Session, str], None],
-    ) -> AsyncIterator[AgentEvent]:
+    ) -> AsyncGenerator[AgentEvent, None]:
         """Run one turn and yield its events; the last is a result or an error.
 
         Args:
@@ -97,22 +97,30 @@ class TurnRunner:
         message: str | dict[str, Any] = build_user_message(prompt, images) if images else prompt
         async with session.turn_lock:
             session.stop_requested = False
+            conversation = session.conversation
+
+            def report(claude_session_id: str) -> None:
+                # A closed session, or one cleared since this turn began, keeps what it has.
+                if not session.closed and session.conversation == conversation:
+                    on_session_id(session, claude_session_id)
+
             live = self.pool.get_live(session.key)
             if live is not None and live.signature != _signature(session):
-                # The cwd or plan mode changed since the process started: start afresh.
+                # The cwd, plan mode or conversation changed since the process started.
                 await self.pool.close(session.key)
             try:
                 async with self.pool.lease(session.key, self._start_options(session)) as client:
                     if session.stop_requested:  # stopped while the process was starting
                         yield TurnResult(session.claude_session_id or "", interrupted=True)
                         return
-                    async for event in self._serve(client, message, session):
-                        if isinstance(event, SessionStarted):
-                            on_session_id(session, event.session_id)
-                            continue
-                        if isinstance(event, TurnResult) and event.session_id:
-                            on_session_id(session, event.session_id)
-                        yield event
+                    async with contextlib.aclosing(self._serve(client, message, session)) as events:
+                        async for event in events:
+                            if isinstance(event, SessionStarted):
+                                report(event.session_id)
+                                continue
+                            if isinstance(event, TurnResult) and event.session_id:
+                                report(event.session_id)
+                            yield event
             except AgentUnavailable as exc:
                 yield TurnError(str(exc), kind="cli-start")
             finally:
@@ -120,25 +128,24 @@ class TurnRunner:
 
     async def _serve(
         self, client: LiveClient, message: str | dict[str, Any], session: Session
-    ) -> AsyncIterator[AgentEvent]:
-        events = client.run_turn(message)
+    ) -> AsyncGenerator[AgentEvent, None]:
         finished = False
         stopping = False
-        try:
-            async for event in events:
-                if session.stop_requested and not stopping:
-                    # Stop was asked before the turn was under way: stop it now.
-                    stopping = True
+        async with contextlib.aclosing(client.run_turn(message)) as events:
+            try:
+                async for event in events:
+                    if session.stop_requested and not stopping:
+                        # Stop was asked before the turn was under way: stop it now.
+                        stopping = True
+                        await client.interrupt()
+                    finished = isinstance(event, TurnResult | TurnError)
+                    yield event
+            finally:
+                if not finished:
+                    # The consumer stopped early: stop the turn so the client is free again.
                     await client.interrupt()
-                finished = isinstance(event, TurnResult | TurnError)
-                yield event
-        finally:
-            if not finished:
-                # The consumer stopped early: stop the turn so the client is free again.
-                await client.interrupt()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_drain(events), _DRAIN_TIMEOUT)
-            await events.aclose()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(_drain(events), _DRAIN_TIMEOUT)
 
     async def interrupt(self, session: Session) -> bool:
         """Stop the session's running turn; pending approvals are denied.
@@ -171,9 +178,9 @@ class TurnRunner:
         await self.pool.close(session.key)
 
 
-def _signature(session: Session) -> tuple[str, bool]:
+def _signature(session: Session) -> tuple[str, bool, int]:
     """What a running client was started with that a new turn may have changed."""
-    return (session.cwd, session.permission_mode == "plan")
+    return (session.cwd, session.permission_mode == "plan", session.conversation)
 
 
 async def _drain(events: AsyncIterator[AgentEvent]) -> None:

@@ -51,6 +51,7 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
     )
     agent = replace(base, env={**claude_environment(), **base.env})
     storage = SessionStorage(settings.store_path)
+    storage.hold("the bot")  # `voice-agent sessions delete` is refused while the bot runs
     for moved in storage.moved_aside:
         logger.error("a damaged store file was moved aside to %s; nothing was deleted", moved)
     manager = SessionManager(
