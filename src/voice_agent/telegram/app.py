@@ -124,6 +124,16 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     await svc.manager.aclose()
 
 
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    """Close the store last (its WAL checkpointed, its lock let go): nothing writes to it now."""
+    svc = application.bot_data[SERVICES_KEY]
+    assert isinstance(svc, Services)
+    storage = svc.manager.storage
+    if storage is not None and not storage.closed:
+        storage.close()
+        logger.info("closed the store %s", storage.db_path)
+
+
 def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
     table = {
         ("start", "help"): commands.help_command,
@@ -210,6 +220,7 @@ def build_application(settings: Settings, svc: Services | None = None) -> Applic
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data[SERVICES_KEY] = svc or build_services(settings)

@@ -13,6 +13,10 @@ Formatting comes from :mod:`voice_agent.telegram.render` (text plus entities); i
 Telegram refuses the entities, the same text goes out plain. ``RetryAfter`` pushes
 the next flush back by the time Telegram asks; other errors are retried at the
 next flush. A very long answer is also attached as a ``.md`` document.
+
+The flusher never outlives the task that streams the reply: if that task ends
+without :meth:`StreamingReply.finish` (cancelled when the bot stops, say), the
+flusher is cancelled with it, so no task is left pending when the loop closes.
 """
 
 from __future__ import annotations
@@ -125,6 +129,7 @@ class StreamingReply:
         self._closed = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._owner: asyncio.Task[object] | None = None
 
     @staticmethod
     def _new_draft_id() -> int:
@@ -149,6 +154,9 @@ class StreamingReply:
         self._dirty.set()
         if self._task is None:
             self._task = asyncio.create_task(self._flusher(), name=f"reply-{self.chat_id}")
+            self._owner = asyncio.current_task()
+            if self._owner is not None:
+                self._owner.add_done_callback(self._owner_done)
 
     def replace(self, text: str) -> None:
         """Set the whole answer text (e.g. the final result when no deltas came)."""
@@ -173,6 +181,7 @@ class StreamingReply:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
+        self._let_owner_go()
         if footer:
             self._text = f"{self._text}\n\n{footer}" if self._text.strip() else footer
         if self._text.strip():
@@ -180,6 +189,27 @@ class StreamingReply:
             if len(self._text) > DOCUMENT_THRESHOLD:
                 await self._attach_document()
         return self.messages
+
+    async def aclose(self) -> None:
+        """Stop streaming without showing anything more (the reply stays as it is)."""
+        self._closing = True
+        self._closed.set()
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        self._let_owner_go()
+
+    def _owner_done(self, _owner: asyncio.Task[object]) -> None:
+        """The streaming task ended without finishing the reply: stop the flusher too."""
+        self._closing = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def _let_owner_go(self) -> None:
+        if self._owner is not None:
+            self._owner.remove_done_callback(self._owner_done)
+            self._owner = None
 
     # -- flushing ------------------------------------------------------------
 
