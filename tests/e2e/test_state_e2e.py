@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.conftest import TURN_TIMEOUT, CliHarness, RequestLog, make_manager
 from tests.e2e.helpers import collect, final, text_of
+from tests.e2e.telegram_harness import OWNER, running_bot
 from tests.e2e.test_cli_run import _env
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
@@ -146,6 +147,28 @@ async def test_cwd_is_refused_while_a_turn_runs_and_applies_after_it(
     events = await collect(manager.stream(CHAT, "where are you?"))
     assert text_of(events) == "Moved."
     assert str(elsewhere) in harness.fake.main_requests[-1].all_text()
+
+
+async def test_telegram_cwd_during_a_turn_says_it_waits_for_the_turn(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    release = threading.Event()
+    harness.fake.enqueue(Reply.text("Working on it " * 20, chunk_size=10, hang=release))
+    async with running_bot(harness, tmp_path, monkeypatch) as bot:
+        try:
+            bot.tg.send_text(OWNER, None, "do some work")
+            await bot.reply(lambda m: m.from_bot and "Working" in m.content)
+            bot.tg.send_text(OWNER, None, f"/cwd {elsewhere}")
+            refusal = await bot.reply(lambda m: m.from_bot and "running a turn" in m.content)
+        finally:
+            release.set()
+        assert str(harness.workdir) in refusal.content
+        session = bot.svc.manager.get(OWNER)
+        assert session is not None
+        assert session.cwd == str(harness.workdir)
+        assert "Something went wrong" not in "".join(bot.bot_texts())
 
 
 # -- voice-agent sessions delete while the bot runs -------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
+from voice_agent.sessions.session import SessionBusy
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -225,7 +227,11 @@ async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if isinstance(target, str):
         await _message(update).reply_text(f"{target} is not a directory; nothing changed.")
         return
-    svc.manager.set_cwd(where.chat_id, str(target), name=session.name)
+    try:
+        svc.manager.set_cwd(where.chat_id, str(target), name=session.name)
+    except SessionBusy as busy:  # its Claude Code process still runs in the old directory
+        await _message(update).reply_text(f"⏳ {busy}")
+        return
     await _message(update).reply_text(f"📁 {session.name} now works in {target}")
 
 
@@ -249,7 +255,9 @@ async def switch_project(svc: Services, where: Where, name: str) -> Session | No
     if existing is None:
         return await start_new(svc, where, name, str(path))
     if existing.cwd != str(path):
-        svc.manager.set_cwd(where.chat_id, str(path), name=name)
+        # A session running a turn stays where it works (the reply says where).
+        with contextlib.suppress(SessionBusy):
+            svc.manager.set_cwd(where.chat_id, str(path), name=name)
     return existing
 
 

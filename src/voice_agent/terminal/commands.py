@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from voice_agent.sessions.manager import SessionManager
+from voice_agent.sessions.session import SessionBusy
 from voice_agent.terminal.approval_text import printable
 from voice_agent.terminal.render import Console
 
@@ -111,7 +112,11 @@ class Commands:
         if path is None:
             self._say(f"Not a directory: {arg}")
             return
-        self._manager.set_cwd(self._chat_id, str(path))
+        try:
+            self._manager.set_cwd(self._chat_id, str(path))
+        except SessionBusy as busy:
+            self._say(str(busy))
+            return
         self._say(
             f"Working directory: {path} (Claude Code restarts there; the conversation goes on)"
         )
