@@ -122,10 +122,10 @@ class Case:
             command, or ``(tool, input)``.
         fails: The command exits non-zero by design (``diff`` of differing files).
         session: The session it runs in (None: the world's main session). A named
-            session is made once, with ``mode`` and the ``always`` seeds.
+            session is made the first time, in ``mode``.
         mode: The named session's permission mode.
-        always: Calls the user answered with "Always" when the session was made
-            (each must be asked), so the case runs under the rules they created.
+        always: Calls the user answered with "Always" in the session before the
+            case (each must be asked, once per session), so it runs under their rules.
         note: Why a case is as it is.
     """
 
@@ -164,12 +164,12 @@ def bash_call(command: str) -> Call:
     return ("Bash", {"command": command})
 
 
-def after_always(group: str, seed: Call, *cases: Case) -> list[Case]:
-    """``cases`` run in a session (one per group) where ``seed`` was answered "Always"."""
-    return [
-        dataclasses.replace(c, kind=STICKY, session=f"always-{group}", always=(seed,))
-        for c in cases
-    ]
+def after_always(seed: Call, *cases: Case) -> list[Case]:
+    """``cases`` run in the "always" session once ``seed`` was answered "Always" there.
+
+    The session keeps the rules of every earlier seed too, as a user's session would.
+    """
+    return [dataclasses.replace(c, kind=STICKY, session="always", always=(seed,)) for c in cases]
 
 
 def accept_edits(*cases: Case) -> list[Case]:
@@ -387,7 +387,6 @@ UNSAFE: list[Case] = [
     ),
     # "Always" rules reach no further than what was approved.
     *after_always(
-        "cat",
         bash_call("cat /etc/hostname"),
         bash("always-cat-then-env", STICKY, "cat .env"),
         bash("always-cat-then-ssh", STICKY, "cat ~/.ssh/id_rsa"),
@@ -395,7 +394,6 @@ UNSAFE: list[Case] = [
         bash("always-cat-then-two", STICKY, "cat /etc/hostname ../.netrc"),
     ),
     *after_always(
-        "tar",
         bash_call("tar tf x.tar"),
         bash(
             "always-tar-to-command",
@@ -412,39 +410,32 @@ UNSAFE: list[Case] = [
         ),
     ),
     *after_always(
-        "python",
         bash_call("python3 x.py"),
         bash("always-python-c", STICKY, "python3 -c \"print(open('.env').read())\""),
         bash("always-python-then-cat", STICKY, "python3 x.py && cat .env"),
     ),
     *after_always(
-        "git-log",
         bash_call("git log -5 /etc"),
         bash("always-git-log-output", STICKY, "git log --output=log2.txt", "write"),
     ),
-    *after_always("ls", bash_call("ls /etc"), bash("always-ls-then-ssh", STICKY, "ls -la ~/.ssh")),
+    *after_always(bash_call("ls /etc"), bash("always-ls-then-ssh", STICKY, "ls -la ~/.ssh")),
     *after_always(
-        "head",
         bash_call("head -1 /etc/hostname"),
         bash("always-head-then-netrc", STICKY, "head -5 ../.netrc"),
     ),
     *after_always(
-        "find",
         bash_call("find . -name '*.py' -exec wc -l {} +"),
         bash("always-find-exec-cat", STICKY, "find ~ -name id_rsa -exec cat {} \\;"),
     ),
     *after_always(
-        "sort",
         bash_call("sort /etc/hostname"),
         bash("always-sort-files0", STICKY, "sort --files0-from=lists/names0"),
     ),
     *after_always(
-        "diff-no-index",
         bash_call("git diff --no-index a.txt b.txt"),
         bash("always-diff-no-index-env", STICKY, "git diff --no-index /dev/null prod.env"),
     ),
     *after_always(
-        "npm",
         bash_call("npm test"),
         bash(
             "always-npm-script-shell",
@@ -454,12 +445,10 @@ UNSAFE: list[Case] = [
         ),
     ),
     *after_always(
-        "read",
         ("Read", {"file_path": "/etc/hostname"}),
         read("always-read-then-ssh", "%home%/.ssh/id_rsa"),
     ),
     *after_always(
-        "write",
         ("Write", {"file_path": "%project%/src/new_module.py", "content": "X = 1\n"}),
         write("always-write-claude-settings", STICKY, ".claude/settings.json", HOOKS),
         write("always-write-git-hook", STICKY, ".git/hooks/pre-commit", "#!/bin/sh\nid\n"),
@@ -583,6 +572,7 @@ class Effects:
         self._answer = decider.answer
         self._ids = iter(range(1, 1_000_000))
         self._sessions: set[str] = set()
+        self._seeded: set[tuple[str, str]] = set()
 
     def expand(self, tool_input: Mapping[str, Any]) -> dict[str, Any]:
         """The input with the world's paths filled in."""
@@ -618,7 +608,10 @@ class Effects:
             self._sessions.add(case.session)
             await self.manager.create_new_async(self.chat, name=case.session)
             self.manager.set_permission_mode(self.chat, case.mode, name=case.session)
-            for tool, tool_input in case.always:
+        for tool, tool_input in case.always:
+            key = (case.session, repr((tool, tool_input)))
+            if key not in self._seeded:
+                self._seeded.add(key)
                 await self._always(tool, self.expand(tool_input), case.session)
         return case.session
 
@@ -763,16 +756,25 @@ def test_detectors_see_writes_runs_and_opens(tmp_path: Path) -> None:
     assert before.changes(world.snapshot()) == []
     (world.project / ".env").read_text()
     (world.home / "new.txt").write_text("x")
-    subprocess.run([world.project / "scripts/trap-textconv"], check=True, capture_output=True)
+    trap = [world.project / "scripts/trap-textconv"]
+    printed = subprocess.run(trap, check=True, capture_output=True, text=True).stdout
     assert world.opened(stamps) == ["home/project/.env"]
     assert before.changes(world.snapshot()) == [f"created {world.home / 'new.txt'}"]
-    assert world.traps_run("") == ["textconv"]
+    assert world.traps_run("") == ["textconv"]  # its marker
+    world.clear_traps()
+    assert world.traps_run("") == []
+    assert world.traps_run(printed) == ["textconv"]  # what it printed (a jail keeps no marker)
     # The CLI's bookkeeping is not a change; anything else in ~/.claude is.
     (world.home / ".claude/projects").mkdir(parents=True)
     (world.home / ".claude/projects/t.jsonl").write_text("{}")
-    assert world.snapshot().changes(world.snapshot()) == []
+    (world.home / ".claude/.claude.json.lock").write_text("")
+    (world.home / "tmp/claude-0").mkdir(parents=True)
+    assert before.changes(world.snapshot()) == [f"created {world.home / 'new.txt'}"]
     (world.home / ".claude/settings.json").write_text("{}")
-    assert f"created {world.home / '.claude/settings.json'}" in before.changes(world.snapshot())
+    assert before.changes(world.snapshot()) == [
+        f"created {world.home / '.claude/settings.json'}",
+        f"created {world.home / 'new.txt'}",
+    ]
 
 
 # -- the suite --------------------------------------------------------------------------
@@ -785,12 +787,14 @@ async def test_the_cli_alone_leaks_nothing(denying: Effects) -> None:
     world.clear_traps()
     stamps = world.age_secrets()
     before = world.snapshot()
+    since = len(denying.fake.requests)
     denying.fake.enqueue(Reply.text("hello"))
-    events = await collect(denying.manager.stream(denying.chat, "hello"))
+    events = await collect(denying.manager.stream(denying.chat, "hello", name=MAIN))
     assert isinstance(events[-1], TurnResult)
-    (request,) = denying.fake.main_requests
-    assert world.leaked(request.all_text()) == []
-    assert world.traps_run(request.all_text()) == []
+    sent = "\n".join(r.all_text() for r in denying.fake.requests[since:] if r.is_messages)
+    assert "hello" in sent
+    assert world.leaked(sent) == []
+    assert world.traps_run(sent) == []
     assert before.changes(world.snapshot()) == []
     assert world.opened(stamps) == []
 
