@@ -25,7 +25,7 @@ from tests.e2e.telegram_harness import OWNER, running_bot
 from tests.e2e.test_cli_run import _env
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
-from voice_agent.agent.events import AgentEvent, TextDelta, TurnResult
+from voice_agent.agent.events import AgentEvent, TextDelta, TurnError, TurnResult
 from voice_agent.sessions import SessionManager, SessionStorage
 from voice_agent.sessions.session import SessionBusy
 
@@ -86,6 +86,31 @@ async def test_a_session_closed_during_its_turn_does_not_come_back(
         assert [s.name for s in again.list_sessions(CHAT)] == ["other"]
     finally:
         await again.aclose()
+
+
+async def test_a_prompt_waiting_for_a_session_that_is_closed_is_not_run(
+    harness: CliHarness, managed: tuple[SessionManager, RequestLog]
+) -> None:
+    manager, _ = managed
+    waiting: list[asyncio.Task[list[AgentEvent]]] = []
+
+    async def queue_then_close() -> None:
+        session = manager.get(CHAT)
+        assert session is not None
+        waiting.append(asyncio.create_task(collect(manager.stream(CHAT, "and then?"))))
+        await asyncio.sleep(0)  # one step of the new task: it counts the prompt, then waits
+        assert session.message_count == 2  # counted: it now waits for the turn lock
+        await manager.close_session_async(CHAT, "main")
+
+    await _mid_turn(manager, harness, queue_then_close)
+    (queued,) = waiting
+    events = await queued
+    error = final(events)
+    assert isinstance(error, TurnError)
+    assert error.kind == "closed"
+    assert len(harness.fake.main_requests) == 1  # only the first turn reached the model
+    assert manager.storage is not None
+    assert manager.storage.get_session(CHAT, "main") is None
 
 
 async def test_clear_during_a_turn_is_not_undone_by_its_result(

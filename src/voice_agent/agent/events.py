@@ -112,7 +112,8 @@ class TurnError:
 
     Attributes:
         message: What went wrong, fit to show the user.
-        kind: ``cli-exited``, ``cli-start`` or ``internal``.
+        kind: ``cli-exited``, ``cli-start``, ``cancelled``, ``closed`` (the session
+            was closed while the turn waited) or ``internal``.
     """
 
     message: str

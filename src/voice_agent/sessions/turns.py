@@ -96,6 +96,9 @@ class TurnRunner:
         """
         message: str | dict[str, Any] = build_user_message(prompt, images) if images else prompt
         async with session.turn_lock:
+            if session.closed:  # closed (or replaced) while this turn waited for the last one
+                yield TurnError(f"Session {session.name} was closed", kind="closed")
+                return
             session.stop_requested = False
             conversation = session.conversation
 
