@@ -4,7 +4,9 @@
 * ``on api: run the tests`` / ``in api, run the tests`` → switch, then send ``run the tests``.
 
 Only names of configured projects count; anything else is an ordinary prompt.
-The router knows nothing about Telegram, so voice and the terminal share it.
+Transcripts end in a full stop ("Let's work on api."), which is not part of the
+name. The router knows nothing about Telegram: typed text and voice transcripts
+go through it alike (``telegram.prompts.send_words``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+_NAME = r"(?P<name>[\w-]+(?:\.[\w-]+)*)"  # "my.app", but not the full stop of "work on api."
 _SWITCH = re.compile(
     r"^\s*(?:let'?s\s+)?(?:work\s+on|switch\s+to|use|go\s+to)\s+(?:the\s+)?(?:project\s+)?"
-    r"(?P<name>[\w.-]+)(?:\s+project)?\s*[.!]?\s*$",
+    rf"{_NAME}(?:\s+project)?\s*[.!?]?\s*$",
     re.IGNORECASE,
 )
 _ON = re.compile(
-    r"^\s*(?:on|in)\s+(?:the\s+)?(?:project\s+)?(?P<name>[\w.-]+)(?:\s+project)?\s*[:,]\s*(?P<rest>.+)$",
+    rf"^\s*(?:on|in)\s+(?:the\s+)?(?:project\s+)?{_NAME}(?:\s+project)?\s*[:,]\s*(?P<rest>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
 

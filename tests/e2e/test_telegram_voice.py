@@ -170,3 +170,54 @@ async def test_spoken_replies_when_asked(bot: BotHarness) -> None:
     assert data[:4] == b"OggS"
     bot.tg.send_text(OWNER, None, "/voice off")
     await bot.reply("Spoken replies are off")
+
+
+async def test_a_text_sent_right_after_a_voice_note_runs_after_it(bot: BotHarness) -> None:
+    bot.cli.fake.script = lambda request: Reply.text(f"got: {request.last_user_text()}")
+    bot.tg.send_voice(OWNER, None, voice_note("run the tests"), duration=2)
+    bot.tg.send_text(OWNER, None, "say hello")  # arrives while the note is transcribed
+    await bot.reply("Queued — 1 prompt(s) ahead.")  # the note holds its place
+    await bot.reply(lambda m: m.from_bot and "got: say hello" in m.content)
+    first, second = await bot.cli.fake.main_request(1), await bot.cli.fake.main_request(2)
+    assert "run the test" in first.last_user_text().lower()
+    assert second.last_user_text() == "say hello"
+
+
+@pytest.fixture
+async def projects(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    api = tmp_path / "api"
+    api.mkdir()
+    async with running_bot(harness, tmp_path, monkeypatch, projects={"api": api}) as running:
+        yield running
+
+
+def _active(bot: BotHarness) -> tuple[str, str]:
+    session = bot.svc.manager.get(OWNER)
+    assert session is not None
+    return session.name, session.cwd
+
+
+async def test_spoken_work_on_a_project_switches_like_the_typed_one(projects: BotHarness) -> None:
+    bot = projects
+    api = str(bot.settings.projects["api"])
+    bot.tg.send_voice(OWNER, None, voice_note("let's work on api"), duration=2)
+    await bot.reply(_said("work on api"))
+    await bot.reply(f"📂 Working on api in {api}")
+    assert _active(bot) == ("api", api)
+    assert bot.cli.fake.requests == []  # a switch, not a prompt
+    bot.cli.fake.script = lambda request: Reply.text(f"got: {request.last_user_text()}")
+    bot.tg.send_text(OWNER, None, "what is here?")
+    await bot.reply(lambda m: m.from_bot and "got: what is here?" in m.content)
+    assert api in (await bot.cli.fake.main_request(1)).all_text()  # it ran in api
+
+
+async def test_spoken_on_a_project_sends_the_rest_there(projects: BotHarness) -> None:
+    bot = projects
+    api = str(bot.settings.projects["api"])
+    bot.cli.fake.script = lambda request: Reply.text(f"got: {request.last_user_text()}")
+    bot.tg.send_voice(OWNER, None, voice_note("on api: run the tests"), duration=2)
+    await bot.reply(lambda m: m.from_bot and "got: " in m.content)
+    request = await bot.cli.fake.main_request(1)
+    assert request.last_user_text().lower().startswith("run the test")  # "on api" is gone
+    assert api in request.all_text()
+    assert _active(bot) == ("api", api)

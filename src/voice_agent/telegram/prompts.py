@@ -3,10 +3,12 @@
 A prompt joins its chat's queue (a document is first saved in ``uploads/`` and
 named in the prompt); if another prompt of the chat is running, the
 user is told it is queued. Unknown ``/commands`` go to Claude Code as slash
-commands. Text naming a configured project ("work on api", "on api: run the
-tests") switches to it first. A text that is only a decision ("yes", "approve
-#2"), replying to an approval prompt or with a request waiting here, decides it
-like a spoken one (:mod:`voice_agent.telegram.decisions`).
+commands (approvers only, but for a few: :func:`command_refusal`). Words naming a
+configured project ("work on api", "on api: run the tests"), typed or spoken,
+switch to it first (:func:`send_words`); the switch waits its turn in the queue
+like a prompt. A text that is only a decision ("yes", "approve #2"), replying to
+an approval prompt or with a request waiting here, decides it like a spoken one
+(:mod:`voice_agent.telegram.decisions`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.constants import MessageEntityType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -32,11 +34,46 @@ from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
 from voice_agent.telegram.turn import run_prompt
+from voice_agent.telegram.workers import Job, Place
 
 logger = logging.getLogger(__name__)
 
 CHATTER_SLASH_COMMANDS = ("compact", "context", "usage", "cost")
 """Claude Code commands anyone who may chat can send (they read, or shrink the context)."""
+
+
+def _prompt_job(
+    bot: Bot,
+    svc: Services,
+    where: Where,
+    prompt: str,
+    images: list[ImageAttachment] | None,
+    spoken: bool,
+) -> Job:
+    async def job() -> None:
+        await run_prompt(bot, svc, where, prompt, images, spoken=spoken)
+
+    return job
+
+
+async def _queue(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, job: Job, place: Place | None
+) -> None:
+    """Put ``job`` in the chat's (or topic's) queue, or at ``place``; say if it must wait."""
+    svc = services(context)
+    where = Where.of(update)
+    message = update.effective_message
+    if is_new_topic(svc, where) and message is not None:
+        await introduce_topic(message, svc, where)
+    ahead = svc.workers.submit(where.queue_key, job) if place is None else place.fill(job)
+    if message is None:
+        return
+    if place is not None and place.dropped:
+        await message.reply_text("⏹ Dropped by /cancel; nothing was sent.")
+    elif ahead:
+        await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
+    elif (session := current(svc, where)).busy:  # a turn from another topic holds it
+        await message.reply_text(f"⏳ Queued — session {session.name} is busy elsewhere.")
 
 
 async def enqueue(
@@ -46,6 +83,7 @@ async def enqueue(
     images: list[ImageAttachment] | None = None,
     *,
     spoken: bool = False,
+    place: Place | None = None,
 ) -> None:
     """Queue a prompt for the chat's (or topic's) session, telling the user if it must wait.
 
@@ -55,28 +93,107 @@ async def enqueue(
         prompt: The prompt text.
         images: Images sent with it.
         spoken: Whether it came as a voice note (the answer may be spoken too).
+        place: The place in the queue the message took when it arrived (a voice
+            note); None queues it at the end now.
+    """
+    svc = services(context)
+    job = _prompt_job(context.bot, svc, Where.of(update), prompt, images, spoken)
+    await _queue(update, context, job, place)
+
+
+def _command_name(text: str) -> str | None:
+    """The name of the Claude Code /command ``text`` is (``/Compact@bot x`` -> compact), or None."""
+    stripped = text.lstrip()
+    if not stripped.startswith("/"):
+        return None
+    words = stripped[1:].split(maxsplit=1)
+    return words[0].split("@", 1)[0].lower() if words else ""
+
+
+def command_refusal(svc: Services, where: Where, text: str) -> str | None:
+    """Why the sender may not send ``text`` to Claude Code, when it is one of its /commands.
+
+    Claude Code's own commands can change its settings (``/mcp enable``,
+    ``/auto-mode-setup``, ``/model``), so only approvers send them, except the few
+    that only read or shrink the conversation (:data:`CHATTER_SLASH_COMMANDS`),
+    however they came: typed, after ``on api:``, or spoken.
+
+    Args:
+        svc: The shared state.
+        where: The chat and sender.
+        text: The prompt about to be sent.
+
+    Returns:
+        None when it may go (not a /command, a chatter's command, or an approver);
+        else the refusal to show (the attempt is logged and audited).
+    """
+    name = _command_name(text)
+    if name is None or name in CHATTER_SLASH_COMMANDS:
+        return None
+    refused = refusal(svc, where, "send Claude Code its own /commands", text)
+    if refused is None:
+        return None
+    return f"{refused} (Anyone may use /{', /'.join(CHATTER_SLASH_COMMANDS)}.)"
+
+
+async def send_words(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    text: str,
+    *,
+    spoken: bool = False,
+    place: Place | None = None,
+) -> None:
+    """A typed or spoken message for Claude, routed: a project switch, a prompt, or both.
+
+    The router (:func:`voice_agent.router.route`) reads "work on api" and "on api:
+    run the tests" the same way whether they were typed or said. The switch takes
+    its place in the queue like a prompt, so what was sent before it runs where
+    it was sent.
+
+    Args:
+        update: The update the message came in.
+        context: The handler context.
+        text: What was typed, or the transcript.
+        spoken: Whether it came as a voice note.
+        place: The place the message took in the queue on arrival (a voice note).
     """
     svc = services(context)
     where = Where.of(update)
+    message = update.effective_message
+    target = route(text, svc.settings.projects)
+    prompt = target.prompt or None
+    refused = command_refusal(svc, where, prompt) if prompt is not None else None
+    if refused is not None:
+        if place is not None:
+            place.release()
+        if message is not None:
+            await message.reply_text(refused)
+        return
+    project = target.project
+    if project is None:
+        await enqueue(update, context, prompt or text, spoken=spoken, place=place)
+        return
     bot = context.bot
 
-    async def job() -> None:
-        await run_prompt(bot, svc, where, prompt, images, spoken=spoken)
+    async def switch_then_prompt() -> None:
+        session = await switch_project(svc, where, project)
+        if session is None:
+            return
+        if prompt is not None:
+            await run_prompt(bot, svc, where, prompt, spoken=spoken)
+            return
+        said = f"📂 Working on {session.name} in {session.cwd}"
+        if message is not None:
+            await message.reply_text(said)
+        else:
+            await bot.send_message(where.chat_id, said, message_thread_id=where.thread_id)
 
-    message = update.effective_message
-    if is_new_topic(svc, where) and message is not None:
-        await introduce_topic(message, svc, where)
-    ahead = svc.workers.submit(where.queue_key, job)
-    if message is None:
-        return
-    if ahead:
-        await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
-    elif (session := current(svc, where)).busy:  # a turn from another topic holds it
-        await message.reply_text(f"⏳ Queued — session {session.name} is busy elsewhere.")
+    await _queue(update, context, switch_then_prompt, place)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A text message: maybe a project switch, then a prompt."""
+    """A text message: a decision, or words for Claude (maybe a project switch first)."""
     message = update.effective_message
     if message is None or not message.text:
         return
@@ -98,23 +215,11 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for question in svc.voice.drop_drafts(where.queue_key):
         with contextlib.suppress(TelegramError):
             await question.edit_text("🎙 Replaced by your typed text.")
-    target = route(message.text, svc.settings.projects)
-    if target.project is not None:
-        session = await switch_project(svc, where, target.project)
-        if session is not None and target.prompt is None:
-            await message.reply_text(f"📂 Working on {session.name} in {session.cwd}")
-            return
-    if target.prompt:
-        await enqueue(update, context, target.prompt)
+    await send_words(update, context, message.text)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An unknown /command: sent to Claude Code as a slash command.
-
-    Claude Code's own commands can change its settings (``/mcp enable``,
-    ``/auto-mode-setup``, ``/model``), so only approvers send them, except the few
-    that only read or shrink the conversation (:data:`CHATTER_SLASH_COMMANDS`).
-    """
+    """An unknown /command: sent to Claude Code as a slash command (see :func:`command_refusal`)."""
     message = update.effective_message
     if message is None or not message.text:
         return
@@ -123,15 +228,10 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if entity is not None and entity.offset == 0:
         command = text[: entity.length].split("@", 1)[0]  # "/compact@my_bot" -> "/compact"
         text = command + text[entity.length :]
-    name = text[1:].split(maxsplit=1)[0].lower() if text[1:].strip() else ""
-    if name not in CHATTER_SLASH_COMMANDS:
-        svc = services(context)
-        refused = refusal(svc, Where.of(update), "send Claude Code its own /commands", text)
-        if refused is not None:
-            await message.reply_text(
-                f"{refused} (Anyone may use /{', /'.join(CHATTER_SLASH_COMMANDS)}.)"
-            )
-            return
+    refused = command_refusal(services(context), Where.of(update), text)
+    if refused is not None:
+        await message.reply_text(refused)
+        return
     await enqueue(update, context, text)
 
 

@@ -1,12 +1,18 @@
 """Voice notes: transcribed locally (or by an HTTP backend), then a prompt or a decision.
 
-* The transcript is echoed in italics, then sent as a prompt (in the chat's queue).
+* A note takes its place in the chat's (or topic's) queue when it arrives: a text
+  sent after it waits until the note is transcribed and its prompt has run.
+* The transcript is echoed in italics, then routed like typed text
+  (:func:`voice_agent.telegram.prompts.send_words`): "work on api" switches
+  project, "on api: run the tests" switches and sends the rest, anything else is
+  a prompt, at the note's place in the queue.
 * An utterance that is only an approval or rejection decides a request instead
   (:mod:`voice_agent.telegram.decisions`): the prompt the note replies to, or the
   one request that was waiting in that chat or topic when the note was sent;
   with several waiting it must name the number, else the bot asks which.
 * A transcript the engine is unsure of is shown with Send / Cancel buttons;
-  typing the corrected text instead sends that.
+  typing the corrected text instead sends that. Asking gives up the note's place
+  (the queue does not wait for a button): Send queues it when pressed.
 * Silence gets "I heard nothing"; undecodable, too long or too large audio gets a
   clear reply. Neither touches the session.
 """
@@ -28,12 +34,14 @@ from telegram.ext import ContextTypes
 from voice_agent.speech import registry
 from voice_agent.speech.base import SpeechError, SpeechSettings, SpeechToText, Transcript
 from voice_agent.speech.vocabulary import vocabulary_for
+from voice_agent.telegram.approvals import Seen
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.decisions import decide_in_words, seen_now
-from voice_agent.telegram.prompts import enqueue
+from voice_agent.telegram.prompts import send_words
 from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.services import Services, Where, services
-from voice_agent.telegram.topics import current
+from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
+from voice_agent.telegram.workers import Place
 
 logger = logging.getLogger(__name__)
 
@@ -144,20 +152,40 @@ async def _ask_to_confirm(message: Message, desk: VoiceDesk, where: Where, text:
 
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A voice note, audio file or video note."""
+    """A voice note, audio file or video note: its place in the queue is taken on arrival."""
     message = update.effective_message
     media = _media(message) if message is not None else None
     if message is None or media is None:
         return
     svc = services(context)
-    desk = svc.voice
-    file_id, mime, seconds, size = media
-    refusal = _limits_refusal(svc, seconds, size)
+    refusal = _limits_refusal(svc, media[2], media[3])
     if refusal:
         await message.reply_text(f"⚠️ {refusal}")
         return
     where = Where.of(update)
     seen = seen_now(svc, where, message)  # what was on screen when the note was sent
+    place = svc.workers.reserve(where.queue_key)  # before any await: what comes next waits
+    try:
+        await _hear(update, context, message, media[:2], where, seen, place)
+    finally:
+        place.release()  # nothing to run there (a decision, an error…): the queue goes on
+
+
+async def _hear(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    message: Message,
+    media: tuple[str, str],
+    where: Where,
+    seen: list[Seen],
+    place: Place,
+) -> None:
+    """Transcribe the note, then decide, ask, or send the words to ``place`` in the queue."""
+    svc = services(context)
+    desk = svc.voice
+    file_id, mime = media
+    if is_new_topic(svc, where):
+        await introduce_topic(message, svc, where)
     session = current(svc, where)
     try:
         await context.bot.send_chat_action(
@@ -197,7 +225,7 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _ask_to_confirm(message, desk, where, transcript.text)
         return
     await _reply(message, transcript.text)
-    await enqueue(update, context, transcript.text, spoken=True)
+    await send_words(update, context, transcript.text, spoken=True, place=place)
 
 
 async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -218,8 +246,8 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except TelegramError as error:
         logger.debug("could not update the transcript question: %s", error)
     await query.answer()
-    if sending:
-        await enqueue(update, context, text, spoken=True)
+    if sending:  # it gave up its place when it asked; it joins the queue now
+        await send_words(update, context, text, spoken=True)
 
 
 async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
