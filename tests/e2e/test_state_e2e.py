@@ -142,6 +142,28 @@ async def test_clear_during_a_turn_is_not_undone_by_its_result(
         await again.aclose()
 
 
+async def test_resume_during_a_turn_is_not_undone_by_its_result(
+    harness: CliHarness, managed: tuple[SessionManager, RequestLog]
+) -> None:
+    manager, _ = managed
+    harness.fake.enqueue(Reply.text("Noted."))
+    await collect(manager.stream(CHAT, "remember pelican"))
+    earlier = manager.get(CHAT).claude_session_id  # type: ignore[union-attr]
+    assert earlier is not None
+    await manager.clear_context(CHAT)
+
+    async def resume() -> None:  # what /resume does
+        await manager.restart(CHAT)
+        manager.set_claude_session_id(CHAT, earlier)
+
+    await _mid_turn(manager, harness, resume, "something else")
+    assert manager.get(CHAT).claude_session_id == earlier  # type: ignore[union-attr]
+    harness.fake.enqueue(Reply.text("Pelican."))
+    events = await collect(manager.stream(CHAT, "what did I ask you to remember?"))
+    assert text_of(events) == "Pelican."
+    assert "remember pelican" in harness.fake.main_requests[-1].user_texts()
+
+
 async def test_cwd_is_refused_while_a_turn_runs_and_applies_after_it(
     harness: CliHarness, managed: tuple[SessionManager, RequestLog], tmp_path: Path
 ) -> None:

@@ -472,6 +472,10 @@ class SessionManager(ConversationMixin, TopicsMixin):
     ) -> None:
         """Set the Claude session ID for resume capability.
 
+        A different id is another conversation: a turn still running in the old one
+        no longer records its id, and the next prompt starts Claude Code afresh on
+        the new one.
+
         Args:
             chat_id: Telegram chat ID.
             session_id: Claude CLI session ID or None to clear.
@@ -479,6 +483,8 @@ class SessionManager(ConversationMixin, TopicsMixin):
         """
         session = self.get(chat_id, name)
         if session:
+            if session.claude_session_id != session_id:
+                session.conversation += 1
             session.claude_session_id = session_id
             self._persist_session(session)
 
