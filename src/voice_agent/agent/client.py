@@ -10,13 +10,14 @@ and restart are therefore clean: no subprocess is killed from outside.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ClaudeSDKError
+from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ClaudeSDKError, Message
 
 from voice_agent.agent.events import AgentEvent, TurnError, TurnResult
 from voice_agent.agent.parse import MessageParser
@@ -325,10 +326,13 @@ class LiveClient:
                 await client.query(turn.message)
             else:
                 await client.query(_single(turn.message))
-            async for message in client.receive_response():
-                for event in parser.parse(message):
-                    finished = finished or isinstance(event, TurnResult)
-                    turn.events.put_nowait(event)
+            # The SDK's receive_response() is an async generator: closed here, in this task.
+            messages = cast(AsyncGenerator[Message, None], client.receive_response())
+            async with contextlib.aclosing(messages):
+                async for message in messages:
+                    for event in parser.parse(message):
+                        finished = finished or isinstance(event, TurnResult)
+                        turn.events.put_nowait(event)
             if not finished:
                 self._closed = True
                 turn.events.put_nowait(
