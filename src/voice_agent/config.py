@@ -68,6 +68,31 @@ class Settings(BaseSettings):
         default="https://api.telegram.org/file/bot",
         description="Bot API file URL (python-telegram-bot's base_file_url).",
     )
+    telegram_overall_max_rate: float = Field(
+        default=30.0,
+        ge=0,
+        description="Bot API calls to chats per TELEGRAM_OVERALL_TIME_PERIOD, all chats "
+        "together (Telegram: about 30 a second; 0: no limit).",
+    )
+    telegram_overall_time_period: float = Field(
+        default=1.0, gt=0, description="Seconds of TELEGRAM_OVERALL_MAX_RATE."
+    )
+    telegram_group_max_rate: float = Field(
+        default=20.0,
+        ge=0,
+        description="Bot API calls per group or channel per TELEGRAM_GROUP_TIME_PERIOD "
+        "(Telegram: 20 a minute; 0: no limit).",
+    )
+    telegram_group_time_period: float = Field(
+        default=60.0, gt=0, description="Seconds of TELEGRAM_GROUP_MAX_RATE."
+    )
+    telegram_max_retries: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="Times a Bot API call Telegram refused with 429 is sent again, "
+        "after the wait Telegram asks for.",
+    )
     allowed_chat_ids: IdSet = Field(
         default=frozenset(), description="Chats served (comma-separated ids)."
     )

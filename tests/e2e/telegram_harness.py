@@ -96,6 +96,10 @@ async def running_bot(
             "default_cwd": cli.workdir,
             "voice_agent_data_dir": tmp_path / "data",
             "stream_mode": "edit",
+            # Telegram's 20 calls a minute per group, with a one-second "minute": every
+            # call still passes the rate limiter, and group tests stay quick (the fake
+            # enforces no limit unless a test asks, see test_telegram_limits).
+            "telegram_group_time_period": 1.0,
         }
         values.update(overrides)
         settings = load_settings(**values)

@@ -1229,6 +1229,7 @@ class _Failure:
     description: str
     retry_after: int | None
     remaining: int
+    when: Callable[[JSON], bool] | None = None
 
 
 @dataclass
@@ -1236,6 +1237,8 @@ class _RateLimit:
     method: str
     per_second: float
     retry_after: int | None
+    chat_id: int | None = None
+    window: float = 1.0
     stamps: deque[float] = field(default_factory=deque)
 
 
@@ -1583,6 +1586,7 @@ class FakeTelegram:
         retry_after: int | None = None,
         description: str | None = None,
         times: int = 1,
+        when: Callable[[JSON], bool] | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail (``"*"`` means any method).
 
@@ -1590,6 +1594,8 @@ class FakeTelegram:
         ``parameters.retry_after`` (``retry_after`` defaults to 1); other
         statuses use Telegram's usual description (500: ``Internal Server
         Error``) unless ``description`` is given. Failures queue up in order.
+        With ``when``, only calls whose decoded parameters it accepts fail
+        (``when=lambda p: "Approval" in p.get("text", "")``).
         """
         canonical = "*" if method == "*" else self._method_names.get(method.lower(), method)
         if status == 429:
@@ -1597,26 +1603,36 @@ class FakeTelegram:
             text = description or f"Too Many Requests: retry after {retry_after}"
         else:
             text = description or _DEFAULT_DESCRIPTIONS.get(status, "Error")
-        self._failures.append(_Failure(canonical, status, text, retry_after, times))
+        self._failures.append(_Failure(canonical, status, text, retry_after, times, when))
 
-    def rate_limit(self, method: str, per_second: float, *, retry_after: int | None = None) -> None:
+    def rate_limit(
+        self,
+        method: str,
+        per_second: float,
+        *,
+        retry_after: int | None = None,
+        chat_id: int | None = None,
+        window: float = 1.0,
+    ) -> None:
         """Answer 429 to calls of ``method`` (``"*"``: all methods together) beyond
-        ``per_second`` within any one-second window.
+        ``per_second`` within any ``window`` seconds (one by default).
 
-        ``retry_after`` defaults to the seconds until the window has room again
-        (at least 1). Calls that are refused do not count.
+        With ``chat_id`` only calls to that chat count and are refused: Telegram's
+        20 messages a minute in a group is ``rate_limit("*", 20, chat_id=group,
+        window=60)``. ``retry_after`` defaults to the seconds until the window has
+        room again (at least 1). Calls that are refused do not count.
         """
         canonical = "*" if method == "*" else self._method_names.get(method.lower(), method)
-        self._rate_limits.append(_RateLimit(canonical, per_second, retry_after))
+        self._rate_limits.append(_RateLimit(canonical, per_second, retry_after, chat_id, window))
 
     def clear_failures(self) -> None:
         """Forget every :meth:`fail_next` and :meth:`rate_limit`."""
         self._failures.clear()
         self._rate_limits.clear()
 
-    def _injected_failure(self, method: str) -> ApiError | None:
+    def _injected_failure(self, method: str, params: JSON) -> ApiError | None:
         for failure in self._failures:
-            if failure.method in (method, "*"):
+            if failure.method in (method, "*") and (failure.when is None or failure.when(params)):
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)
@@ -1630,10 +1646,12 @@ class FakeTelegram:
         for limit in self._rate_limits:
             if limit.method not in (method, "*"):
                 continue
-            while limit.stamps and limit.stamps[0] <= now - 1.0:
+            if limit.chat_id is not None and str(params.get("chat_id")) != str(limit.chat_id):
+                continue
+            while limit.stamps and limit.stamps[0] <= now - limit.window:
                 limit.stamps.popleft()
             if len(limit.stamps) >= limit.per_second:
-                wait = limit.retry_after or max(1, math.ceil(limit.stamps[0] + 1.0 - now))
+                wait = limit.retry_after or max(1, math.ceil(limit.stamps[0] + limit.window - now))
                 return ApiError(
                     429, f"Too Many Requests: retry after {wait}", {"retry_after": wait}
                 )
@@ -2247,7 +2265,7 @@ class FakeTelegram:
                 raise ApiError(401, "Unauthorized")
             if canonical is None:
                 raise ApiError(404, "Not Found: method not found")
-            failure = self._injected_failure(canonical)
+            failure = self._injected_failure(canonical, call.params)
             if failure is not None:
                 raise failure
             if canonical != "getUpdates":

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from telegram import BotCommand, Update
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -200,6 +201,27 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     application.add_error_handler(on_error)
 
 
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """Telegram's limits for every Bot API call: all chats together, each group, and 429s.
+
+    Calls wait for room under ``TELEGRAM_OVERALL_MAX_RATE`` and (in groups and
+    channels) ``TELEGRAM_GROUP_MAX_RATE``; a call Telegram still refuses with 429 is
+    sent again after the time it asks for, up to ``TELEGRAM_MAX_RETRIES`` times
+    (meanwhile every call waits). Streamed answers keep their own edit cadence on
+    top (:mod:`voice_agent.telegram.stream`).
+
+    Args:
+        settings: The rates and retries.
+    """
+    return AIORateLimiter(
+        overall_max_rate=settings.telegram_overall_max_rate,
+        overall_time_period=settings.telegram_overall_time_period,
+        group_max_rate=settings.telegram_group_max_rate,
+        group_time_period=settings.telegram_group_time_period,
+        max_retries=settings.telegram_max_retries,
+    )
+
+
 def build_application(settings: Settings, svc: Services | None = None) -> Application:  # type: ignore[type-arg]
     """The bot, ready to run (``run_polling``) or to drive in tests.
 
@@ -218,6 +240,7 @@ def build_application(settings: Settings, svc: Services | None = None) -> Applic
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_file_url)
         .concurrent_updates(True)
+        .rate_limiter(rate_limiter(settings))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

@@ -10,9 +10,11 @@ often as Telegram allows:
   live preview without the edit rate limit; finished parts are sent as messages.
 
 Formatting comes from :mod:`voice_agent.telegram.render` (text plus entities); if
-Telegram refuses the entities, the same text goes out plain. ``RetryAfter`` pushes
-the next flush back by the time Telegram asks; other errors are retried at the
-next flush. A very long answer is also attached as a ``.md`` document.
+Telegram refuses the entities, the same text goes out plain. Telegram's limits are
+the bot's rate limiter's (:func:`voice_agent.telegram.app.rate_limiter`): it paces
+every call and sends one refused with 429 again after the wait Telegram asks for;
+the flush interval comes on top. An error that still comes through is retried at
+the next flush. A very long answer is also attached as a ``.md`` document.
 
 The flusher never outlives the task that streams the reply: if that task ends
 without :meth:`StreamingReply.finish` (cancelled when the bot stops, say), the
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telegram import Bot, Message
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from voice_agent.telegram.render import Chunk, render, render_plain, split_for_streaming
 
@@ -41,11 +43,6 @@ EDIT_INTERVAL = 1.0
 DRAFT_INTERVAL = 0.25
 DOCUMENT_THRESHOLD = 12_000
 FINAL_ATTEMPTS = 5
-
-
-def _retry_seconds(error: RetryAfter) -> float:
-    value = error.retry_after
-    return float(value if isinstance(value, int) else value.total_seconds())
 
 
 @dataclass
@@ -65,14 +62,12 @@ class StreamStats:
         flushes: Times the text was pushed to Telegram.
         appended_at: For each delta, ``(clock time, characters of Markdown so far)``.
         shown_at: For each flush, ``(clock time its requests began, characters shown)``.
-        retry_waits: Seconds waited because Telegram said ``retry_after``.
         plain_fallbacks: Chunks sent without formatting after Telegram refused it.
     """
 
     flushes: int = 0
     appended_at: list[tuple[float, int]] = field(default_factory=list)
     shown_at: list[tuple[float, int]] = field(default_factory=list)
-    retry_waits: list[float] = field(default_factory=list)
     plain_fallbacks: int = 0
 
 
@@ -225,27 +220,16 @@ class StreamingReply:
             self._dirty.clear()
             try:
                 await self._push(final=False)
-            except RetryAfter as error:
-                self._wait_for_telegram(error)
             except TelegramError as error:
                 logger.warning("could not update the reply in chat %s: %s", self.chat_id, error)
                 self._not_before = self._clock() + self._interval
                 self._dirty.set()
-
-    def _wait_for_telegram(self, error: RetryAfter) -> float:
-        wait = _retry_seconds(error)
-        self.stats.retry_waits.append(wait)
-        self._not_before = self._clock() + wait
-        self._dirty.set()
-        return wait
 
     async def _push_final(self) -> None:
         for attempt in range(1, FINAL_ATTEMPTS + 1):
             try:
                 await self._push(final=True)
                 return
-            except RetryAfter as error:
-                await asyncio.sleep(self._wait_for_telegram(error))
             except BadRequest:
                 raise
             except TelegramError as error:

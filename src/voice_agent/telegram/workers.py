@@ -22,7 +22,11 @@ Job = Callable[[], Awaitable[None]]
 
 
 class Place:
-    """A place in a chat's queue, taken now and given its job later (or given up)."""
+    """A place in a chat's queue, taken now and given its job later (or given up).
+
+    Attributes:
+        dropped: ``/cancel`` dropped the place: whatever it is given does not run.
+    """
 
     def __init__(self, workers: ChatWorkers, key: Hashable) -> None:
         """An empty place of queue ``key``; :meth:`ChatWorkers.reserve` makes them."""
@@ -31,7 +35,6 @@ class Place:
         self._job: Job | None = None
         self._ready = asyncio.Event()
         self.dropped = False
-        """Whether ``/cancel`` dropped the place: whatever it is given does not run."""
 
     @property
     def settled(self) -> bool:
