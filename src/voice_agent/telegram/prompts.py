@@ -50,8 +50,12 @@ def _prompt_job(
     images: list[ImageAttachment] | None,
     spoken: bool,
 ) -> Job:
+    # The prompt belongs to the session it was sent to: a /switch or /new sent
+    # while it waits in the queue must not carry it elsewhere.
+    name = current(svc, where).name
+
     async def job() -> None:
-        await run_prompt(bot, svc, where, prompt, images, spoken=spoken)
+        await run_prompt(bot, svc, where, prompt, images, spoken=spoken, session_name=name)
 
     return job
 
@@ -181,7 +185,7 @@ async def send_words(
         if session is None:
             return
         if prompt is not None:
-            await run_prompt(bot, svc, where, prompt, spoken=spoken)
+            await run_prompt(bot, svc, where, prompt, spoken=spoken, session_name=session.name)
             return
         said = f"📂 Working on {session.name} in {session.cwd}"
         if message is not None:

@@ -16,7 +16,7 @@ from types import TracebackType
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ChatAction
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import TelegramError
 
 from voice_agent.agent.events import ToolFinished, ToolStarted
 from voice_agent.telegram.callbacks import Kind, encode
@@ -155,12 +155,7 @@ class TurnStatus:
                         self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
                     )
                 await self._update()
-            except RetryAfter as error:
-                value = error.retry_after
-                await asyncio.sleep(
-                    float(value if isinstance(value, int) else value.total_seconds())
-                )
-            except TelegramError as error:
+            except TelegramError as error:  # the rate limiter already retried a 429
                 logger.debug("status update failed: %s", error)
 
     async def _update(self) -> None:

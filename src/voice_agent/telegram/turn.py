@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import aclosing
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -123,6 +124,7 @@ async def run_prompt(
     images: list[ImageAttachment] | None = None,
     *,
     spoken: bool = False,
+    session_name: str | None = None,
 ) -> None:
     """Send ``prompt`` to the chat's (or topic's) session and stream the answer back.
 
@@ -133,8 +135,17 @@ async def run_prompt(
         prompt: The prompt text.
         images: Images sent with it.
         spoken: The prompt was a voice note: speak the answer too if the chat wants it.
+        session_name: The session it was sent to (default: the one ``where`` works in
+            now); if that session was closed meanwhile, nothing is sent.
     """
-    session = current(svc, where)
+    if session_name is None:
+        session = current(svc, where)
+    elif (found := svc.manager.get(where.chat_id, session_name)) is not None:
+        session = found
+    else:
+        gone = f"⚠️ Session {session_name} was closed before this prompt's turn; nothing was sent."
+        await bot.send_message(where.chat_id, gone, message_thread_id=where.thread_id)
+        return
     refusal = svc.over_budget(where.chat_id)
     if refusal is not None:
         await bot.send_message(where.chat_id, refusal, message_thread_id=where.thread_id)
@@ -149,11 +160,13 @@ async def run_prompt(
     relay = _Relay(reply, status)
     async with status:
         try:
-            with svc.desk.turn_from(session, where.thread_id):  # its approval prompts go there
-                async for event in svc.manager.stream(
-                    where.chat_id, prompt, images, name=session.name
-                ):
-                    relay.handle(event)
+            events = svc.manager.stream(where.chat_id, prompt, images, name=session.name)
+            # Its approval prompts go there; the stream is closed even when this task
+            # is cancelled (a stopping bot).
+            with svc.desk.turn_from(session, where.thread_id):
+                async with aclosing(events):
+                    async for event in events:
+                        relay.handle(event)
         except Exception as error:  # the user must hear of any failure; details go to the log
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")

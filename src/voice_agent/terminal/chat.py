@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import TextIO
 
@@ -161,8 +162,10 @@ class _Chat:
         printer = TurnPrinter(self._console)
         helpers = [asyncio.create_task(self._desk.serve()), asyncio.create_task(self._answers())]
         try:
-            async for event in self._manager.stream(self._chat_id, prompt, name=session.name):
-                printer.show(event)
+            events = self._manager.stream(self._chat_id, prompt, name=session.name)
+            async with aclosing(events):
+                async for event in events:
+                    printer.show(event)
         except Exception as exc:  # a front end keeps going; the log has the details
             logger.exception("turn failed")
             self._console.line(f"⚠ {exc}")
