@@ -234,6 +234,64 @@ def test_cd_options_beyond_l_and_p_ask(shared: Path, command: str) -> None:
     assert not safe(command, shared)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cd src && cat ../README.md",
+        "cd src && cat ../README.md app.py",
+        "cd src && ls && cat ../a.txt",
+        "cd src && ls | grep -n TODO ../src/app.py",
+        "cd src && cd ../tests && cat ../README.md",
+        "cd src && git -C .. status",
+        "cd src &&\ncat ../README.md",
+        "cd src || cd tests && cat ../README.md",
+    ],
+)
+def test_cd_and_then_runs_only_in_the_new_place(shared: Path, command: str) -> None:
+    # After `cd src &&` the next command runs only if the cd succeeded: only in src.
+    assert safe(command, shared)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cd src; cat ../README.md",  # runs where it started too if cd failed
+        "cd src\ncat ../README.md",
+        "cd src || cat ../README.md",  # runs only where it started
+        "cd src && true || cat ../README.md",  # cd failed, or true did (in src)
+        "cd src || true && cat ../README.md",  # cd failed and true succeeded
+        "cd src && cat ../README.md; cat ../README.md",
+        "cd src && cat ../README.md || cat ../README.md",
+        "cd src && cat ../../notes.txt",  # from src that is the home again
+        "cd src | cat ../README.md",
+        "ls | cd src && cat ../README.md",
+    ],
+)
+def test_cd_that_may_fail_keeps_the_old_place(shared: Path, command: str) -> None:
+    assert not safe(command, shared)
+
+
+def test_cd_and_verdicts_hold_in_real_bash(shared: Path) -> None:
+    """Effect-based: the `&&` forms that pass read the project's file, not the home's."""
+    (shared.parent / "README.md").write_text("CANARY home readme\n")
+    try:
+        for command in ("cd src && cat ../README.md", "cd src || cd tests && cat ../README.md"):
+            assert safe(command, shared)
+            done = subprocess.run(
+                ["bash", "-c", command], cwd=shared, capture_output=True, text=True, check=True
+            )
+            assert done.stdout == "# demo\n"
+        # The same read after `;` or `||` may run where the command started.
+        for command in ("cd nowhere; cat ../README.md", "cd nowhere || cat ../README.md"):
+            done = subprocess.run(
+                ["bash", "-c", command], cwd=shared, capture_output=True, text=True, check=False
+            )
+            assert "CANARY" in done.stdout
+            assert not safe(command.replace("nowhere", "src"), shared)
+    finally:
+        (shared.parent / "README.md").unlink()
+
+
 def test_read_tool_judges_both_ways(linked: Path, home: Path) -> None:
     (linked / "sub").mkdir()
     (linked / "sub/link").symlink_to(home / ".ssh/id_rsa")

@@ -52,11 +52,21 @@ class Word:
 
 @dataclass(frozen=True)
 class SimpleCommand:
-    """A simple command: its words, its ``< file`` inputs, and whether it is piped."""
+    """A simple command: its words, its ``< file`` inputs, and how it is joined.
+
+    Attributes:
+        words: The command's words.
+        inputs: Its ``< file`` redirections.
+        piped: Whether it is part of a pipeline.
+        joiner: What joins it to the command before it: ``&&`` (it runs only
+            when that one succeeded), ``||`` (only when it failed), ``|`` (the
+            same pipeline) or ``;`` (a newline, ``;``, or the first command).
+    """
 
     words: tuple[Word, ...]
     inputs: tuple[Word, ...] = ()
     piped: bool = False
+    joiner: str = ";"
 
     @property
     def argv(self) -> list[str]:
@@ -153,7 +163,7 @@ class _Walker:
     commands: list[SimpleCommand] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
 
-    def visit(self, node: Any, piped: bool = False) -> None:
+    def visit(self, node: Any, joiner: str = ";") -> None:
         kind = getattr(node, "kind", None)
         if kind == "list":
             for part in node.parts:
@@ -161,18 +171,22 @@ class _Walker:
                     if part.op not in _LIST_OPERATORS:
                         raise _Reject
                     self.spans.append(part.pos)
+                    joiner = part.op
                 else:
-                    self.visit(part)
+                    # A list nested in a list is never expected; its first
+                    # command is then taken to run after anything (";").
+                    self.visit(part, joiner if part.kind != "list" else ";")
         elif kind == "pipeline":
             for part in node.parts:
                 if part.kind == "pipe" and part.pipe == "|":
                     self.spans.append(part.pos)
+                    joiner = "|"
                 elif part.kind == "command":
-                    self._command(part, piped=True)
+                    self._command(part, piped=True, joiner=joiner)
                 else:
                     raise _Reject
         elif kind == "command":
-            self._command(node, piped)
+            self._command(node, piped=False, joiner=joiner)
         else:
             raise _Reject
 
@@ -185,7 +199,7 @@ class _Walker:
             raise _Reject
         return word
 
-    def _command(self, node: Any, piped: bool) -> None:
+    def _command(self, node: Any, piped: bool, joiner: str) -> None:
         words: list[Word] = []
         inputs: list[Word] = []
         for part in node.parts:
@@ -198,7 +212,7 @@ class _Walker:
             self.spans.append(part.pos)
         if not words:
             raise _Reject
-        self.commands.append(SimpleCommand(tuple(words), tuple(inputs), piped))
+        self.commands.append(SimpleCommand(tuple(words), tuple(inputs), piped, joiner))
 
     def _redirect(self, node: Any, inputs: list[Word]) -> None:
         kind, fd, target = node.type, getattr(node, "input", None), node.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from voice_agent.sessions import bash_parse as bp
 from voice_agent.sessions import bash_programs as programs
@@ -20,6 +21,8 @@ from voice_agent.sessions.bash_parse import ParsedArgs, SimpleCommand, Spec, Wor
 from voice_agent.sessions.git_policy import check_git
 from voice_agent.sessions.paths import (
     PathContext,
+    Place,
+    WorkLimitExceeded,
     change_dir,
     exists,
     is_safe_read_call,
@@ -148,13 +151,15 @@ def _find_expr(value: str) -> bool:
     return value.startswith("-") or value in ("(", ")", "!", ",")
 
 
-def _check_cd(cmd: SimpleCommand, ctx: PathContext) -> bool:
-    """``cd [-L|-P] [--] dir``: the places after it are added to the possible ones.
+def _cd_places(cmd: SimpleCommand, ctx: PathContext) -> frozenset[Place] | None:
+    """``cd [-L|-P] [--] dir``: the places it may land in when it succeeds, or None.
 
-    A cd that fails leaves the cwd unchanged, so later commands may run in either.
+    None (ask) for a piped ``cd``, any other option or operand count, an
+    unsafe target, or too many places. Where a failed ``cd`` leaves the
+    command is the caller's business (see `_Places`).
     """
     if cmd.piped:
-        return False
+        return None
     args = [w.value for w in cmd.words[1:]]
     physical = False
     while args and args[0] in ("-L", "-P"):
@@ -162,12 +167,54 @@ def _check_cd(cmd: SimpleCommand, ctx: PathContext) -> bool:
     if args[:1] == ["--"]:
         args.pop(0)
     if len(args) != 1:
-        return False
+        return None
     new = change_dir(cmd.words[-1], ctx, physical=physical)
-    if new is None or len(ctx.places | new) > _MAX_PLACES:
-        return False
-    ctx.places = ctx.places | new
-    return True
+    if new is None or len(new) > _MAX_PLACES:
+        return None
+    return new
+
+
+@dataclass
+class _Places:
+    """Where the script may be after each command, by the last exit status.
+
+    Bash runs ``b`` of ``a && b`` only when ``a`` succeeded, ``a || b`` only
+    when it failed, and ``a; b`` either way; a pipeline's commands run in
+    subshells (a ``cd`` there is refused) and its status is its last one's.
+    Only a ``cd`` changes the place, and only when it succeeds. So
+    ``cd src && cat ../x`` reads ``x`` from ``src`` only, while
+    ``cd src; cat ../x`` and ``cd src || cat ../x`` may run where it started.
+
+    Attributes:
+        ok: The places possible when the last command succeeded.
+        failed: The places possible when it failed.
+        running: The places the current command (or pipeline) runs in.
+    """
+
+    ok: frozenset[Place]
+    failed: frozenset[Place]
+    running: frozenset[Place]
+
+    def enter(self, joiner: str) -> frozenset[Place]:
+        """The places the next command runs in, given what joins it (see `SimpleCommand`)."""
+        if joiner != "|":
+            self.running = {"&&": self.ok, "||": self.failed}.get(joiner, self.ok | self.failed)
+        return self.running
+
+    def leave(self, joiner: str, ok: frozenset[Place]) -> None:
+        """Record the command's outcome: `ok` where it leaves the script when it succeeds.
+
+        A failure leaves the script where the command ran.
+        """
+        failed = self.running
+        if joiner == "&&":  # skipped when the left side failed: its failures stay
+            self.ok, self.failed = ok, self.failed | failed
+        elif joiner == "||":  # skipped when the left side succeeded
+            self.ok, self.failed = self.ok | ok, failed
+        elif joiner != "|":  # a piped command never moves (and is not the last word)
+            self.ok, self.failed = ok, failed
+        if len(self.ok | self.failed) > _MAX_PLACES:
+            raise WorkLimitExceeded
 
 
 _Checker = Callable[[SimpleCommand, PathContext], bool]
@@ -178,24 +225,30 @@ def _dispatch(name: str) -> _Checker | None:
         return lambda cmd, ctx: _check_grep(name, cmd, ctx)
     if name in programs.SPECS:
         return lambda cmd, ctx: _check_spec(name, cmd, ctx)
-    return {"find": _check_find, "git": check_git, "cd": _check_cd}.get(name)
+    return {"find": _check_find, "git": check_git}.get(name)
 
 
-def _command_ok(cmd: SimpleCommand, ctx: PathContext) -> bool:
+def _command_places(cmd: SimpleCommand, ctx: PathContext) -> frozenset[Place] | None:
+    """Where `cmd` leaves the script when it succeeds, or None when it is not safe.
+
+    Every command but a ``cd`` stays in the places it runs in (`ctx.places`).
+    """
     program = cmd.words[0]
     if program.raw != program.value or program.glob is not None or "/" in program.value:
-        return False
+        return None
     if not all(word_ok(w, ctx) for w in cmd.inputs):
-        return False
+        return None
+    if program.value == "cd":
+        return _cd_places(cmd, ctx)
     argv = cmd.argv
     if (
         len(argv) == 2
         and argv[0] in programs.VERSION_TOOLS
         and argv[1] in programs.VERSION_TOOLS[argv[0]]
     ):
-        return True
+        return ctx.places
     checker = _dispatch(program.value)
-    return checker is not None and checker(cmd, ctx)
+    return ctx.places if checker is not None and checker(cmd, ctx) else None
 
 
 def is_safe_bash_command(
@@ -220,7 +273,14 @@ def is_safe_bash_command(
         if commands is None:
             return False
         ctx = PathContext.create(cwd, extra_roots)
-        return all(_command_ok(cmd, ctx) for cmd in commands)
+        places = _Places(ctx.places, ctx.places, ctx.places)
+        for cmd in commands:
+            ctx.places = places.enter(cmd.joiner)
+            landed = _command_places(cmd, ctx)
+            if landed is None:
+                return False
+            places.leave(cmd.joiner, landed)
+        return True
     except Exception:  # any failure of the checker (or its work limit) means "ask"
         return False
 
