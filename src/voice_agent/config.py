@@ -171,6 +171,9 @@ class Settings(BaseSettings):
         pattern="^(auto|edit)$",
         description="auto: native drafts in private chats, edits elsewhere; edit: always edit.",
     )
+    start_timeout: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds a Claude Code process may take to start."
+    )
     jail: str = Field(
         default="bwrap",
         pattern="^(bwrap|checker-only)$",

@@ -71,13 +71,13 @@ async def test_a_cli_that_never_answers_ends_the_turn_in_time_and_the_pool_goes_
         setting_sources=(),
         max_live_clients=1,
         idle_timeout=None,
+        start_timeout=START_TIMEOUT,
     )
     manager = SessionManager(
         default_cwd=str(harness.workdir),
         storage=SessionStorage(tmp_path / "sessions.db"),
         agent=settings,
     )
-    manager._runner.pool.start_timeout = START_TIMEOUT
     harness.fake.script = lambda request: Reply.text(f"echo: {request.last_user_text()}")
     try:
         started = time.monotonic()

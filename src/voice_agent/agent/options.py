@@ -115,6 +115,8 @@ class AgentSettings:
         extra_roots: Directories besides a session's cwd whose files may be read
             without asking.
         stream_text: Ask the CLI for text deltas as they arrive.
+        start_timeout: Seconds a new CLI process may take to connect; past that the
+            turn ends with an error and the pool slot is free again.
     """
 
     cli_path: str | None = None
@@ -125,6 +127,7 @@ class AgentSettings:
     idle_timeout: float | None = 1800.0
     extra_roots: tuple[str, ...] = ()
     stream_text: bool = True
+    start_timeout: float = 60.0
 
 
 def build_options(

@@ -10,7 +10,7 @@ from voice_agent.sessions.permissions import (
     is_safe_bash_command,
     is_safe_tool_call,
 )
-from voice_agent.sessions.session import Session, SessionInfo
+from voice_agent.sessions.session import Session, SessionBusy, SessionInfo
 from voice_agent.sessions.storage import ChatStoredState, SessionStorage, StoredSession
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "PermissionHandler",
     "PermissionState",
     "Session",
+    "SessionBusy",
     "SessionInfo",
     "SessionManager",
     "SessionStorage",

@@ -42,7 +42,9 @@ class TurnRunner:
             settings: The shared client settings.
         """
         self.settings = settings
-        self.pool = ClientPool(settings.max_live_clients, settings.idle_timeout)
+        self.pool = ClientPool(
+            settings.max_live_clients, settings.idle_timeout, start_timeout=settings.start_timeout
+        )
 
     def _options(self, session: Session) -> Callable[[], ClaudeAgentOptions]:
         handler = session.permission_handler

@@ -48,7 +48,9 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
         agent: Client settings (default: from ``settings``).
     """
     base = agent or AgentSettings(
-        max_live_clients=settings.max_live_clients, idle_timeout=settings.idle_timeout
+        max_live_clients=settings.max_live_clients,
+        idle_timeout=settings.idle_timeout,
+        start_timeout=settings.start_timeout,
     )
     agent = replace(base, env={**claude_environment(), **base.env})
     storage = SessionStorage(settings.store_path)

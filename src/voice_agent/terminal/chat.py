@@ -278,6 +278,7 @@ def build_manager(settings: Settings, default_cwd: Path | None = None) -> Sessio
             env=claude_environment(),
             max_live_clients=settings.max_live_clients,
             idle_timeout=settings.idle_timeout,
+            start_timeout=settings.start_timeout,
         ),
         jail=settings.build_jail(),
     )
