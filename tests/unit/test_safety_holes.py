@@ -19,7 +19,7 @@ from typing import NamedTuple
 import claude_agent_sdk
 import pytest
 
-from voice_agent.sessions import bash_programs, git_repo, paths
+from voice_agent.sessions import bash_programs, git_history, git_repo, paths
 from voice_agent.sessions.safety import (
     is_safe_bash_command,
     is_safe_read_call,
@@ -895,6 +895,384 @@ def test_unreadable_index_means_ask(project: Path, git: Git) -> None:
     assert safe("git log --oneline", project)
     (project / ".git/index").write_bytes(b"DIRC garbage")
     assert not safe("git show HEAD", project)
+
+
+# --- secrets in the history ---------------------------------------------------------------
+
+
+def _run_in(repo: Path, command: str) -> str:
+    """What bash prints running `command` in `repo` (git with a clean configuration)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(repo.parent),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_PAGER": "cat",
+    }
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+    return done.stdout + done.stderr
+
+
+def _leaks(repo: Path, command: str) -> bool:
+    return "CANARY" in _run_in(repo, command)
+
+
+@pytest.fixture(scope="module")
+def deleted(tmp_path_factory: pytest.TempPathFactory, git: Git) -> Path:
+    """``.env`` committed in HEAD~2, deleted in HEAD~1; HEAD changes ``src/util.py``."""
+    project = _project(_home(tmp_path_factory.mktemp("deleted")), git)
+    _write(project, {".env": "KEY=CANARY\n"})
+    git(project, "add", "-f", ".env")
+    git(project, "commit", "-qm", "oops")
+    git(project, "rm", "-q", ".env")
+    git(project, "commit", "-qm", "remove .env")
+    _write(project, {"src/util.py": "X = 2\n"})
+    git(project, "commit", "-qam", "later")
+    return project
+
+
+#: Reads of commits' contents that print the deleted .env of `deleted`.
+_HISTORY_LEAKS = [
+    "git log -p",
+    "git log -p -3",
+    "git log --patch --all",
+    "git log -u",
+    "git log --cc",
+    "git log -p --reflog",
+    "git log -p -- src .",
+    "git whatchanged -p",
+    "git show HEAD~1",
+    "git show HEAD~2",
+    "git show HEAD~2 --format=%s",
+    "git diff HEAD~2 HEAD",
+    "git diff HEAD~3 HEAD~2",
+    "git diff HEAD~2",
+    "git diff HEAD~2..HEAD~1",
+    "git diff HEAD~2...HEAD",
+    "git grep -e KEY HEAD~2",
+    "git reflog show -p",
+    "git log -g -p",
+    "git log -p --word-diff=plain -1 HEAD~1",
+]
+
+
+@pytest.mark.parametrize("command", _HISTORY_LEAKS)
+def test_history_reads_ask_when_the_history_held_a_secret(deleted: Path, command: str) -> None:
+    if command.startswith("git whatchanged"):
+        assert not safe(command, deleted)  # not an allowlisted subcommand at all
+        return
+    assert _leaks(deleted, command), "the case must really print the old .env"
+    assert not safe(command, deleted)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git log -S KEY --oneline",  # which commits add "KEY": an oracle on contents
+        "git grep -l KEY HEAD~2",
+        "git log --word-diff -1 HEAD~1",  # patch options that may print patches
+        "git log -W -1 HEAD~1",
+        "git log -G CANA --oneline",
+        "git log --check -3",
+        "git log --all -p -S KEY",
+        "git show --stat -S KEY HEAD~1",
+        "git diff --stat -G KEY HEAD~2 HEAD",
+        "git diff --cached",  # HEAD against the index
+        "git status -v",
+        "git show ORIG_HEAD",
+        "git show --stat FETCH_HEAD",
+    ],
+)
+def test_oracles_and_commits_without_a_name_ask(deleted: Path, command: str) -> None:
+    assert not safe(command, deleted)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git log --oneline",
+        "git log -3 --stat",
+        "git log --name-status --all",
+        "git log -1 --format=%s",
+        "git show --stat HEAD",
+        "git show --stat HEAD~2",
+        "git show --name-only HEAD~1",
+        "git show -s HEAD~2",
+        "git show HEAD~2:README.md",
+        "git show HEAD~2:src",
+        "git diff",
+        "git diff --stat HEAD~2 HEAD",
+        "git status",
+        "git blame README.md",
+        "git blame HEAD~2 -- src/app.py",
+        "git grep -n TODO",
+        "git log -p -- src",
+        "git log -p -3 -- src/app.py README.md",
+        "git show HEAD~2 -- src",
+        "git diff HEAD~2 HEAD -- src",
+        "git grep -n TODO HEAD~2 -- src",
+        "git reflog",
+        "git branch -a",
+        "cd src && git log -p -- .",
+    ],
+)
+def test_everyday_git_still_passes_with_a_secret_in_the_history(
+    deleted: Path, command: str
+) -> None:
+    assert safe(command, deleted)
+    assert not _leaks(deleted, command)
+
+
+def test_an_object_id_passes_only_for_a_listed_commit(deleted: Path, git: Git) -> None:
+    head = git(deleted, "rev-parse", "HEAD").strip()
+    blob = git(deleted, "rev-parse", "HEAD~2:.env").strip()
+    assert safe(f"git show --stat {head[:7]}", deleted)
+    assert safe(f"git show --stat {head.upper()}", deleted)
+    assert safe(f"git log --oneline {blob}", deleted)  # log prints no blob
+    for command in (f"git show {blob}", f"git show --stat {blob}", f"git show -s {blob[:8]}"):
+        assert _leaks(deleted, command)
+        assert not safe(command, deleted)
+    assert not safe("git log -p --alternate-refs -- src", deleted)
+    assert safe(f"git diff --stat {blob} {head}:README.md", deleted)  # names only
+    assert _leaks(deleted, f"git diff {blob} {head}:README.md")
+    assert not safe(f"git diff {blob} {head}:README.md", deleted)
+
+
+@pytest.mark.parametrize("widen", ["--follow", "--foll", "--full-diff"])
+def test_pathspecs_that_widen_ask(deleted: Path, widen: str) -> None:
+    assert safe("git log -p -- src/app.py", deleted)
+    assert not safe(f"git log -p {widen} -- src/app.py", deleted)
+
+
+def test_log_follow_in_the_config_makes_pathspecs_widen(tmp_path: Path, git: Git) -> None:
+    project = _project(_home(tmp_path), git)
+    _write(project, {".env": "KEY=CANARY\n"})
+    git(project, "add", "-f", ".env")
+    git(project, "commit", "-qm", "oops")
+    git(project, "mv", ".env", "notes.md")
+    git(project, "commit", "-qm", "rename")
+    assert safe("git log -p -- notes.md", project)
+    git(project, "config", "log.follow", "true")
+    assert _leaks(project, "git log -p -- notes.md")  # follows notes.md back to .env
+    assert not safe("git log -p -- notes.md", project)
+
+
+@pytest.fixture(scope="module")
+def stashed(tmp_path_factory: pytest.TempPathFactory, git: Git) -> Path:
+    """A clean history but for a stash holding the untracked ``.env``."""
+    project = _project(_home(tmp_path_factory.mktemp("stashed")), git)
+    _write(project, {".env": "KEY=CANARY\n"})
+    git(project, "stash", "push", "-q", "--include-untracked", "-m", "wip")
+    assert not (project / ".env").exists()
+    return project
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git stash show -p --include-untracked",
+        "git show stash^3",
+        "git show stash@{0}^3",
+        "git log -p --all",
+        "git diff HEAD stash^3",
+        "git grep KEY stash^3",
+    ],
+)
+def test_a_secret_only_in_a_stash_asks(stashed: Path, command: str) -> None:
+    assert _leaks(stashed, command)
+    assert not safe(command, stashed)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git log --oneline",
+        "git stash list",
+        "git stash show --stat",
+        "git show --stat HEAD",
+        "git diff",
+        "git status",
+        "git log -p -- src",
+    ],
+)
+def test_everyday_git_passes_beside_a_stashed_secret(stashed: Path, command: str) -> None:
+    assert safe(command, stashed)
+
+
+def _amended(project: Path, git: Git) -> str:
+    """Commit ``.env`` with a change, then amend it away; the first commit's id."""
+    _write(project, {".env": "KEY=CANARY\n", "src/new.py": "Y = 1\n"})
+    git(project, "add", "-f", ".env", "src/new.py")
+    git(project, "commit", "-qm", "add new")
+    first = git(project, "rev-parse", "HEAD").strip()
+    git(project, "rm", "-q", "--cached", ".env")
+    git(project, "commit", "-q", "--amend", "-m", "add new")
+    (project / ".env").unlink()
+    return first
+
+
+def test_a_secret_only_the_reflog_reaches_asks(tmp_path: Path, git: Git) -> None:
+    project = _project(_home(tmp_path), git)
+    first = _amended(project, git)
+    leaking = ("git show HEAD@{1}", "git reflog show -p", "git log -p -g", f"git show {first}")
+    for command in leaking:
+        assert _leaks(project, command), command
+        assert not safe(command, project), command
+    # HEAD's own history never held it, but the reflog does: history reads ask.
+    assert not safe("git log -p", project)
+    assert safe("git log --oneline", project)
+    assert safe("git show --stat HEAD", project)
+
+
+def test_an_unreachable_commit_asks_by_its_id(tmp_path: Path, git: Git) -> None:
+    project = _project(_home(tmp_path), git)
+    first = _amended(project, git)
+    git(project, "reflog", "expire", "--expire=now", "--all")
+    blob = git(project, "rev-parse", f"{first}:.env").strip()
+    # Nothing git reaches by a name holds the secret any more: history reads pass ...
+    assert safe("git log -p", project)
+    assert safe("git show", project)
+    # ... but an id still names the dangling commit and its blob.
+    for command in (f"git show {first}", f"git show {first[:8]}", f"git show {blob}"):
+        assert _leaks(project, command), command
+        assert not safe(command, project), command
+    assert not safe(f"git diff {first} HEAD", project)
+    assert not safe(f"git show --stat {first}", project)
+    (project / blob[:8]).write_text("a file named like the blob\n")
+    assert safe(f"git show {blob[:8]}", project)  # a path: git shows HEAD's patch for it
+    assert not _leaks(project, f"git show {blob[:8]}")
+    # Before `--` git takes it for a revision, file or not.
+    assert _leaks(project, f"git show {blob[:8]} --")
+    assert not safe(f"git show {blob[:8]} --", project)
+
+
+def test_a_new_commit_renews_the_cached_history(tmp_path: Path, git: Git) -> None:
+    project = _project(_home(tmp_path), git)
+    assert safe("git log -p", project)
+    _write(project, {".env": "KEY=CANARY\n"})
+    git(project, "add", "-f", ".env")
+    git(project, "commit", "-qm", "oops")
+    assert not safe("git log -p", project)
+    git(project, "rm", "-q", ".env")
+    git(project, "commit", "-qm", "remove")
+    assert not safe("git log -p", project)
+
+
+def test_history_is_cached_until_refs_change(
+    project: Path, git: Git, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git_history.clear_cache()
+    calls: list[list[str]] = []
+    real = git_history.run_git
+
+    def counting(git_dir: str, args: list[str], limit: int, timeout: float) -> bytes | None:
+        calls.append(args)
+        return real(git_dir, args, limit, timeout)
+
+    monkeypatch.setattr(git_history, "run_git", counting)
+    git_dir = str(project / ".git")
+    first = git_history.history(git_dir)
+    assert first is not None
+    assert first.secrets == ()
+    assert len(calls) == 2  # for-each-ref and log
+    assert git_history.history(git_dir) == first
+    assert safe("git log -p", project)
+    assert len(calls) == 2
+    git(project, "tag", "v1")
+    assert git_history.history(git_dir) == first
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["timeout", "output", "missing-git", "tag-of-blob", "grafts", "bad-object", "many-refs"],
+)
+def test_history_that_cannot_be_known_asks(
+    project: Path, git: Git, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    git_history.clear_cache()
+    assert safe("git show HEAD", project)
+    git_history.clear_cache()
+    if broken == "timeout":
+        monkeypatch.setattr(git_history, "HISTORY_TIMEOUT", 0.0)
+    elif broken == "output":
+        monkeypatch.setattr(git_history, "HISTORY_MAX_BYTES", 10)
+    elif broken == "missing-git":
+        monkeypatch.setenv("PATH", str(project / "nowhere"))
+    elif broken == "tag-of-blob":
+        blob = git(project, "hash-object", "-w", "README.md").strip()
+        git(project, "tag", "-a", "-m", "t", "readme", blob)
+    elif broken == "grafts":
+        (project / ".git/info").mkdir(exist_ok=True)
+        (project / ".git/info/grafts").write_text("")
+    elif broken == "bad-object":
+        (project / ".git/refs/heads/broken").write_text("1" * 40 + "\n")
+    else:
+        monkeypatch.setattr(git_history, "STATE_MAX_FILES", 1)
+    assert git_history.history(str(project / ".git")) is None
+    for command in ("git show HEAD", "git show --stat HEAD", "git log -p", "git diff HEAD~0"):
+        assert not safe(command, project), command
+    assert safe("git log --oneline", project)
+    assert safe("git diff", project)
+    git_history.clear_cache()
+
+
+def test_the_listing_names_every_path_of_every_commit(tmp_path: Path, git: Git) -> None:
+    """Merges, renames, root commits, stashes and odd names: listed == every commit's tree."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    odd = {"a.txt": "1\n", "\nnewline-first": "n\n", "0" * 40: "hex\n", "dir/sp ace": "s\n"}
+    _write(repo, odd)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "root")
+    git(repo, "checkout", "-qb", "side")
+    git(repo, "mv", "a.txt", "b.txt")
+    git(repo, "commit", "-qm", "rename")
+    git(repo, "checkout", "-q", "main")
+    _write(repo, {"c.txt": "c\n"})
+    git(repo, "add", "c.txt")
+    git(repo, "commit", "-qm", "c")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "side")
+    _write(repo, {"evil-merge-only.txt": "e\n"})  # a path only the merge commit has
+    git(repo, "add", "evil-merge-only.txt")
+    git(repo, "commit", "-qm", "merge")
+    git(repo, "checkout", "-q", "--orphan", "other")
+    git(repo, "rm", "-rqf", ".")
+    _write(repo, {"orphan.txt": "o\n"})
+    git(repo, "add", "orphan.txt")
+    git(repo, "commit", "-qm", "orphan root")
+    git(repo, "checkout", "-q", "main")
+    _write(repo, {"untracked.txt": "u\n"})
+    git(repo, "stash", "push", "-q", "--include-untracked")
+    out = git_history.run_git(str(repo / ".git"), git_history._LIST_ARGS, 1 << 20, 10.0)
+    assert out is not None
+    parsed = git_history.parse_listing(out)
+    assert parsed is not None
+    commits, paths = parsed
+    expected_commits = set(git(repo, "rev-list", "--all", "--reflog").split())
+    assert commits == expected_commits
+    expected: set[bytes] = set()
+    for commit in expected_commits:
+        tree = subprocess.run(
+            ["git", "ls-tree", "-r", "-z", "--name-only", commit],
+            cwd=repo,
+            capture_output=True,
+            check=True,
+        ).stdout
+        expected |= set(tree.split(b"\0")[:-1])
+    assert paths == expected
+    assert {b"\nnewline-first", b"0" * 40, b"evil-merge-only.txt", b"untracked.txt"} <= paths
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"x", b"\0abc\0", b"\0" + b"a" * 40 + b"\0name\0", b"\0" + b"a" * 40, b"\0\0"],
+)
+def test_a_listing_that_does_not_parse_is_unknown(data: bytes) -> None:
+    assert git_history.parse_listing(data) is None
 
 
 # --- git in a foreign git directory --------------------------------------------------------

@@ -38,12 +38,16 @@ would mean walking the whole history.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 
 from voice_agent.sessions import bash_parse as bp
 from voice_agent.sessions.bash_parse import SimpleCommand, Spec, Word
+from voice_agent.sessions.git_history import History, history, objects_named
 from voice_agent.sessions.git_repo import (
     Discovery,
+    common_dir,
+    config_entries,
     config_runs_programs,
     discover,
     tracked_paths,
@@ -98,10 +102,12 @@ PATCH_LONG = (
     "--remerge-diff",
     "--diff-merges",
     "--combined-all-paths",
+    "--check",
 )
 #: Short option letters with the same effect (``-p``, ``-u``, ``-U3``, ``-L…``, ``-c``,
-#: ``-m``, ``-W``); ``git status`` prints diffs with ``-v``.
-PATCH_SHORT = frozenset("puULcmW")
+#: ``-m``, ``-W``), and the pickaxe (``-S``, ``-G``: which commits add or remove a
+#: text is a question about their contents); ``git status`` prints diffs with ``-v``.
+PATCH_SHORT = frozenset("puULcmWSG")
 #: Options that make ``git show``/``git diff`` print no patch.
 NO_PATCH = _fs(
     "-s --no-patch --stat --numstat --shortstat --name-only --name-status --summary --dirstat "
@@ -214,14 +220,15 @@ def prints_contents(sub: str, args: Sequence[str]) -> bool:
         args: Its arguments.
 
     Returns:
-        True for ``grep``, for ``show``/``diff`` unless only stats or names are
-        asked for, and for ``log``/``reflog``/``stash``/``status`` with a patch
-        option.
+        True for ``grep``, for ``show``/``diff``/``stash show`` unless only
+        stats or names are asked for (``stash.showPatch`` in the repository's
+        config may turn patches on), and for ``log``/``reflog``/``stash
+        list``/``status`` with a patch, ``--check`` or pickaxe option.
     """
     if sub == "grep":
         return True
     patch = any(_patch_option(a, sub) for a in args)
-    if sub in ("show", "diff"):
+    if sub in ("show", "diff") or (sub == "stash" and args[:1] == ["show"]):
         return patch or not any(a.partition("=")[0] in NO_PATCH for a in args)
     return patch and sub in ("log", "reflog", "stash", "status")
 
@@ -254,14 +261,16 @@ def _covers(spec: str, path: str) -> bool:
     return spec in ("", ".") or path == spec or path.startswith(spec + "/")
 
 
-def _tracked_secrets_hidden(repo: Discovery, args: Sequence[Word], ctx: PathContext) -> bool:
-    """Whether no tracked secret-looking path is within the command's pathspecs."""
-    if repo.kind != "worktree":
-        return True
+def _tracked_secrets(repo: Discovery) -> list[str] | None:
+    """The secret-looking paths the index tracks (lower-cased), or None if unknown."""
     tracked = tracked_paths(repo.git_dir)
-    if tracked is None:
-        return False
-    secrets = [p.lower() for p in tracked if is_secret_path(p)]
+    return None if tracked is None else [p.lower() for p in tracked if is_secret_path(p)]
+
+
+def _secrets_hidden(
+    secrets: Sequence[str], repo: Discovery, args: Sequence[Word], ctx: PathContext
+) -> bool:
+    """Whether the command's pathspecs (after ``--``) leave every path of `secrets` out."""
     if not secrets:
         return True
     values = [w.value for w in args]
@@ -277,6 +286,137 @@ def _tracked_secrets_hidden(repo: Discovery, args: Sequence[Word], ctx: PathCont
             if rel.startswith("..") or any(_covers(rel, s) for s in secrets):
                 return False
     return True
+
+
+#: Long options that make ``git log`` show more than its pathspecs: ``--follow``
+#: goes on under a file's earlier names, ``--full-diff`` shows every file of a
+#: commit that touches them (abbreviations count).
+_PATHSPEC_WIDENERS = ("--follow", "--full-diff")
+#: Options that add tips the history listing does not reach (other repositories' refs).
+_UNLISTED_REFS = ("--alternate-refs",)
+#: ``git diff`` options that compare with ``HEAD`` (or another commit) without naming it.
+_DIFF_WITH_COMMIT = ("--cached", "--staged", "--merge-base")
+_RANGE = re.compile(r"\.\.\.?")
+_BASE_END = re.compile(r"[~^:]|@\{")
+_HEX_NAME = re.compile(r"[0-9a-fA-F]{4,64}")
+#: Root refs such as ``ORIG_HEAD``, ``FETCH_HEAD``, ``AUTO_MERGE``: they may name
+#: commits (or trees) that no ref or reflog reaches.
+_PSEUDO_REF = re.compile(r"[A-Z_-]+")
+
+
+def _long_prefix_of(text: str, options: Sequence[str]) -> bool:
+    name = text.partition("=")[0]
+    return len(name) > 3 and any(o.startswith(name) for o in options)
+
+
+def _revision_words(
+    sub: str, args: Sequence[Word], exempt: set[int], ctx: PathContext
+) -> list[str]:
+    """The words before ``--`` that git may take for revisions (or object names).
+
+    Options, the words `exempt` (git grep's pattern and option values), the
+    ``show``/``list`` of ``stash`` and ``reflog``, and, when there is no ``--``,
+    words that exist as paths from every place (git refuses a word that is both
+    unless ``--`` follows) are left out. An option's separate value (``-S text``)
+    may be counted: that can only make the command ask.
+    """
+    values = [a.value for a in args]
+    dashdash = "--" in values
+    words: list[str] = []
+    for i, text in enumerate(values):
+        if text == "--":
+            break
+        if i in exempt or text.startswith("-") or (i == 0 and sub in ("stash", "reflog")):
+            continue
+        if not dashdash and all(
+            os.path.lexists(os.path.join(p.physical, text)) for p in ctx.places
+        ):
+            continue
+        words.append(text)
+    return words
+
+
+def _reads_history(sub: str, values: Sequence[str], revisions: Sequence[str]) -> bool:
+    """Whether the command may print file contents of commits (not the index or worktree)."""
+    if not prints_contents(sub, values):
+        return False
+    if sub == "show":  # `git show rev:path`: only that path's blob, or a tree's names
+        return not revisions or not all(":" in r for r in revisions)
+    if sub == "diff":
+        return bool(revisions) or any(_long_prefix_of(v, _DIFF_WITH_COMMIT) for v in values)
+    if sub == "grep":
+        return bool(revisions)
+    return True  # log, reflog, stash (show and list) and status -v (HEAD vs the index)
+
+
+def _walked(revision: str, repo: Discovery, found: History) -> bool:
+    """Whether every object `revision` names is (in) a commit of the listed history.
+
+    ``HEAD``, refs and reflog entries, and what lies below them (``~``, ``^``,
+    ``:path``) are listed. An object id, or an abbreviation of one, passes only
+    when every object it may abbreviate is a listed commit (a blob, a dangling
+    commit or a dropped stash is not); root refs (``ORIG_HEAD``, ``FETCH_HEAD``)
+    and other names git may find in the git directory, and other worktrees'
+    refs, do not pass.
+    """
+    for part in _RANGE.split(revision):
+        base = _BASE_END.split(part.removeprefix("^"), maxsplit=1)[0]
+        if base in ("", "HEAD", "@") or base.startswith("refs/"):
+            continue
+        if base.startswith(("main-worktree/", "worktrees/")) or _PSEUDO_REF.fullmatch(base):
+            return False
+        if _HEX_NAME.fullmatch(base):
+            name = base.lower()
+            if name in found.commits:
+                continue
+            ids = objects_named(repo.git_dir, name)
+            if ids is None or not all(i in found.commits for i in ids):
+                return False
+            continue
+        homes = {repo.git_dir, common_dir(repo.git_dir) or repo.git_dir}
+        if any(os.path.lexists(os.path.join(home, base)) for home in homes):
+            return False
+    return True
+
+
+def _widens_pathspecs(values: Sequence[str], repo: Discovery) -> bool:
+    if any(_long_prefix_of(v, _PATHSPEC_WIDENERS) for v in values if v.startswith("--")):
+        return True
+    entries = config_entries(repo.git_dir)
+    return entries is None or any(key == "log.follow" for key, _ in entries)
+
+
+def _contents_hidden(
+    sub: str, args: Sequence[Word], exempt: set[int], repo: Discovery, ctx: PathContext
+) -> bool:
+    """Whether the command prints no secret file's contents, now or from the history.
+
+    Any ``git show`` and every read of commits' contents needs the history
+    (see `git_history`): each revision must be `_walked`, and when the history
+    ever held a secret-looking path, the pathspecs must leave all of them out
+    (with no ``--follow``, ``--full-diff`` or ``log.follow``). Reads of the index
+    and worktree only need the tracked secrets left out.
+    """
+    values = [a.value for a in args]
+    content = prints_contents(sub, values)
+    if repo.kind != "worktree":
+        return True
+    secrets = _tracked_secrets(repo) if content else []
+    if secrets is None:
+        return False
+    revisions = _revision_words(sub, args, exempt, ctx)
+    reads_history = _reads_history(sub, values, revisions)
+    if sub == "show" or reads_history:
+        if any(_long_prefix_of(v, _UNLISTED_REFS) for v in values if v.startswith("--")):
+            return False
+        found = history(repo.git_dir)
+        if found is None or not all(_walked(r, repo, found) for r in revisions):
+            return False
+        if reads_history and found.secrets:
+            if _widens_pathspecs(values, repo):
+                return False
+            secrets = [*secrets, *found.secrets]
+    return _secrets_hidden(secrets, repo, args, ctx)
 
 
 def _outside_reads_ok(
@@ -335,7 +475,7 @@ def check_git(cmd: SimpleCommand, ctx: PathContext) -> bool:
         return False
     if not all(i in exempt or _arg_ok(a, git_ctx) for i, a in enumerate(args)):
         return False
-    if prints_contents(sub, values) and not _tracked_secrets_hidden(repo, args, git_ctx):
+    if not _contents_hidden(sub, args, exempt, repo, git_ctx):
         return False
     operands = [
         a

@@ -155,29 +155,43 @@ def _runs_program(key: str, value: str) -> bool:
     return value.strip('"').lower() not in HARMLESS_VALUES.get(key, frozenset())
 
 
-def config_runs_programs(git_dir: str) -> bool:
-    """Whether `git_dir`'s config may make a read-only git command run a program.
-
-    Reads the repository's ``config`` and ``config.worktree`` (and those of its
-    common directory, for a linked worktree). Any key naming a pager,
-    fsmonitor, external diff, textconv, filter, ssh or gpg program (but for
-    `HARMLESS_VALUES`), any include, and any file this cannot parse counts.
+def common_dir(git_dir: str) -> str | None:
+    """The common directory of `git_dir` (itself, but for a linked worktree's).
 
     Args:
         git_dir: The git directory.
 
     Returns:
-        True when such a key is set or a config file cannot be read.
+        The directory named by its ``commondir`` file (or `git_dir` when there
+        is none), or None when that file cannot be read.
     """
-    dirs = [git_dir]
-    common = os.path.join(git_dir, "commondir")
-    if os.path.lexists(common):
-        try:
-            with open(common, encoding="utf-8") as handle:
-                dirs.append(os.path.join(git_dir, handle.readline(4096).strip()))
-        except (OSError, UnicodeDecodeError):
-            return True
-    for directory in dirs:
+    path = os.path.join(git_dir, "commondir")
+    if not os.path.lexists(path):
+        return git_dir
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return os.path.join(git_dir, handle.readline(4096).strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def config_entries(git_dir: str) -> list[tuple[str, str]] | None:
+    """Every (``section.key``, raw value) of `git_dir`'s own config files.
+
+    Reads ``config`` and ``config.worktree`` of `git_dir` and of its common
+    directory (for a linked worktree); names are lower-case, subsections dropped.
+
+    Args:
+        git_dir: The git directory.
+
+    Returns:
+        The entries, or None when a config file cannot be read or parsed.
+    """
+    common = common_dir(git_dir)
+    if common is None:
+        return None
+    entries: list[tuple[str, str]] = []
+    for directory in dict.fromkeys([git_dir, common]):
         for name in ("config", "config.worktree"):
             path = os.path.join(directory, name)
             if not os.path.lexists(path):
@@ -186,11 +200,30 @@ def config_runs_programs(git_dir: str) -> bool:
                 with open(path, encoding="utf-8") as handle:
                     text = handle.read(CONFIG_MAX_BYTES + 1)
             except (OSError, UnicodeDecodeError):
-                return True
-            entries = None if len(text) > CONFIG_MAX_BYTES else _config_entries(text)
-            if entries is None or any(_runs_program(k, v) for k, v in entries):
-                return True
-    return False
+                return None
+            found = None if len(text) > CONFIG_MAX_BYTES else _config_entries(text)
+            if found is None:
+                return None
+            entries += found
+    return entries
+
+
+def config_runs_programs(git_dir: str) -> bool:
+    """Whether `git_dir`'s config may make a read-only git command run a program.
+
+    Reads the repository's config files (see `config_entries`). Any key naming
+    a pager, fsmonitor, external diff, textconv, filter, ssh or gpg program
+    (but for `HARMLESS_VALUES`), any include, and any file this cannot parse
+    counts.
+
+    Args:
+        git_dir: The git directory.
+
+    Returns:
+        True when such a key is set or a config file cannot be read.
+    """
+    entries = config_entries(git_dir)
+    return entries is None or any(_runs_program(k, v) for k, v in entries)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
