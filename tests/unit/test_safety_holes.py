@@ -1247,6 +1247,9 @@ def test_the_listing_names_every_path_of_every_commit(tmp_path: Path, git: Git) 
     git(repo, "checkout", "-q", "main")
     _write(repo, {"untracked.txt": "u\n"})
     git(repo, "stash", "push", "-q", "--include-untracked")
+    # The repository's config must not narrow the listing.
+    for key, value in (("log.showRoot", "false"), ("diff.relative", "true")):
+        git(repo, "config", key, value)
     out = git_history.run_git(str(repo / ".git"), git_history._LIST_ARGS, 1 << 20, 10.0)
     assert out is not None
     parsed = git_history.parse_listing(out)

@@ -26,13 +26,22 @@ A ``git`` command passes only when all of these hold:
   (``diff``, ``show``, ``grep``, ``log -p``, ``status -v``, …) asks when the
   index tracks a secret-looking path, unless its pathspecs (after ``--``)
   leave every such path out.
+- **So do secrets in the history.** git itself lists every path that ever
+  existed in a commit reachable from a ref, a reflog or a stash (see
+  `git_history`). While that list holds a secret-looking path, every read of
+  commits' contents (``log -p`` and other patch, ``--check`` and pickaxe
+  options, ``show`` but of ``rev:path``, ``diff`` and ``grep`` of revisions,
+  ``diff --cached``, ``status -v``, ``stash show``, ``reflog -p``) asks,
+  unless its pathspecs leave all of them out (and no ``--follow``,
+  ``--full-diff`` or ``log.follow`` widens them). Every ``show`` and every
+  such read also needs each revision to name a listed commit: an object id
+  passes only when every object it may abbreviate is one (a blob or a
+  dangling commit is not), and root refs such as ``ORIG_HEAD`` ask. When the
+  history cannot be known (git fails, is too slow, a ref names a blob or tree),
+  they all ask.
 - **``git diff`` and ``git grep`` outside the repository** act like
   ``diff -r`` and ``grep -r`` (``--no-index`` is implied there), so what they
   would read is scanned like any recursive read.
-
-Known limit: a secret that was committed once and is no longer in the index
-can still be printed by ``git show <commit>`` or ``git log -p``; finding those
-would mean walking the whole history.
 """
 
 from __future__ import annotations
