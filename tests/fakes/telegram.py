@@ -1636,12 +1636,12 @@ class FakeTelegram:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)
-                params = (
+                extra = (
                     {"retry_after": failure.retry_after}
                     if failure.status == 429 and failure.retry_after is not None
                     else None
                 )
-                return ApiError(failure.status, failure.description, params)
+                return ApiError(failure.status, failure.description, extra)
         now = time.monotonic()
         for limit in self._rate_limits:
             if limit.method not in (method, "*"):
