@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from bench.common import ms
-from voice_agent.sessions.jail import Jail
-from voice_agent.sessions.safety import is_safe_bash_command
+from voice_agent.policy.bash import is_safe_bash_command
+from voice_agent.policy.jail import Jail
 
 EVERYDAY = [
     "git status",

@@ -26,7 +26,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 
-from voice_agent.sessions.owners_table import OwnersTable
+from voice_agent.store.owners_table import OwnersTable
 
 logger = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ def _run_bot(settings: Settings) -> int:
 
 def _store_command(settings: Settings, args: argparse.Namespace) -> int:
     from voice_agent.sessions import SessionStorage
-    from voice_agent.sessions.database import StorageError
+    from voice_agent.store.database import StorageError
 
     try:
         storage = SessionStorage(settings.store_path)

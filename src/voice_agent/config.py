@@ -23,7 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from voice_agent.sessions.jail import Jail, JailMode
+from voice_agent.policy.jail import Jail, JailMode
 
 if TYPE_CHECKING:
     from voice_agent.speech.base import SpeechSettings

@@ -23,7 +23,7 @@ from tests.e2e.console import Finished, Terminal, run, run_module, user_env
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import FakeTelegram
 from voice_agent.sessions import SessionStorage, StoredSession
-from voice_agent.sessions.records import AuditEntry
+from voice_agent.store.records import AuditEntry
 from voice_agent.terminal.approvals import PROMPT as ALLOW
 from voice_agent.terminal.chat import PROMPT
 

@@ -16,8 +16,8 @@ from tests.e2e.conftest import CliHarness, make_manager
 from tests.e2e.helpers import collect, final
 from tests.fakes.anthropic import Reply
 from voice_agent.agent.events import ToolStarted, TurnResult
+from voice_agent.policy.jail import Jail, JailMode
 from voice_agent.sessions import SessionManager
-from voice_agent.sessions.jail import Jail, JailMode
 
 pytestmark = pytest.mark.e2e
 

@@ -26,7 +26,7 @@ from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from voice_agent.agent.events import TextDelta, TurnError
 from voice_agent.agent.options import AgentSettings
 from voice_agent.sessions import SessionManager, SessionStorage
-from voice_agent.sessions.store_lock import StoreInUse
+from voice_agent.store.lock import StoreInUse
 
 pytestmark = pytest.mark.e2e
 

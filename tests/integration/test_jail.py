@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent.sessions.jail import Jail, JailMode, needs_no_files
+from voice_agent.policy.jail import Jail, JailMode, needs_no_files
 
 CANARY = "CANARY-jail-7f3a9c"
 

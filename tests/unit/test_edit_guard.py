@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from voice_agent.policy.calls import is_edit_inside_cwd
+from voice_agent.policy.edit_guard import auto_edit_refused, runs_code_later
+from voice_agent.policy.rules import derive_rule
 from voice_agent.sessions import PendingPermission, PermissionHandler, StickyApproval
-from voice_agent.sessions.edit_guard import auto_edit_refused, runs_code_later
-from voice_agent.sessions.policy import is_edit_inside_cwd
-from voice_agent.sessions.sticky import derive_rule
 
 
 @pytest.fixture

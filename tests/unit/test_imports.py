@@ -18,11 +18,19 @@ import voice_agent
 
 PACKAGE = Path(voice_agent.__file__).parent
 
-# What each layer may import from voice_agent (DESIGN: front ends → sessions → agent).
+# What each layer may import from voice_agent (DESIGN: front ends → sessions →
+# policy / store / agent / speech).
 LAYERS = {
     "voice_agent.agent": ("voice_agent.agent",),
     "voice_agent.speech": ("voice_agent.speech",),
-    "voice_agent.sessions": ("voice_agent.sessions", "voice_agent.agent"),
+    "voice_agent.policy": ("voice_agent.policy",),
+    "voice_agent.store": ("voice_agent.store",),
+    "voice_agent.sessions": (
+        "voice_agent.sessions",
+        "voice_agent.agent",
+        "voice_agent.policy",
+        "voice_agent.store",
+    ),
 }
 
 

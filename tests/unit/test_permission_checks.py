@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from voice_agent.policy.jail import Jail, JailMode
 from voice_agent.sessions import PendingPermission, PermissionHandler, StickyApproval
-from voice_agent.sessions.jail import Jail, JailMode
 
 
 class CountingRule(StickyApproval):

@@ -1,4 +1,4 @@
-"""Unit tests for the auto-approval helpers in voice_agent.sessions.safety."""
+"""Unit tests for the auto-approval helpers in voice_agent.policy.bash."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent.sessions.bash_parse import parse_script
-from voice_agent.sessions.safety import (
+from voice_agent.policy.bash import (
     is_safe_bash_command,
     is_safe_read_call,
     is_secret_path,
@@ -15,6 +14,7 @@ from voice_agent.sessions.safety import (
     simple_commands,
     tree_has_secrets,
 )
+from voice_agent.policy.bash_parse import parse_script
 
 
 @pytest.fixture

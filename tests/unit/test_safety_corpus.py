@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent.sessions.safety import is_safe_bash_command
+from voice_agent.policy.bash import is_safe_bash_command
 
 SAFE = True
 ASK = False

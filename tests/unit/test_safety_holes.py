@@ -19,8 +19,8 @@ from typing import NamedTuple
 import claude_agent_sdk
 import pytest
 
-from voice_agent.sessions import bash_programs, git_history, git_repo, paths
-from voice_agent.sessions.safety import (
+from voice_agent.policy import bash_programs, git_history, git_repo, paths
+from voice_agent.policy.bash import (
     is_safe_bash_command,
     is_safe_read_call,
     is_secret_path,
@@ -744,7 +744,7 @@ def test_more_secret_names(path: str) -> None:
         "config/settings.yaml",
         "terraform/main.tf",
         "docs/history.md",
-        "src/voice_agent/sessions/secret_names.py",
+        "src/voice_agent/policy/secret_names.py",
         "secretary.py",
         "tests/test_secrets.py",
         "credentials_test.go",

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from voice_agent.policy.rule_scope import exact_only, literal_texts
+from voice_agent.policy.rules import covering_rule, derive_rule, find_matching, is_inert
 from voice_agent.sessions import PermissionHandler, SessionStorage, StickyApproval, StoredSession
-from voice_agent.sessions.sticky import covering_rule, derive_rule, find_matching, is_inert
-from voice_agent.sessions.sticky_scope import exact_only, literal_texts
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voice_agent.sessions import ChatStoredState, SessionStorage, StoredSession
-from voice_agent.sessions.records import AuditEntry
+from voice_agent.store.records import AuditEntry
 
 
 def _session(chat_id: int, name: str, cwd: str = "/code", count: int = 0) -> StoredSession:
@@ -355,7 +355,7 @@ def test_project_rules_outlive_the_session_that_made_them(store: SessionStorage)
 
 
 def test_upgrade_from_version_7_gives_project_rules_to_the_chat(tmp_path: Path) -> None:
-    from voice_agent.sessions.schema import MIGRATIONS
+    from voice_agent.store.schema import MIGRATIONS
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -400,7 +400,7 @@ def test_a_change_from_outside_is_refused_while_another_process_holds_the_store(
     import subprocess
     import sys
 
-    from voice_agent.sessions.store_lock import StoreInUse
+    from voice_agent.store.lock import StoreInUse
 
     db = tmp_path / "sessions.db"
     SessionStorage(db).close()
@@ -430,7 +430,7 @@ def test_a_change_from_outside_is_refused_while_another_process_holds_the_store(
 
 
 def test_holding_the_store_twice_is_one_hold_and_close_lets_go(tmp_path: Path) -> None:
-    from voice_agent.sessions.store_lock import StoreInUse
+    from voice_agent.store.lock import StoreInUse
 
     holder = SessionStorage(tmp_path / "sessions.db")
     holder.hold()

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import TextIO
 
 from voice_agent.sessions import SessionStorage
-from voice_agent.sessions.store_lock import StoreInUse
+from voice_agent.store.lock import StoreInUse
 
 Printer = Callable[[str], None]
 

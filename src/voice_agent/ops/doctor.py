@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_agent.config import Settings
+from voice_agent.policy.jail import JailMode
 from voice_agent.sessions import SessionStorage
-from voice_agent.sessions.database import StorageError
-from voice_agent.sessions.jail import JailMode
+from voice_agent.store.database import StorageError
 
 TELEGRAM_TIMEOUT = 15.0
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from voice_agent.agent.options import AgentSettings
+from voice_agent.policy.jail import Jail, default_jail
 from voice_agent.sessions.conversation import ConversationMixin
-from voice_agent.sessions.jail import Jail, default_jail
 from voice_agent.sessions.permissions import PermissionHandler
 from voice_agent.sessions.relay import PermissionRelay, RequestListener
 from voice_agent.sessions.restore import restore, to_stored
@@ -66,7 +66,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
             agent: Settings of the Claude Code clients (defaults: bundled CLI,
                 at most 4 live clients, 30 minutes idle timeout).
             jail: Where Bash commands that run unasked run (default: bubblewrap
-                with the default limits; see :mod:`voice_agent.sessions.jail`).
+                with the default limits; see :mod:`voice_agent.policy.jail`).
         """
         self.sessions: dict[int, dict[str, Session]] = {}
         self.active_sessions: dict[int, str] = {}

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any
 
+from voice_agent.policy.rules import StickyApproval
 from voice_agent.sessions.describe import describe_call
-from voice_agent.sessions.sticky import StickyApproval
 
 
 class PermissionState(Enum):

@@ -19,17 +19,17 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from voice_agent.policy.bash import is_safe_bash_command
+from voice_agent.policy.calls import SAFE_TOOLS, is_safe_tool_call
+from voice_agent.policy.decide import CallContext, Verdict, decide
+from voice_agent.policy.jail import Jail, default_jail
+from voice_agent.policy.rules import TOOL_FIELD_NAMES, StickyApproval, derive_rule, find_matching
 from voice_agent.sessions.describe import summarize_input
-from voice_agent.sessions.jail import Jail, JailMode, default_jail, needs_no_files
 from voice_agent.sessions.pending import PendingPermission, PermissionState
-from voice_agent.sessions.policy import SAFE_TOOLS, is_edit_inside_cwd, is_safe_tool_call
-from voice_agent.sessions.records import AuditEntry
-from voice_agent.sessions.safety import is_safe_bash_command
-from voice_agent.sessions.sticky import TOOL_FIELD_NAMES, StickyApproval, derive_rule, find_matching
 from voice_agent.sessions.sticky_rules import StickyRulesMixin
+from voice_agent.store.records import AuditEntry
 
 if TYPE_CHECKING:
     from voice_agent.sessions.storage import SessionStorage
@@ -57,32 +57,6 @@ _REMEMBERED = 256
 
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 RequestCallback = Callable[["PendingPermission"], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the automatic part of the decision order said about one call.
-
-    Attributes:
-        approved: Whether the call may run.
-        decision: The audit decision: ``auto`` (provably read-only), ``sticky``,
-            ``mode`` (``acceptEdits``) or ``policy-deny``.
-        rule: What decided it, for the audit log.
-        message: Told to Claude when the call is refused.
-        updated_input: The input to run the tool with instead (a Bash command
-            rewritten to run in the jail), or None for the original.
-    """
-
-    approved: bool
-    decision: str
-    rule: str | None = None
-    message: str | None = None
-    updated_input: dict[str, Any] | None = None
-
-    @property
-    def unasked(self) -> bool:
-        """Whether the checker alone let the call through (no person, no rule of theirs)."""
-        return self.approved and self.decision == "auto"
 
 
 class PermissionListener(Protocol):
@@ -150,7 +124,7 @@ class PermissionHandler(StickyRulesMixin):
             deny_rules: Rules whose matching calls are refused without asking.
             listener: Told of every request (shared by many handlers).
             jail: Where Bash commands that run unasked run (default: bubblewrap,
-                see :mod:`voice_agent.sessions.jail`).
+                see :mod:`voice_agent.policy.jail`).
         """
         self.timeout = timeout
         self.listener = listener
@@ -350,42 +324,16 @@ class PermissionHandler(StickyRulesMixin):
     def _automatic_decision(
         self, tool_name: str, input_data: Mapping[str, Any], rules: Sequence[StickyApproval]
     ) -> Verdict | None:
-        """The verdict of the deny rules, the checker, sticky rules and the mode (a thread)."""
-        for rule in self.deny_rules:  # a deny rule refuses by its pattern alone, unbounded
-            if rule.pattern_matches(tool_name, input_data, self.cwd):
-                message = f"Refused by rule: {rule.describe()}"
-                return Verdict(False, "policy-deny", rule.describe(), message)
-        if is_safe_tool_call(tool_name, input_data, self.cwd, self.extra_roots):
-            contained = self._contained(tool_name, input_data)
-            if contained is not None:
-                return contained
-        sticky = find_matching(rules, tool_name, input_data, self.cwd)
-        if sticky is not None:
-            return Verdict(True, "sticky", sticky.describe())
-        if self.permission_mode == "acceptEdits" and is_edit_inside_cwd(
-            tool_name, input_data, self.cwd
-        ):
-            return Verdict(True, "mode", "acceptEdits")
-        return None
-
-    def _contained(self, tool_name: str, input_data: Mapping[str, Any]) -> Verdict | None:
-        """The verdict for a call the checker proved read-only: a Bash command goes to the jail.
-
-        None when the jail cannot run here and the command touches files: then the
-        call goes on down the decision order as if it were not proven safe.
-        """
-        if tool_name != "Bash":
-            return Verdict(True, "auto", "read-only")
-        command = str(input_data.get("command", ""))
-        if self.jail.mode is JailMode.CHECKER_ONLY:
-            return Verdict(True, "auto", "read-only (checker only, no jail)")
-        wrapped = self.jail.wrap(command, self.cwd or os.getcwd(), self.extra_roots)
-        if wrapped is not None:
-            jailed = {**input_data, "command": wrapped}
-            return Verdict(True, "auto", "read-only, in the jail", updated_input=jailed)
-        if needs_no_files(command):
-            return Verdict(True, "auto", "read-only, touches no file")
-        return None
+        """The policy's verdict for this session's call (runs in a worker thread)."""
+        context = CallContext(
+            cwd=self.cwd,
+            jail=self.jail,
+            extra_roots=self.extra_roots,
+            deny_rules=tuple(self.deny_rules),
+            rules=tuple(rules),
+            permission_mode=self.permission_mode,
+        )
+        return decide(tool_name, input_data, context)
 
     def matching_sticky(
         self, tool_name: str, input_data: Mapping[str, Any]
@@ -532,7 +480,7 @@ class PermissionHandler(StickyRulesMixin):
     ) -> StickyApproval | None:
         """Approve a pending permission and create a sticky rule for similar calls.
 
-        The rule is scoped to what was approved (see :mod:`voice_agent.sessions.sticky`)
+        The rule is scoped to what was approved (see :mod:`voice_agent.policy.rules`)
         and persisted with the session.
 
         Args:

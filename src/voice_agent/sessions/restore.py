@@ -6,9 +6,9 @@ import gc
 from collections.abc import Callable
 from datetime import datetime
 
-from voice_agent.sessions.records import StoredSession
 from voice_agent.sessions.session import Session
 from voice_agent.sessions.storage import SessionStorage
+from voice_agent.store.records import StoredSession
 
 # (chat_id, name, cwd, created_at, message_count, claude_session_id, permission_mode)
 SessionBuilder = Callable[[int, str, str, datetime, int, str | None, str], Session]

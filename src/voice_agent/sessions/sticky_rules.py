@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from voice_agent.sessions.safety import is_within
-from voice_agent.sessions.sticky import StickyApproval
+from voice_agent.policy.bash import is_within
+from voice_agent.policy.rules import StickyApproval
 
 if TYPE_CHECKING:
     from voice_agent.sessions.storage import SessionStorage

@@ -17,7 +17,7 @@ A process serving sessions from the store holds it (:meth:`SessionStorage.hold`)
 until it closes it; a change made from outside runs under
 :meth:`SessionStorage.exclusively` and is refused while anyone holds it, since
 the holder would write its own state back over it (see
-:mod:`voice_agent.sessions.store_lock`).
+:mod:`voice_agent.store.lock`).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from voice_agent.sessions import legacy
-from voice_agent.sessions.audit import AuditLog
-from voice_agent.sessions.chat_settings_table import ChatSettingsTable
-from voice_agent.sessions.database import Database, StorageError
-from voice_agent.sessions.open_prompts_table import OpenPromptsTable
-from voice_agent.sessions.owners_table import OwnersTable
-from voice_agent.sessions.records import ChatStoredState, StoredSession
-from voice_agent.sessions.sticky_table import StickyRuleTable
-from voice_agent.sessions.store_lock import StoreInUse, StoreLock
-from voice_agent.sessions.topics_table import TopicsTable
-from voice_agent.sessions.usage_table import UsageTable
+from voice_agent.store import legacy
+from voice_agent.store.audit_table import AuditLog
+from voice_agent.store.chat_settings_table import ChatSettingsTable
+from voice_agent.store.database import Database, StorageError
+from voice_agent.store.lock import StoreInUse, StoreLock
+from voice_agent.store.open_prompts_table import OpenPromptsTable
+from voice_agent.store.owners_table import OwnersTable
+from voice_agent.store.records import ChatStoredState, StoredSession
+from voice_agent.store.sticky_table import StickyRuleTable
+from voice_agent.store.topics_table import TopicsTable
+from voice_agent.store.usage_table import UsageTable
 
 __all__ = ["ChatStoredState", "SessionStorage", "StorageError", "StoreInUse", "StoredSession"]
 
@@ -94,7 +94,10 @@ class SessionStorage:
         self._lock = StoreLock(self.db_path)
         self._closed = False
         if self.db_path != self.path and self.path.exists():
-            self.moved_aside.extend(legacy.import_json(self, self.path))
+            found = legacy.read_json(self.path)
+            for chat_id, state in found.chats.items():
+                self.import_chat(chat_id, state)
+            self.moved_aside.extend(legacy.finish_import(found, self.db_path))
 
     @property
     def schema_version(self) -> int:

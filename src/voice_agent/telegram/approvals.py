@@ -27,8 +27,8 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import PendingPermission, Session, SessionManager
-from voice_agent.sessions.open_prompts_table import OpenPrompt
 from voice_agent.sessions.permissions import ASK_USER_QUESTION, PERMISSION_MODES
+from voice_agent.store.open_prompts_table import OpenPrompt
 from voice_agent.telegram.approval_view import (
     Attachment,
     Choices,

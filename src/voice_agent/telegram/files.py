@@ -24,7 +24,7 @@ from pathlib import Path
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from voice_agent.sessions.safety import is_secret_below, is_within
+from voice_agent.policy.bash import is_secret_below, is_within
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Where, services

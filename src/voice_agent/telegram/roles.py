@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from voice_agent.sessions.records import AuditEntry
+from voice_agent.store.records import AuditEntry
 from voice_agent.telegram.services import Services, Where
 
 logger = logging.getLogger(__name__)

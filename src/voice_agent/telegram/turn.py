@@ -18,8 +18,8 @@ from voice_agent.agent.events import (
     TurnResult,
 )
 from voice_agent.logs import chat_context, session_context
+from voice_agent.policy.rules import EDIT_TOOLS
 from voice_agent.sessions import ImageAttachment, Session
-from voice_agent.sessions.sticky import EDIT_TOOLS
 from voice_agent.speech.tts import speakable
 from voice_agent.telegram.files import changed_files_keyboard
 from voice_agent.telegram.services import Services, Where

@@ -23,10 +23,10 @@ from typing import TextIO
 
 from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
-from voice_agent.sessions.database import StorageError
 from voice_agent.sessions.manager import SessionManager
 from voice_agent.sessions.session import Session
 from voice_agent.sessions.storage import SessionStorage
+from voice_agent.store.database import StorageError
 from voice_agent.terminal.approvals import ApprovalDesk
 from voice_agent.terminal.commands import Commands
 from voice_agent.terminal.lines import LineReader

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voice_agent.sessions.database import Database
+from voice_agent.store.database import Database
 
 
 class ChatSettingsTable:

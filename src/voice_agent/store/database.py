@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from voice_agent.sessions import schema
+from voice_agent.store import schema
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import os
 import re
 from collections.abc import Iterator
 
-from voice_agent.sessions.git_repo import discover, is_git_dir
-from voice_agent.sessions.secret_names import is_secret_path
+from voice_agent.policy.git_repo import discover, is_git_dir
+from voice_agent.policy.secret_names import is_secret_path
 
 #: Directories whose files configure programs that run by themselves.
 RUN_LATER_DIRS = frozenset(
@@ -69,7 +69,7 @@ def _name_runs_code(name: str) -> bool:
 def looks_like_git_dir(path: str) -> bool:
     """Whether a directory is, or is on its way to being, a git directory.
 
-    Besides what :func:`voice_agent.sessions.git_repo.is_git_dir` finds (``HEAD``
+    Besides what :func:`voice_agent.policy.git_repo.is_git_dir` finds (``HEAD``
     next to ``objects/``, ``refs/`` or ``commondir``), a directory holding both
     ``objects/`` and ``refs/`` counts: one more file and git takes it for a bare
     repository, whose ``config`` can name programs to run.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voice_agent.sessions.database import Database, utc_now
+from voice_agent.store.database import Database, utc_now
 
 
 @dataclass(frozen=True)

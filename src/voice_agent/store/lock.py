@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from voice_agent.sessions.database import StorageError
+from voice_agent.store.database import StorageError
 
 logger = logging.getLogger(__name__)
 

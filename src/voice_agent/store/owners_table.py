@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voice_agent.sessions.database import Database, utc_now
+from voice_agent.store.database import Database, utc_now
 
 
 class OwnersTable:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import builtins
 
-from voice_agent.sessions.database import Database, utc_now
-from voice_agent.sessions.records import StoredStickyRule
+from voice_agent.store.database import Database, utc_now
+from voice_agent.store.records import StoredStickyRule
 
 _COLUMNS = (
     "r.id, r.tool_name, r.pattern, r.field_name, r.label, r.created_at, r.expires_at, r.project"

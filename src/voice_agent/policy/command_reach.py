@@ -1,6 +1,6 @@
 """What a command can reach beyond its own words, for the bounds of sticky rules.
 
-Tables only (the logic is in :mod:`voice_agent.sessions.sticky_scope`):
+Tables only (the logic is in :mod:`voice_agent.policy.rule_scope`):
 
 * programs whose every argument matters (interpreters, runners, wrappers, destructive,
   network and secret-store programs): a rule covers only the exact command;

@@ -50,10 +50,10 @@ import os
 import re
 from collections.abc import Sequence
 
-from voice_agent.sessions import bash_parse as bp
-from voice_agent.sessions.bash_parse import SimpleCommand, Spec, Word
-from voice_agent.sessions.git_history import History, history, objects_named
-from voice_agent.sessions.git_repo import (
+from voice_agent.policy import bash_parse as bp
+from voice_agent.policy.bash_parse import SimpleCommand, Spec, Word
+from voice_agent.policy.git_history import History, history, objects_named
+from voice_agent.policy.git_repo import (
     Discovery,
     common_dir,
     config_entries,
@@ -61,8 +61,8 @@ from voice_agent.sessions.git_repo import (
     discover,
     tracked_paths,
 )
-from voice_agent.sessions.paths import PathContext, change_dir, path_ok, scan_ok, word_ok
-from voice_agent.sessions.secret_names import is_secret_path
+from voice_agent.policy.paths import PathContext, change_dir, path_ok, scan_ok, word_ok
+from voice_agent.policy.secret_names import is_secret_path
 
 
 def _fs(names: str) -> frozenset[str]:

@@ -1,6 +1,6 @@
 """The jail: what a command that runs without asking can touch (the second wall).
 
-The checker (:mod:`voice_agent.sessions.safety`) decides which Bash commands may run
+The checker (:mod:`voice_agent.policy.bash`) decides which Bash commands may run
 without asking; the jail bounds what such a command can do if the checker was wrong.
 Every auto-approved Bash command is rewritten (through the ``PreToolUse`` hook's
 updated input) to run under bubblewrap:
@@ -41,8 +41,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from voice_agent.sessions import bash_parse
-from voice_agent.sessions.paths import is_secret_path
+from voice_agent.policy import bash_parse
+from voice_agent.policy.paths import is_secret_path
 
 __all__ = [
     "DEFAULT_OUTPUT_LIMIT",

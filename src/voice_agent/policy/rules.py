@@ -6,7 +6,7 @@ A rule made from an approved call covers only calls like it:
   ``git stash list``, ``tar tf``); for interpreters of any version, runners
   (``uv run``, ``npx``, ``cargo run``), installers, shells, wrappers and destructive or
   network programs only the exact command (see
-  :func:`voice_agent.sessions.sticky_scope.exact_only`). A later command matches when
+  :func:`voice_agent.policy.rule_scope.exact_only`). A later command matches when
   it parses into plain simple commands, each of which is covered by the rule (``cd``
   inside the working directory and ``echo``/``true`` are allowed between them).
 * file edits (``Edit``, ``Write``, ``MultiEdit``, ``NotebookEdit``) and ``Read``: the
@@ -16,10 +16,10 @@ A rule made from an approved call covers only calls like it:
 
 Patterns are regular expressions matched with ``re.fullmatch`` (anchored at both ends).
 Whatever a rule's pattern says, and for rules already stored too, matching is bounded
-(:mod:`voice_agent.sessions.sticky_scope`): no rule covers a secret-looking or private
+(:mod:`voice_agent.policy.rule_scope`): no rule covers a secret-looking or private
 path, an option the read-only checker forbids or one that runs programs, writes files
 or reads file lists, a redirection or substitution, or (for edits) a file that makes
-programs run later (:func:`voice_agent.sessions.edit_guard.runs_code_later`).
+programs run later (:func:`voice_agent.policy.edit_guard.runs_code_later`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from voice_agent.sessions import bash_parse as bp
-from voice_agent.sessions import command_reach as reach
-from voice_agent.sessions import sticky_scope as scope
-from voice_agent.sessions.bash_parse import SimpleCommand, Word
-from voice_agent.sessions.edit_guard import auto_edit_refused, edit_targets
-from voice_agent.sessions.safety import is_within, simple_commands
+from voice_agent.policy import bash_parse as bp
+from voice_agent.policy import command_reach as reach
+from voice_agent.policy import rule_scope as scope
+from voice_agent.policy.bash import is_within, simple_commands
+from voice_agent.policy.bash_parse import SimpleCommand, Word
+from voice_agent.policy.edit_guard import auto_edit_refused, edit_targets
 
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})

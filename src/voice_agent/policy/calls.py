@@ -1,6 +1,6 @@
 """The automatic part of permission decisions: what passes without asking anyone.
 
-Safe calls are provably read-only (see :mod:`voice_agent.sessions.safety`); in
+Safe calls are provably read-only (see :mod:`voice_agent.policy.bash`); in
 ``acceptEdits`` mode, edits of ordinary files inside the working directory pass too (never
 secret-looking files nor files that make programs run later, see `edit_guard`).
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from voice_agent.sessions.edit_guard import auto_edit_refused, edit_targets
-from voice_agent.sessions.safety import (
+from voice_agent.policy.bash import (
     is_safe_bash_command,
     is_safe_read_call,
     is_within,
 )
-from voice_agent.sessions.sticky import EDIT_TOOLS, TOOL_FIELD_NAMES
+from voice_agent.policy.edit_guard import auto_edit_refused, edit_targets
+from voice_agent.policy.rules import EDIT_TOOLS, TOOL_FIELD_NAMES
 
 # Tools that touch nothing outside Claude's own bookkeeping.
 SAFE_TOOLS = frozenset({"TodoWrite", "TodoRead", "BashOutput", "TaskOutput"})
@@ -62,7 +62,7 @@ def is_edit_inside_cwd(tool_name: str, input_data: Mapping[str, Any], cwd: str |
     text, as Claude Code does) and as the file system resolves it (symlinks), must
     not look secret, and must not be a file that makes programs run later (hooks,
     git config, ``.claude/``, ``.mcp.json``…: see
-    :func:`voice_agent.sessions.edit_guard.runs_code_later`).
+    :func:`voice_agent.policy.edit_guard.runs_code_later`).
 
     Args:
         tool_name: The tool.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from voice_agent.sessions.database import Database, utc_now
-from voice_agent.sessions.records import AuditEntry
+from voice_agent.store.database import Database, utc_now
+from voice_agent.store.records import AuditEntry
 
 _COLUMNS = "ts, chat_id, user_id, session_name, tool_name, input_summary, decision, rule"
 

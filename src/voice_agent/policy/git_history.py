@@ -37,8 +37,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from voice_agent.sessions.git_repo import common_dir
-from voice_agent.sessions.secret_names import is_secret_path
+from voice_agent.policy.git_repo import common_dir
+from voice_agent.policy.secret_names import is_secret_path
 
 __all__ = [
     "HISTORY_MAX_BYTES",

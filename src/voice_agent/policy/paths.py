@@ -34,10 +34,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_agent.sessions import rg_ignore
-from voice_agent.sessions.bash_parse import Word
-from voice_agent.sessions.git_repo import is_git_dir
-from voice_agent.sessions.secret_names import GIT_DIR_SECRETS, is_secret_path
+from voice_agent.policy import rg_ignore
+from voice_agent.policy.bash_parse import Word
+from voice_agent.policy.git_repo import is_git_dir
+from voice_agent.policy.secret_names import GIT_DIR_SECRETS, is_secret_path
 
 __all__ = [
     "GREP_TOOL",

@@ -15,11 +15,11 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from voice_agent.sessions import bash_parse as bp
-from voice_agent.sessions import bash_programs as programs
-from voice_agent.sessions.bash_parse import ParsedArgs, SimpleCommand, Spec, Word
-from voice_agent.sessions.git_policy import check_git
-from voice_agent.sessions.paths import (
+from voice_agent.policy import bash_parse as bp
+from voice_agent.policy import bash_programs as programs
+from voice_agent.policy.bash_parse import ParsedArgs, SimpleCommand, Spec, Word
+from voice_agent.policy.git_policy import check_git
+from voice_agent.policy.paths import (
     PathContext,
     Place,
     WorkLimitExceeded,

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from voice_agent.sessions.database import move_aside
-from voice_agent.sessions.records import ChatStoredState, StoredSession
-
-if TYPE_CHECKING:
-    from voice_agent.sessions.storage import SessionStorage
+from voice_agent.store.database import move_aside
+from voice_agent.store.records import ChatStoredState, StoredSession
 
 logger = logging.getLogger(__name__)
 
@@ -84,25 +82,54 @@ def _imported_name(path: Path) -> Path:
     return target
 
 
-def import_json(storage: SessionStorage, path: Path) -> list[Path]:
-    """Import ``path`` into ``storage`` once, then rename it out of the way.
+@dataclass
+class LegacyFile:
+    """What a legacy ``sessions.json`` held.
+
+    Attributes:
+        path: The file.
+        chats: The readable chats, by chat id.
+        problems: What could not be read (empty for a clean file).
+    """
+
+    path: Path
+    chats: dict[int, ChatStoredState] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_json(path: Path) -> LegacyFile:
+    """Parse a legacy file; nothing is changed on disk.
 
     Args:
-        storage: The open SQLite store.
         path: The legacy JSON file.
+
+    Returns:
+        Its readable chats and the problems found.
+    """
+    chats, problems = _read(path)
+    return LegacyFile(path, chats, problems)
+
+
+def finish_import(legacy: LegacyFile, db_path: Path) -> list[Path]:
+    """After its chats were stored: rename the file out of the way, or keep it aside.
+
+    Args:
+        legacy: The file that was imported.
+        db_path: The database it went into (for the log).
 
     Returns:
         The files moved aside as corrupt (empty after a clean import).
     """
-    chats, problems = _read(path)
-    for chat_id, state in chats.items():
-        storage.import_chat(chat_id, state)
+    path, problems = legacy.path, legacy.problems
     if problems:
         logger.error(
-            "imported %d chats from %s; could not read: %s", len(chats), path, "; ".join(problems)
+            "imported %d chats from %s; could not read: %s",
+            len(legacy.chats),
+            path,
+            "; ".join(problems),
         )
         return [move_aside(path, "; ".join(problems))]
     target = _imported_name(path)
     path.rename(target)
-    logger.info("imported %d chats from %s into %s", len(chats), path, storage.db_path)
+    logger.info("imported %d chats from %s into %s", len(legacy.chats), path, db_path)
     return []

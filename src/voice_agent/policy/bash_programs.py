@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from voice_agent.sessions.bash_parse import Spec
+from voice_agent.policy.bash_parse import Spec
 
 
 def _fs(names: str) -> frozenset[str]:

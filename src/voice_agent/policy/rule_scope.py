@@ -11,7 +11,7 @@ A simple command is outside every rule when
   ssh host keys), or a file with several hard links;
 * it uses an option the read-only checker forbids for that program
   (``bash_programs.SPECS`` and ``GIT_SPEC``), or one that runs programs, writes files
-  or reads lists of file names (:data:`~voice_agent.sessions.command_reach.REACH`);
+  or reads lists of file names (:data:`~voice_agent.policy.command_reach.REACH`);
 * it reads a directory tree holding secrets (``grep -r``, ``rg``, ``tar c``, ``diff -r``);
 * its program is an interpreter, runner, wrapper or the like
   (:func:`exact_only`) and the rule does not name this exact command.
@@ -30,15 +30,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from voice_agent.sessions import bash_parse as bp
-from voice_agent.sessions import bash_programs as programs
-from voice_agent.sessions import command_reach as reach
-from voice_agent.sessions.bash_parse import SimpleCommand, Word
-from voice_agent.sessions.edit_guard import inside_git_dir, looks_like_git_dir
-from voice_agent.sessions.git_policy import GIT_GLOBAL_FLAGS, GIT_SPEC
-from voice_agent.sessions.paths import SCAN_LIMIT, tree_has_secrets
-from voice_agent.sessions.secret_names import is_secret_path
-from voice_agent.sessions.sed_script import sed_call_ok
+from voice_agent.policy import bash_parse as bp
+from voice_agent.policy import bash_programs as programs
+from voice_agent.policy import command_reach as reach
+from voice_agent.policy.bash_parse import SimpleCommand, Word
+from voice_agent.policy.edit_guard import inside_git_dir, looks_like_git_dir
+from voice_agent.policy.git_policy import GIT_GLOBAL_FLAGS, GIT_SPEC
+from voice_agent.policy.paths import SCAN_LIMIT, tree_has_secrets
+from voice_agent.policy.secret_names import is_secret_path
+from voice_agent.policy.sed_script import sed_call_ok
 
 _MAX_CWDS = 8
 _MAX_SUFFIX_WORD = 256

@@ -6,7 +6,7 @@ with the session.
 
 from __future__ import annotations
 
-from voice_agent.sessions.database import Database
+from voice_agent.store.database import Database
 
 
 class TopicsTable:
