@@ -1,8 +1,10 @@
-"""Every module imports on its own in a fresh interpreter, and dependencies point one way.
+"""Every module imports on its own in a fresh interpreter, no module import circle, layers.
 
 A circle between packages shows only when a module that sits inside it is the
 first one imported (``python -c "import voice_agent.agent.client"``), which no
-test importing ``voice_agent.sessions`` first would notice.
+test importing ``voice_agent.sessions`` first would notice; the graph test finds
+every circle from the source, function-local imports included, so none can hide
+behind an import moved into a function.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import voice_agent
@@ -141,3 +144,144 @@ def test_lower_layers_import_nothing_above_them() -> None:
                 if not any(name == ok or name.startswith(ok + ".") for ok in allowed):
                     wrong.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
     assert wrong == []
+
+
+# Ties made only by imports under ``if TYPE_CHECKING:``. They are no runtime circle
+# (the graph test leaves them out), but they tie the modules all the same: none
+# may be added, and each one removed is taken off this list.
+TYPE_ONLY_TIES = {
+    ("voice_agent.telegram.services", "voice_agent.telegram.approvals"),
+    ("voice_agent.telegram.services", "voice_agent.telegram.voice"),
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _type_checking_nodes(tree: ast.Module) -> set[int]:
+    """Ids of the nodes inside ``if TYPE_CHECKING:`` blocks, anywhere in the file."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            inside.update(id(inner) for stmt in node.body for inner in ast.walk(stmt))
+    return inside
+
+
+def _imported_names(path: Path, type_only: bool) -> Iterator[str]:
+    """Dotted names a file imports, from every import statement anywhere in it.
+
+    Args:
+        path: The source file.
+        type_only: True for the imports under ``if TYPE_CHECKING:`` only, False for
+            every other import (module level, function-local, conditional).
+
+    Yields:
+        ``package.module`` for ``import package.module``, and both ``package`` and
+        ``package.name`` for ``from package import name`` (``name`` may be a module).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    checking = _type_checking_nodes(tree)
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path.parent)
+    for node in ast.walk(tree):
+        if (id(node) in checking) != type_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+
+
+def _import_graph(type_only: bool = False) -> dict[str, set[str]]:
+    """Which voice_agent modules each voice_agent module imports.
+
+    Importing ``a.b.c`` from outside package ``a.b`` runs ``a/b/__init__.py`` first,
+    so that is an edge too (the old ``agent.parse -> sessions.describe ->
+    sessions/__init__ -> manager -> agent.client`` circle went through one).
+    """
+    files = {_module_name(path): path for path in _sources()}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets = set()
+        for name in _imported_names(path, type_only):
+            if name.split(".")[0] != "voice_agent":
+                continue
+            while name not in files:
+                name = name.rpartition(".")[0]
+            parts = name.split(".")
+            for end in range(1, len(parts) + 1):
+                target = ".".join(parts[:end])
+                if target != module and not module.startswith(target + "."):
+                    targets.add(target)
+        graph[module] = targets
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(found)
+
+
+def test_the_graph_finds_a_circle_through_a_function_local_import() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _circles(graph) == [["a", "b", "c"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circle_among_voice_agent_modules() -> None:
+    """No circle, counting every import statement in a file, function-local ones too.
+
+    Imports under ``if TYPE_CHECKING:`` never run, so they make no runtime circle;
+    they are checked against :data:`TYPE_ONLY_TIES` below.
+    """
+    graph = _import_graph()
+    assert "voice_agent.telegram.app" in graph["voice_agent.cli"]  # a function-local import
+    assert _circles(graph) == []
+
+
+def test_no_new_type_only_tie() -> None:
+    """A type-only import that closes a circle is listed in :data:`TYPE_ONLY_TIES`."""
+    graph = _import_graph()
+    circular = set()
+    for module, targets in _import_graph(type_only=True).items():
+        for target in targets:
+            with_it = {name: set(edges) for name, edges in graph.items()}
+            with_it[module].add(target)
+            if any(module in group and target in group for group in _circles(with_it)):
+                circular.add((module, target))
+    assert circular == TYPE_ONLY_TIES
