@@ -7,18 +7,19 @@ live clients (see :mod:`voice_agent.sessions.turns`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from voice_agent.agent.events import AgentEvent
 from voice_agent.agent.options import AgentSettings
 from voice_agent.policy.jail import Jail, default_jail
-from voice_agent.sessions.conversation import ConversationMixin
-from voice_agent.sessions.permissions import PermissionHandler
+from voice_agent.sessions.conversations import Conversations
+from voice_agent.sessions.image import ImageAttachment
+from voice_agent.sessions.permissions import PERMISSION_MODES, PermissionHandler
 from voice_agent.sessions.relay import PermissionRelay, RequestListener
-from voice_agent.sessions.restore import restore, to_stored
+from voice_agent.sessions.restore import persist, restore, to_stored
 from voice_agent.sessions.session import Session, SessionBusy, SessionInfo
 from voice_agent.sessions.storage import SessionStorage
 from voice_agent.sessions.topics import TopicsMixin
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 
 
-class SessionManager(ConversationMixin, TopicsMixin):
+class SessionManager(TopicsMixin):
     """Manages Claude Code sessions per chat with multi-session support.
 
     Attributes:
@@ -44,6 +45,8 @@ class SessionManager(ConversationMixin, TopicsMixin):
         storage: Optional persistent storage for sessions.
         agent: Settings of the Claude Code clients.
         jail: Where Bash commands that run unasked run.
+        conversations: Each session's conversation with Claude (prompts and
+            turns, interrupts, ``/clear``, the Claude session id, live clients).
     """
 
     def __init__(
@@ -78,9 +81,9 @@ class SessionManager(ConversationMixin, TopicsMixin):
         self.agent = agent or AgentSettings()
         self.jail = jail or default_jail()
         self._runner = TurnRunner(self.agent)
+        self.conversations = Conversations(self._runner, storage, self)
         self._notify_callbacks: dict[int, NotifyCallback] = {}
         self._relay = PermissionRelay(self.sessions)
-        self._background: set[asyncio.Task[None]] = set()
         if storage is not None:
             storage.hold()
         self._restore_sessions()
@@ -130,8 +133,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
 
     def _persist_session(self, session: Session) -> None:
         """Persist a session to storage (never one that was closed or replaced)."""
-        if self.storage and not session.closed:
-            self.storage.save_session(to_stored(session))
+        persist(self.storage, session)
 
     def _set_active(self, chat_id: int, name: str) -> None:
         self.active_sessions[chat_id] = name
@@ -237,7 +239,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         """
         session, old = self._replace(chat_id, cwd, name)
         if old is not None:
-            await self._runner.close(old)
+            await self.conversations.close(old)
         return session
 
     def create_new(self, chat_id: int, cwd: str | None = None, name: str | None = None) -> Session:
@@ -393,8 +395,11 @@ class SessionManager(ConversationMixin, TopicsMixin):
         self._persist_session(session)
         return session
 
-    def _forget(self, chat_id: int, name: str) -> Session | None:
-        """Remove a session from memory and the store; the first remaining one becomes active."""
+    def _remove_session(self, chat_id: int, name: str) -> Session | None:
+        """Remove a session from memory and the store; the first remaining one becomes active.
+
+        Its client is left to the caller to close.
+        """
         chat = self.sessions.get(chat_id)
         if chat is None or name not in chat:
             return None
@@ -421,10 +426,10 @@ class SessionManager(ConversationMixin, TopicsMixin):
         Returns:
             True if session was closed, False if not found.
         """
-        session = self._forget(chat_id, name)
+        session = self._remove_session(chat_id, name)
         if session is None:
             return False
-        await self._runner.close(session)
+        await self.conversations.close(session)
         return True
 
     def close_session(self, chat_id: int, name: str) -> bool:
@@ -439,7 +444,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         Returns:
             True if session was closed, False if not found.
         """
-        session = self._forget(chat_id, name)
+        session = self._remove_session(chat_id, name)
         if session is None:
             return False
         self._close_later(session)
@@ -481,12 +486,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
             session_id: Claude CLI session ID or None to clear.
             name: Session name (the active one if None).
         """
-        session = self.get(chat_id, name)
-        if session:
-            if session.claude_session_id != session_id:
-                session.conversation += 1
-            session.claude_session_id = session_id
-            self._persist_session(session)
+        self.conversations.set_claude_session_id(chat_id, session_id, name)
 
     def has_resumable_session(self, chat_id: int) -> bool:
         """Check if a chat has a resumable Claude session.
@@ -497,8 +497,7 @@ class SessionManager(ConversationMixin, TopicsMixin):
         Returns:
             True if there's a session with a Claude session ID.
         """
-        session = self.get(chat_id)
-        return session is not None and session.claude_session_id is not None
+        return self.conversations.has_resumable(chat_id)
 
     def get_status(self, chat_id: int) -> str | None:
         """Get status of the active session.
@@ -511,3 +510,129 @@ class SessionManager(ConversationMixin, TopicsMixin):
         """
         session = self.get(chat_id)
         return session.get_status() if session else None
+
+    def set_permission_mode(self, chat_id: int, mode: str, name: str | None = None) -> Session:
+        """Set a session's permission mode (``default``, ``acceptEdits`` or ``plan``).
+
+        Args:
+            chat_id: Telegram chat ID.
+            mode: The new mode.
+            name: Session name (the active one if None).
+
+        Returns:
+            The session.
+
+        Raises:
+            ValueError: Unknown mode.
+        """
+        if mode not in PERMISSION_MODES:
+            raise ValueError(
+                f"unknown permission mode {mode!r}; use one of {', '.join(PERMISSION_MODES)}"
+            )
+        session = self.get_or_create(chat_id, name=name)
+        session.permission_handler.permission_mode = mode
+        if self.storage:
+            self.storage.set_permission_mode(chat_id, session.name, mode)
+        return session
+
+    # -- conversations: one-line delegates to :attr:`conversations` -------------
+
+    def stream(
+        self,
+        chat_id: int,
+        prompt: str,
+        images: list[ImageAttachment] | None = None,
+        name: str | None = None,
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """Send a prompt to a session and stream the turn's events.
+
+        Text deltas, complete text blocks, tool calls started and finished, and
+        finally a :class:`~voice_agent.agent.events.TurnResult` (cost, usage,
+        session id) or a :class:`~voice_agent.agent.events.TurnError`.
+
+        Args:
+            chat_id: Telegram chat ID.
+            prompt: The prompt to send.
+            images: Optional image attachments.
+            name: Session name (the active one if None).
+
+        Returns:
+            The turn's events (an async generator).
+        """
+        return self.conversations.stream(chat_id, prompt, images, name)
+
+    def send_prompt(
+        self,
+        chat_id: int,
+        prompt: str,
+        resume: bool = True,
+        images: list[ImageAttachment] | None = None,
+    ) -> AsyncIterator[str]:
+        """Send a prompt to the active session and stream responses.
+
+        Uses a persistent, pooled Claude Code client: no reload per prompt.
+
+        Args:
+            chat_id: Telegram chat ID.
+            prompt: The prompt to send.
+            resume: Whether to resume existing session if available; False starts
+                a fresh Claude conversation in the same session.
+            images: Optional image attachments for multimodal prompts.
+
+        Returns:
+            Response chunks from Claude (each complete text block), or one
+            ``"Error: ..."`` chunk when the turn failed.
+        """
+        return self.conversations.send_prompt(chat_id, prompt, resume, images)
+
+    async def interrupt(self, chat_id: int, name: str | None = None) -> bool:
+        """Stop the running turn of a session without losing the session.
+
+        Args:
+            chat_id: Telegram chat ID.
+            name: Session name (the active one if None).
+
+        Returns:
+            True if a turn was running.
+        """
+        return await self.conversations.interrupt(chat_id, name)
+
+    async def clear_context(self, chat_id: int, name: str | None = None) -> bool:
+        """Start a fresh Claude conversation in a session (name, cwd and rules stay).
+
+        A turn running meanwhile is stopped, and what it reports afterwards (its
+        Claude session id) is not recorded: the next prompt starts afresh.
+
+        Args:
+            chat_id: Telegram chat ID.
+            name: Session name (the active one if None).
+
+        Returns:
+            True if the session exists.
+        """
+        return await self.conversations.clear(chat_id, name)
+
+    async def restart(self, chat_id: int, name: str | None = None) -> bool:
+        """Close a session's Claude Code process; the next prompt resumes in a new one.
+
+        Args:
+            chat_id: Telegram chat ID.
+            name: Session name (the active one if None).
+
+        Returns:
+            True if the session exists.
+        """
+        return await self.conversations.restart(chat_id, name)
+
+    @property
+    def live_clients(self) -> int:
+        """How many Claude Code processes are alive now."""
+        return self.conversations.live_clients
+
+    def _close_later(self, session: Session) -> None:
+        """Close a session's client in a tracked task (awaited by :meth:`aclose`)."""
+        self.conversations.close_later(session)
+
+    async def aclose(self) -> None:
+        """Close every Claude Code client; call before the event loop ends."""
+        await self.conversations.aclose()

@@ -75,3 +75,14 @@ def restore(
     finally:
         if collecting:
             gc.enable()
+
+
+def persist(storage: SessionStorage | None, session: Session) -> None:
+    """Save a session's record, unless there is no store or the session was closed or replaced.
+
+    Args:
+        storage: The store, if any.
+        session: The session.
+    """
+    if storage is not None and not session.closed:
+        storage.save_session(to_stored(session))
