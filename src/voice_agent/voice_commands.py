@@ -30,11 +30,27 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-APPROVE = "approve"
-ALWAYS = "always"
-REJECT = "reject"
+from voice_agent.sessions.decisions import ALWAYS, APPROVE, REJECT, SHOWN, Action
+from voice_agent.sessions.decisions import Decision as Decided
 
-_PHRASES: dict[str, tuple[str, ...]] = {
+__all__ = [
+    "ALWAYS",
+    "APPROVE",
+    "REJECT",
+    "AskWhich",
+    "Decide",
+    "Decision",
+    "Mismatch",
+    "NoSuchRequest",
+    "NotAPrompt",
+    "NotPending",
+    "Shown",
+    "Target",
+    "choose",
+    "parse_decision",
+]
+
+_PHRASES: dict[Action, tuple[str, ...]] = {
     ALWAYS: (
         "always approve",
         "always allow",
@@ -101,13 +117,16 @@ class Decision:
         number: The request number named, if any.
     """
 
-    action: str
+    action: Action
     number: int | None = None
+
+    def decided(self) -> Decided:
+        """The decision it stands for (an "always" for this session, until revoked)."""
+        return Decided(self.action)
 
     def describe(self) -> str:
         """How the echo shows it ("approved #2")."""
-        verb = {APPROVE: "✅ approved", ALWAYS: "♾ always approved", REJECT: "❌ rejected"}
-        return verb[self.action] + (f" #{self.number}" if self.number else "")
+        return SHOWN[self.action] + (f" #{self.number}" if self.number else "")
 
 
 def _words(text: str) -> list[str]:

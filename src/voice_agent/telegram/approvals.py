@@ -27,6 +27,18 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import PendingPermission, Session, SessionManager
+from voice_agent.sessions.decisions import (
+    ALWAYS,
+    ANSWER,
+    APPROVE,
+    HOUR,
+    NOT_PENDING,
+    REJECT,
+    Decision,
+    Outcome,
+    Scope,
+    apply,
+)
 from voice_agent.sessions.permissions import ASK_USER_QUESTION, PERMISSION_MODES
 from voice_agent.store.open_prompts_table import OpenPrompt
 from voice_agent.telegram.approval_view import (
@@ -46,7 +58,7 @@ from voice_agent.telegram.render import render
 from voice_agent.telegram.roles import DECIDE, refusal
 from voice_agent.telegram.services import Where, services
 from voice_agent.telegram.topics import current
-from voice_agent.voice_commands import ALWAYS, APPROVE, Shown
+from voice_agent.voice_commands import Shown
 
 logger = logging.getLogger(__name__)
 
@@ -312,8 +324,10 @@ class ApprovalDesk:
         answers = answers_for(prompt.request, prompt.chosen)
         if answers is None:
             return True  # more questions to answer; the keyboard is refreshed by the caller
-        handler = prompt.session.permission_handler
-        return handler.answer_questions(prompt.request.request_id, answers, user_id=user_id)
+        decision = Decision(ANSWER, answers=answers)
+        return apply(
+            prompt.session.permission_handler, prompt.request, decision, user_id=user_id
+        ).done
 
     def decide(self, button: Button, chat_id: int, user_id: int | None, who: str) -> bool:
         """Carry out an Approve / Reject press, or an "Always" with its chosen scope.
@@ -335,54 +349,36 @@ class ApprovalDesk:
             prompt.decided_by = who
             return self._answer(prompt, scope, user_id)
         if button.kind is Kind.APPROVE:
-            return self.settle(request_id, chat_id, APPROVE, user_id, who)
-        if button.kind is Kind.SCOPE:
-            ttl = 3600.0 if scope.endswith("1") else None
-            project = scope.startswith("p")
-            return self.settle(request_id, chat_id, ALWAYS, user_id, who, ttl=ttl, project=project)
-        return self.settle(request_id, chat_id, "reject", user_id, who)
+            decision = Decision(APPROVE)
+        elif button.kind is Kind.SCOPE:
+            ttl = HOUR if scope.endswith("1") else None
+            decision = Decision(ALWAYS, Scope(project=scope.startswith("p"), ttl=ttl))
+        else:
+            decision = Decision(REJECT)
+        return self.settle(request_id, chat_id, decision, user_id, who).done
 
     def settle(
-        self,
-        request_id: str,
-        chat_id: int,
-        action: str,
-        user_id: int | None,
-        who: str,
-        *,
-        ttl: float | None = None,
-        project: bool = False,
-    ) -> bool:
+        self, request_id: str, chat_id: int, decision: Decision, user_id: int | None, who: str
+    ) -> Outcome:
         """Decide one request of this chat, however the decision came (button or words).
 
         Args:
             request_id: The request.
             chat_id: The chat the decision came from (another chat's request is refused).
-            action: ``approve``, ``always`` or ``reject`` (see :mod:`voice_agent.voice_commands`).
+            decision: What was decided (see :mod:`voice_agent.sessions.decisions`).
             user_id: Who decided.
             who: Their name, for the edited prompt.
-            ttl: For ``always``: seconds the rule lasts (None: until revoked).
-            project: For ``always``: the rule covers the whole project.
 
         Returns:
-            False when the request is finished, unknown or of another chat.
+            The outcome; not ``done`` when the request is finished, unknown or of
+            another chat.
         """
         prompt = self.live(request_id, chat_id)
         if prompt is None:
-            return False
-        handler = prompt.session.permission_handler
+            return NOT_PENDING
         prompt.decided_by = who
-        if action == APPROVE:
-            return handler.approve(request_id, user_id=user_id)
-        if action == ALWAYS:
-            rule = handler.sticky_approve(request_id, user_id=user_id, ttl=ttl, project=project)
-            return rule is not None
-        message = (
-            "Keep planning: the user did not approve the plan yet."
-            if (prompt.request.tool_name == "ExitPlanMode")
-            else None
-        )
-        return handler.deny(message, request_id=request_id, user_id=user_id)
+        handler = prompt.session.permission_handler
+        return apply(handler, prompt.request, decision, user_id=user_id)
 
 
 async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

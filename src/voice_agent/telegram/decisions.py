@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Message
 
+from voice_agent.sessions.decisions import NOT_PENDING, Outcome
 from voice_agent.telegram.approvals import Seen
 from voice_agent.telegram.roles import DECIDE, refusal
 from voice_agent.telegram.services import Services, Where
 from voice_agent.voice_commands import (
     AskWhich,
     Decide,
-    Decision,
     Mismatch,
     NoSuchRequest,
     NotAPrompt,
@@ -60,12 +60,12 @@ def _replied(svc: Services, where: Where, message: Message) -> Shown | NotAPromp
     return NotAPrompt() if seen is None else svc.desk.shown(seen, where.chat_id)
 
 
-def _outcome(target: Target, decision: Decision, done: bool) -> str:
-    """What to tell the person about ``target``."""
+def _outcome(target: Target, outcome: Outcome) -> str:
+    """What to tell the person about ``target``, decided with ``outcome``."""
     match target:
         case Decide(number=number):
-            if done:
-                return Decision(decision.action, number).describe()
+            if outcome.done:
+                return f"{outcome.text} #{number}"
             return f"#{number} is no longer pending; nothing was decided."
         case NotPending(number=number):
             which = f"#{number}" if number is not None else "That request"
@@ -125,8 +125,10 @@ async def decide_in_words(
         return True
     shown = [svc.desk.shown(s, where.chat_id) for s in seen]
     target = choose(decision, shown, replied)
-    done = isinstance(target, Decide) and svc.desk.settle(
-        target.key, where.chat_id, decision.action, where.user_id, who
+    outcome = (
+        svc.desk.settle(target.key, where.chat_id, decision.decided(), where.user_id, who)
+        if isinstance(target, Decide)
+        else NOT_PENDING
     )
-    await say(_outcome(target, decision, done))
+    await say(_outcome(target, outcome))
     return True

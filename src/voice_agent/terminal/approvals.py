@@ -1,6 +1,8 @@
 """Asking the person at the terminal about permission requests, one at a time.
 
-``on_request`` only queues a request (so the handler's timeout keeps running);
+What an answer means is :mod:`voice_agent.sessions.decisions` (the same as a
+button or a word on the phone). ``on_request`` only queues a request (so the
+handler's timeout keeps running);
 :meth:`ApprovalDesk.serve` asks the queued requests in order while a turn runs,
 and :meth:`ApprovalDesk.feed` hands it each line typed meanwhile. A request
 decided elsewhere (timed out, denied by an interrupt) stops being asked.
@@ -11,6 +13,15 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
+from voice_agent.sessions.decisions import (
+    ALWAYS,
+    APPROVE,
+    REJECT,
+    Action,
+    Decision,
+    apply,
+    is_plan,
+)
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.sessions.session import Session
 from voice_agent.terminal.approval_text import describe_request, printable
@@ -24,6 +35,9 @@ DENIED_BY_USER = "The user denied this at the terminal"
 INPUT_CLOSED = "No answer: the terminal's input was closed"
 
 Choice = Literal["yes", "no", "always"]
+_ACTIONS: dict[Choice, Action] = {"yes": APPROVE, "always": ALWAYS, "no": REJECT}
+_SAID = {APPROVE: "✓ allowed", REJECT: "✗ denied"}
+"""The terminal's words for a done decision (a plan's are the shared ones)."""
 
 
 def parse_answer(line: str) -> tuple[Choice, str] | None:
@@ -169,21 +183,20 @@ class ApprovalDesk:
     def _decide(
         self, session: Session, request: PendingPermission, choice: Choice, reason: str
     ) -> None:
-        handler = session.permission_handler
         request_id = request.request_id
         self._decided.add(request_id)
-        if choice == "yes":
-            done, said = handler.approve(request_id), "✓ allowed"
-        elif choice == "always":
-            rule = handler.sticky_approve(request_id)
-            done = rule is not None
-            said = f"✓ allowed, and from now on: {rule.describe() if rule else ''}"
-        else:
-            done = handler.deny(reason or DENIED_BY_USER, request_id=request_id)
-            said = "✗ denied"
-        if not done:
+        decision = Decision(_ACTIONS[choice], reason=reason)
+        handler = session.permission_handler
+        outcome = apply(handler, request, decision, rejected=DENIED_BY_USER)
+        if not outcome.done:
             self._decided.discard(request_id)
             said = "(already decided)"
+        elif is_plan(request):
+            said = outcome.text
+        elif outcome.rule is not None:
+            said = f"✓ allowed, and from now on: {outcome.rule.describe()}"
+        else:
+            said = _SAID[decision.action]
         self._console.line(said)
 
 
