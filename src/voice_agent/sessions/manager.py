@@ -22,7 +22,7 @@ from voice_agent.sessions.relay import PermissionRelay, RequestListener
 from voice_agent.sessions.restore import persist, restore, to_stored
 from voice_agent.sessions.session import Session, SessionBusy, SessionInfo
 from voice_agent.sessions.storage import SessionStorage
-from voice_agent.sessions.topics import TopicsMixin
+from voice_agent.sessions.topics import ForumTopics
 from voice_agent.sessions.turns import TurnRunner
 
 __all__ = ["Session", "SessionBusy", "SessionInfo", "SessionManager"]
@@ -32,13 +32,14 @@ logger = logging.getLogger(__name__)
 NotifyCallback = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 
 
-class SessionManager(TopicsMixin):
+class SessionManager:
     """Manages Claude Code sessions per chat with multi-session support.
 
     Attributes:
         sessions: Mapping of chat_id to dict of session_name to Session.
         active_sessions: Mapping of chat_id to active session name.
-        topics: Mapping of chat_id to (forum topic thread id to session name).
+        topics: The session of each forum topic (:class:`ForumTopics`, read as a
+            mapping of chat_id to (thread id to session name)).
         topic_titles: The known title of each bound forum topic, by (chat_id, thread id).
         default_cwd: Default working directory for new sessions.
         permission_timeout: Timeout for permission requests.
@@ -73,13 +74,18 @@ class SessionManager(TopicsMixin):
         """
         self.sessions: dict[int, dict[str, Session]] = {}
         self.active_sessions: dict[int, str] = {}
-        self.topics: dict[int, dict[int, str]] = {}
-        self.topic_titles: dict[tuple[int, int], str] = {}
         self.default_cwd = default_cwd
         self.permission_timeout = permission_timeout
         self.storage = storage
         self.agent = agent or AgentSettings()
         self.jail = jail or default_jail()
+        self.topics = ForumTopics(
+            self.sessions,
+            ensure_chat=self._ensure_general,
+            open_session=self._open_topic_session,
+            rename_session=self.rename_session,
+            table=storage.topics if storage is not None else None,
+        )
         self._runner = TurnRunner(self.agent)
         self.conversations = Conversations(self._runner, storage, self)
         self._notify_callbacks: dict[int, NotifyCallback] = {}
@@ -128,8 +134,6 @@ class SessionManager(TopicsMixin):
             sessions, active = restore(self.storage, self._new_session)
             self.sessions.update(sessions)
             self.active_sessions.update(active)
-            self.topics.update(self.storage.topics.all())
-            self.topic_titles.update(self.storage.topics.titles())
 
     def _persist_session(self, session: Session) -> None:
         """Persist a session to storage (never one that was closed or replaced)."""
@@ -163,6 +167,49 @@ class SessionManager(TopicsMixin):
             on_resolved: Awaited with ``(session, request)`` once it is decided or timed out.
         """
         self._relay.on_request, self._relay.on_resolved = on_request, on_resolved
+
+    # -- forum topics (the work is done by self.topics) --------------------------
+
+    @property
+    def topic_titles(self) -> dict[tuple[int, int], str]:
+        """The known title of each bound forum topic, by (chat_id, thread id)."""
+        return self.topics.titles
+
+    def topic_session(
+        self, chat_id: int, thread_id: int, title: str | None = None, cwd: str | None = None
+    ) -> Session:
+        """The session a forum topic works in (see :meth:`ForumTopics.topic_session`)."""
+        return self.topics.topic_session(chat_id, thread_id, title, cwd)
+
+    def new_topic_session(
+        self, chat_id: int, thread_id: int, name: str, cwd: str | None = None
+    ) -> Session:
+        """Start a new session for a topic (see :meth:`ForumTopics.new_topic_session`)."""
+        return self.topics.new_topic_session(chat_id, thread_id, name, cwd)
+
+    def bind_topic(self, chat_id: int, thread_id: int, name: str) -> Session | None:
+        """Make a topic work in an existing session (see :meth:`ForumTopics.bind_topic`)."""
+        return self.topics.bind_topic(chat_id, thread_id, name)
+
+    def retitle_topic(self, chat_id: int, thread_id: int, title: str) -> str | None:
+        """Follow a topic's new title (see :meth:`ForumTopics.retitle_topic`)."""
+        return self.topics.retitle_topic(chat_id, thread_id, title)
+
+    def topic_of(self, session: Session) -> int | None:
+        """The thread of a topic working in ``session`` (the first one), or None."""
+        return self.topics.topic_of(session)
+
+    def _ensure_general(self, chat_id: int) -> None:
+        """Give the chat its active session first, so the General topic keeps its own."""
+        if chat_id not in self.active_sessions:
+            self.get_or_create(chat_id)
+
+    def _open_topic_session(self, chat_id: int, name: str, cwd: str | None) -> Session:
+        """Start session ``name`` for a topic, not made active; one it replaces is closed."""
+        session, old = self._replace(chat_id, cwd, name, activate=False)
+        if old is not None:
+            self._close_later(old)
+        return session
 
     # -- sessions ----------------------------------------------------------------
 
@@ -361,7 +408,7 @@ class SessionManager(TopicsMixin):
         self.sessions[chat_id] = {(new_name if k == old_name else k): v for k, v in chat.items()}
         if self.active_sessions.get(chat_id) == old_name:
             self.active_sessions[chat_id] = new_name
-        self._rename_topics(chat_id, old_name, new_name)
+        self.topics.session_renamed(chat_id, old_name, new_name)
         return True
 
     def set_cwd(self, chat_id: int, cwd: str, name: str | None = None) -> Session:
@@ -405,7 +452,7 @@ class SessionManager(TopicsMixin):
             return None
         session = chat.pop(name)
         session.closed = True  # what its running turn reports from now on is not stored
-        self._unbind_session(chat_id, name)
+        self.topics.session_removed(chat_id, name)
         if self.storage:
             self.storage.delete_session(chat_id, name)
         if self.active_sessions.get(chat_id) == name:

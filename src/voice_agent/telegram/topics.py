@@ -50,7 +50,7 @@ def current_name(svc: Services, where: Where) -> str | None:
     """The name of the session ``where`` works in, without making one."""
     if where.thread_id is None:
         return svc.manager.get_active_session_name(where.chat_id)
-    return svc.manager.topics.get(where.chat_id, {}).get(where.thread_id)
+    return svc.manager.topics.session_name(where.chat_id, where.thread_id)
 
 
 def in_use(svc: Services, where: Where) -> Session | None:
