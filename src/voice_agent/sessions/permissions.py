@@ -28,7 +28,7 @@ from voice_agent.policy.jail import Jail, default_jail
 from voice_agent.policy.rules import TOOL_FIELD_NAMES, StickyApproval, derive_rule, find_matching
 from voice_agent.sessions.describe import summarize_input
 from voice_agent.sessions.pending import PendingPermission, PermissionState
-from voice_agent.sessions.sticky_rules import StickyRulesMixin
+from voice_agent.sessions.rules import SessionRules
 from voice_agent.store.records import AuditEntry
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class PermissionListener(Protocol):
         """A request was decided, timed out or cancelled."""
 
 
-class PermissionHandler(StickyRulesMixin):
+class PermissionHandler:
     """Handles permission requests for Claude SDK tool calls.
 
     Attributes:
@@ -83,7 +83,10 @@ class PermissionHandler(StickyRulesMixin):
             (front ends show a prompt with its ``request_id`` on the buttons).
         on_resolved: Async callback given each request once decided or timed out.
         listener: Told of every request; one object can serve many handlers.
-        sticky_approvals: Sticky approval rules for auto-approving.
+        sticky_approvals: Sticky approval rules for auto-approving (the session's
+            own: ``rules.session``).
+        rules: The session's sticky rules and the chat's project rules
+            (:class:`~voice_agent.sessions.rules.SessionRules`).
         cwd: The session's working directory, for the safe-call policy.
         extra_roots: Further directories whose files may be read without asking.
         permission_mode: ``default``, ``acceptEdits`` (edits inside cwd pass) or ``plan``.
@@ -146,18 +149,60 @@ class PermissionHandler(StickyRulesMixin):
         self._evaluated: OrderedDict[str, Verdict | None] = OrderedDict()
         self._evaluating = asyncio.Lock()
         self.check_timeout = CHECK_TIMEOUT
-        self._sticky: list[StickyApproval] | None = None  # read from the store on first use
+        self.rules = SessionRules(self, storage)
+
+    # -- sticky rules: one-line delegates to :attr:`rules` -----------------------
 
     @property
     def sticky_approvals(self) -> list[StickyApproval]:
         """Sticky approval rules for auto-approving (persisted with the session)."""
-        if self._sticky is None:
-            self._sticky = self._load_sticky()
-        return self._sticky
+        return self.rules.session
 
     @sticky_approvals.setter
     def sticky_approvals(self, rules: list[StickyApproval]) -> None:
-        self._sticky = rules
+        self.rules.session = rules
+
+    def project_rules(self) -> list[StickyApproval]:
+        """The chat's project-wide rules that cover this session's working directory."""
+        return self.rules.project()
+
+    def add_sticky_approval(self, rule: StickyApproval) -> StickyApproval:
+        """Add (and persist) a sticky rule unless an equal one exists.
+
+        Args:
+            rule: The rule to add.
+
+        Returns:
+            The rule now in force.
+        """
+        return self.rules.add(rule)
+
+    def get_sticky_approvals(self) -> list[StickyApproval]:
+        """Get all active sticky approvals.
+
+        Returns:
+            List of sticky approval rules.
+        """
+        return self.rules.list()
+
+    def clear_sticky_approvals(self) -> int:
+        """Clear all sticky approvals.
+
+        Returns:
+            Number of approvals cleared.
+        """
+        return self.rules.clear()
+
+    def remove_sticky_approval(self, index: int) -> StickyApproval | None:
+        """Remove a sticky approval by index.
+
+        Args:
+            index: Index of the approval to remove (0-based).
+
+        Returns:
+            The removed StickyApproval or None if index invalid.
+        """
+        return self.rules.remove(index)
 
     # -- pending requests ------------------------------------------------
 
@@ -289,7 +334,7 @@ class PermissionHandler(StickyRulesMixin):
             # One at a time, in arrival order, so that requests are asked in the order
             # Claude made them; the store is read here, on the loop, not in the thread.
             async with self._evaluating:
-                rules = [*self.sticky_approvals, *self.project_rules()]
+                rules = self.rules.in_force()
                 work = asyncio.to_thread(self._automatic_decision, tool_name, input_data, rules)
                 return await asyncio.wait_for(work, self.check_timeout)
         except Exception:
@@ -347,7 +392,7 @@ class PermissionHandler(StickyRulesMixin):
             tool_name: Name of the tool.
             input_data: Its input.
         """
-        rules = [*self.sticky_approvals, *self.project_rules()]
+        rules = self.rules.in_force()
         return find_matching(rules, tool_name, input_data, self.cwd)
 
     def _next_number(self) -> int:
@@ -501,7 +546,7 @@ class PermissionHandler(StickyRulesMixin):
             rule.expires_at = time.time() + ttl
         if project and self.cwd:
             rule.project = os.path.realpath(self.cwd)
-        self.add_sticky_approval(rule)
+        self.rules.add(rule)
         request.sticky = rule
         self._finish(request, PermissionState.APPROVED, user_id=user_id)
         return rule
