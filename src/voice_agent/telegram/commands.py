@@ -95,7 +95,7 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         lines.append("This topic works in this session.")
     if session.busy:
         lines.append("Working on a prompt now.")
-    queued = max(svc.workers.waiting(where.queue_key) - (1 if session.busy else 0), 0)
+    queued = max(svc.workers.queued_or_running(where.queue_key) - (1 if session.busy else 0), 0)
     if queued:
         lines.append(f"Queued prompts: {queued}")
     if others:

@@ -79,9 +79,13 @@ class ChatWorkers:
         self._running: dict[Hashable, Place] = {}
         self._tasks: dict[Hashable, asyncio.Task[None]] = {}
 
-    def waiting(self, key: Hashable) -> int:
-        """Jobs (and places still to be filled) queued or running for ``key``."""
+    def queued_or_running(self, key: Hashable) -> int:
+        """Jobs (and places still to be filled) queued for ``key``, plus the one running."""
         return len(self._queues.get(key, ())) + (1 if key in self._running else 0)
+
+    def waiting(self, key: Hashable) -> int:
+        """The old name of :meth:`queued_or_running` (it counts the running job too)."""
+        return self.queued_or_running(key)
 
     def ahead_of(self, key: Hashable, place: Place) -> int:
         """How many places of ``key`` come before ``place`` (0 when it runs or is gone)."""
@@ -115,7 +119,7 @@ class ChatWorkers:
         Returns:
             How many jobs were ahead of it (0: it starts now).
         """
-        ahead = self.waiting(key)
+        ahead = self.queued_or_running(key)
         self.reserve(key).fill(job)
         return ahead
 
