@@ -683,3 +683,34 @@ class SessionManager:
     async def aclose(self) -> None:
         """Close every Claude Code client; call before the event loop ends."""
         await self.conversations.aclose()
+
+    # -- queries for front ends ---------------------------------------------------
+
+    def sessions_of(self, chat_id: int) -> dict[str, Session]:
+        """A chat's sessions by name (a copy: changing it changes nothing here).
+
+        Args:
+            chat_id: Telegram chat ID.
+        """
+        return dict(self.sessions.get(chat_id, {}))
+
+    def count(self, chat_id: int) -> int:
+        """How many sessions a chat has.
+
+        Args:
+            chat_id: Telegram chat ID.
+        """
+        return len(self.sessions.get(chat_id, {}))
+
+    def session_by_key(self, chat_id: int, key: str) -> Session | None:
+        """The session of a chat whose key, as text, is ``key`` (as buttons carry it).
+
+        Args:
+            chat_id: Telegram chat ID.
+            key: The session's key as text.
+
+        Returns:
+            The session, or None when the chat has no such session (closed since).
+        """
+        chat = self.sessions.get(chat_id, {})
+        return next((s for s in chat.values() if str(s.key) == key), None)

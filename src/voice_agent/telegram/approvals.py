@@ -40,7 +40,6 @@ from voice_agent.sessions.decisions import (
     apply,
 )
 from voice_agent.sessions.permissions import ASK_USER_QUESTION, PERMISSION_MODES
-from voice_agent.store.open_prompts_table import OpenPrompt
 from voice_agent.telegram.approval_view import (
     Attachment,
     Choices,
@@ -57,6 +56,7 @@ from voice_agent.telegram.diff_image import diff_png
 from voice_agent.telegram.render import render
 from voice_agent.telegram.roles import DECIDE, refusal
 from voice_agent.telegram.services import Where, services
+from voice_agent.telegram.state.open_prompts import OpenPrompt, OpenPromptsTable
 from voice_agent.telegram.topics import current
 from voice_agent.voice_commands import Shown
 
@@ -112,6 +112,8 @@ class ApprovalDesk:
                 session without a turn uses its topic, if it has one.
         """
         self._manager = manager
+        storage = manager.storage
+        self._open_prompts = OpenPromptsTable(storage.database) if storage is not None else None
         self._bot: Bot | None = None
         self._prompts: dict[str, _Prompt] = {}
         self._messages: dict[tuple[int, int], Seen] = {}
@@ -133,7 +135,7 @@ class ApprovalDesk:
                 then denied).
         """
         assert self._bot is not None
-        several = len(self._manager.sessions.get(session.chat_id, {})) > 1
+        several = self._manager.count(session.chat_id) > 1
         label = session.name if several else ""
         asking = request.tool_name == ASK_USER_QUESTION
         view = None if asking else prompt_view(request, session.cwd, label)
@@ -161,8 +163,8 @@ class ApprovalDesk:
         self._remember(session.chat_id, prompt.message.message_id, seen)
         if attached is not None:
             self._remember(session.chat_id, attached.message_id, seen)
-        if self._manager.storage is not None:
-            self._manager.storage.open_prompts.add(
+        if self._open_prompts is not None:
+            self._open_prompts.add(
                 OpenPrompt(request.request_id, session.chat_id, prompt.message.message_id, markdown)
             )
         await self._send_picture(session, request, prompt.message)
@@ -277,8 +279,8 @@ class ApprovalDesk:
             # Kept in open_prompts: the next start marks it lapsed.
             logger.warning("could not update approval prompt %s: %s", request.request_id, error)
             return
-        if self._manager.storage is not None:
-            self._manager.storage.open_prompts.remove(request.request_id)
+        if self._open_prompts is not None:
+            self._open_prompts.remove(request.request_id)
 
     async def mark_lapsed(self) -> int:
         """At start-up: edit prompts left from the last run to say they lapsed.
@@ -290,9 +292,9 @@ class ApprovalDesk:
             How many prompts were marked.
         """
         assert self._bot is not None
-        if self._manager.storage is None:
+        if self._open_prompts is None:
             return 0
-        lapsed = self._manager.storage.open_prompts.take_all()
+        lapsed = self._open_prompts.take_all()
         for old in lapsed:
             self._remember(old.chat_id, old.message_id, Seen(old.request_id, None))
             chunk = render(f"{old.text}\n{LAPSED}")[0]
@@ -443,11 +445,6 @@ def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
-def find_session(svc_sessions: dict[str, Session], key: str) -> Session | None:
-    """The session of a chat whose key (as text) is ``key``."""
-    return next((s for s in svc_sessions.values() if str(s.key) == key), None)
-
-
 async def approvals_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/approvals — list sticky rules with revoke buttons."""
     session = current(services(context), Where.of(update))
@@ -463,9 +460,8 @@ async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     button = decode(query.data)
     where = Where.of(update)
     svc = services(context)
-    chat_sessions = svc.manager.sessions.get(where.chat_id, {})
     key, _, rule_id = (button.arg if button else "").partition(":")
-    session = find_session(chat_sessions, key)
+    session = svc.manager.session_by_key(where.chat_id, key)
     if button is None or session is None:
         await query.answer("That session is gone.")
         return

@@ -89,7 +89,7 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     where = Where.of(update)
     svc = services(context)
     session = current(svc, where)
-    others = len(svc.manager.sessions.get(where.chat_id, {})) - 1
+    others = svc.manager.count(where.chat_id) - 1
     lines = [session.get_status()]
     if where.thread_id is not None:
         lines.append("This topic works in this session.")

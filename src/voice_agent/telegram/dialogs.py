@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 from claude_agent_sdk import get_session_info, list_sessions
@@ -11,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from voice_agent.sessions import Session
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.services import Where, services
 from voice_agent.telegram.topics import current, current_name, in_use, start_new, use
@@ -21,16 +23,14 @@ RESUME_CHOICES = 8
 
 
 def sessions_view(
-    chat_sessions: dict[str, object], active: str | None
+    chat_sessions: Mapping[str, Session], active: str | None
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The /sessions text and keyboard for a chat's sessions."""
     lines = ["Sessions:"] if chat_sessions else ["No sessions yet; send a prompt or /new."]
     rows = []
     for name, session in chat_sessions.items():
         mark = "▶️" if name == active else "▫️"
-        cwd = getattr(session, "cwd", "")
-        count = getattr(session, "message_count", 0)
-        lines.append(f"{mark} {name} — {cwd} ({count} messages)")
+        lines.append(f"{mark} {name} — {session.cwd} ({session.message_count} messages)")
         row = []
         if name != active:
             row.append(InlineKeyboardButton(f"➡️ {name}", callback_data=encode(Kind.SWITCH, name)))
@@ -44,9 +44,7 @@ async def sessions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """/sessions — the sessions dialog."""
     where = Where.of(update)
     svc = services(context)
-    text, markup = sessions_view(
-        dict(svc.manager.sessions.get(where.chat_id, {})), current_name(svc, where)
-    )
+    text, markup = sessions_view(svc.manager.sessions_of(where.chat_id), current_name(svc, where))
     assert update.effective_message is not None
     await update.effective_message.reply_text(text, reply_markup=markup)
 
@@ -87,9 +85,7 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     elif button.kind is Kind.CLOSE_YES:
         closed = await manager.close_session_async(where.chat_id, button.arg)
         note = f"Closed {button.arg}." if closed else f"No session {button.arg}."
-    text, markup = sessions_view(
-        dict(manager.sessions.get(where.chat_id, {})), current_name(svc, where)
-    )
+    text, markup = sessions_view(manager.sessions_of(where.chat_id), current_name(svc, where))
     try:
         await query.edit_message_text(f"{note}\n\n{text}".strip(), reply_markup=markup)
     except TelegramError as error:

@@ -25,7 +25,6 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from voice_agent.router import route
 from voice_agent.sessions import ImageAttachment
 from voice_agent.sessions.image import MAX_IMAGE_BYTES, ImageError
-from voice_agent.telegram.approvals import find_session
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
@@ -310,8 +309,7 @@ async def on_stop_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     button = decode(query.data)
     where = Where.of(update)
     manager = services(context).manager
-    chat_sessions = manager.sessions.get(where.chat_id, {})
-    session = find_session(chat_sessions, button.arg) if button is not None else None
+    session = manager.session_by_key(where.chat_id, button.arg) if button is not None else None
     stopped = session is not None and await manager.interrupt(where.chat_id, session.name)
     await query.answer("Stopping…" if stopped else "Nothing is running.")
 

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 def session_label(svc: Services, session: Session) -> str:
     """The session's name when its chat has more than one session, else ""."""
-    return session.name if len(svc.manager.sessions.get(session.chat_id, {})) > 1 else ""
+    return session.name if svc.manager.count(session.chat_id) > 1 else ""
 
 
 CONTEXT_WINDOW = 200_000
