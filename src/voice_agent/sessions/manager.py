@@ -498,7 +498,10 @@ class SessionManager:
         return True
 
     async def delete_session_async(self, chat_id: int) -> bool:
-        """Delete the active session asynchronously (legacy compatibility).
+        """Close the chat's *active* session, whichever it is (the seed's name).
+
+        Same as :meth:`close_session_async` with the active session's name; kept
+        for compatibility. The chat's other sessions stay.
 
         Args:
             chat_id: Telegram chat ID.
@@ -509,7 +512,10 @@ class SessionManager:
         return await self.close_session_async(chat_id, self._get_active_session_name(chat_id))
 
     def delete_session(self, chat_id: int) -> bool:
-        """Delete the active session synchronously (legacy compatibility).
+        """Close the chat's *active* session, whichever it is (the seed's name).
+
+        Same as :meth:`close_session` with the active session's name; kept for
+        compatibility. The chat's other sessions stay.
 
         Args:
             chat_id: Telegram chat ID.

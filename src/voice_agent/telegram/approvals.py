@@ -123,10 +123,6 @@ class ApprovalDesk:
         """Use ``bot`` to send prompts."""
         self._bot = bot
 
-    def pending_prompts(self) -> list[PendingPermission]:
-        """Requests with a prompt on screen, oldest first."""
-        return [p.request for p in self._prompts.values()]
-
     async def on_request(self, session: Session, request: PendingPermission) -> None:
         """Send the approval prompt for a new request (after its details file, if any).
 
