@@ -29,10 +29,8 @@ from pathlib import Path
 
 from voice_agent.store import legacy
 from voice_agent.store.audit_table import AuditLog
-from voice_agent.store.chat_settings_table import ChatSettingsTable
 from voice_agent.store.database import Database, StorageError
 from voice_agent.store.lock import StoreInUse, StoreLock
-from voice_agent.store.open_prompts_table import OpenPromptsTable
 from voice_agent.store.owners_table import OwnersTable
 from voice_agent.store.records import ChatStoredState, StoredSession
 from voice_agent.store.sticky_table import StickyRuleTable
@@ -87,9 +85,7 @@ class SessionStorage:
         self.sticky = StickyRuleTable(self._db)
         self.audit = AuditLog(self._db)
         self.owners = OwnersTable(self._db)
-        self.chat_settings = ChatSettingsTable(self._db)
         self.usage = UsageTable(self._db)
-        self.open_prompts = OpenPromptsTable(self._db)
         self.topics = TopicsTable(self._db)
         self._lock = StoreLock(self.db_path)
         self._closed = False
@@ -103,6 +99,11 @@ class SessionStorage:
     def schema_version(self) -> int:
         """The number of schema migrations applied to the database."""
         return self._db.schema_version
+
+    @property
+    def database(self) -> Database:
+        """The open database, for tables kept by a front end (``telegram.state``)."""
+        return self._db
 
     @property
     def closed(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from telegram import Update
@@ -13,6 +14,7 @@ from telegram.ext import ContextTypes
 from voice_agent.access import AccessGate
 from voice_agent.config import Settings
 from voice_agent.sessions import SessionManager
+from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.workers import ChatWorkers
 
 if TYPE_CHECKING:
@@ -51,14 +53,19 @@ class Services:
         """Whether answers to voice notes are also spoken in this chat."""
         return self._chat_flag(chat_id, "voice_replies", self.settings.voice_replies)
 
-    def _chat_flag(self, chat_id: int, key: str, default: bool) -> bool:
+    @cached_property
+    def chat_settings(self) -> ChatSettingsTable | None:
+        """Each chat's preferences, on the store's database (None without a store)."""
         storage = self.manager.storage
-        stored = storage.chat_settings.get(chat_id, key) if storage else None
+        return ChatSettingsTable(storage.database) if storage is not None else None
+
+    def _chat_flag(self, chat_id: int, key: str, default: bool) -> bool:
+        stored = self.chat_settings.get(chat_id, key) if self.chat_settings else None
         return default if stored is None else stored == "on"
 
     def _set_chat_flag(self, chat_id: int, key: str, on: bool) -> None:
-        if self.manager.storage is not None:
-            self.manager.storage.chat_settings.set(chat_id, key, "on" if on else "off")
+        if self.chat_settings is not None:
+            self.chat_settings.set(chat_id, key, "on" if on else "off")
 
     def footer_on(self, chat_id: int) -> bool:
         """Whether answers in this chat end with the time, tokens and cost footer."""
