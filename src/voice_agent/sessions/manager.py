@@ -208,13 +208,13 @@ class SessionManager:
         """Start session ``name`` for a topic, not made active; one it replaces is closed."""
         session, old = self._replace(chat_id, cwd, name, activate=False)
         if old is not None:
-            self._close_later(old)
+            self.conversations.close_later(old)
         return session
 
     # -- sessions ----------------------------------------------------------------
 
-    def _get_active_session_name(self, chat_id: int) -> str:
-        """Get the active session name for a chat, defaulting to "main"."""
+    def _active_name_or_main(self, chat_id: int) -> str:
+        """The chat's active session name; "main" when it has none yet."""
         return self.active_sessions.get(chat_id, "main")
 
     def get_or_create(
@@ -233,12 +233,12 @@ class SessionManager:
         chat = self.sessions.setdefault(chat_id, {})
         if chat_id not in self.active_sessions:
             self.active_sessions[chat_id] = "main"
-        session_name = name or self._get_active_session_name(chat_id)
+        session_name = name or self._active_name_or_main(chat_id)
         if session_name not in chat:
             session = self._new_session(chat_id, session_name, cwd or self.default_cwd)
             chat[session_name] = session
             self._persist_session(session)
-            if session_name == self._get_active_session_name(chat_id):
+            if session_name == self._active_name_or_main(chat_id):
                 self._set_active(chat_id, session_name)
         return chat[session_name]
 
@@ -304,7 +304,7 @@ class SessionManager:
         """
         session, old = self._replace(chat_id, cwd, name)
         if old is not None:
-            self._close_later(old)
+            self.conversations.close_later(old)
         return session
 
     def get(self, chat_id: int, name: str | None = None) -> Session | None:
@@ -320,7 +320,7 @@ class SessionManager:
         chat = self.sessions.get(chat_id)
         if chat is None:
             return None
-        return chat.get(name or self._get_active_session_name(chat_id))
+        return chat.get(name or self._active_name_or_main(chat_id))
 
     def list_sessions(self, chat_id: int) -> list[SessionInfo]:
         """List all sessions for a chat.
@@ -331,7 +331,7 @@ class SessionManager:
         Returns:
             List of SessionInfo objects.
         """
-        active = self._get_active_session_name(chat_id)
+        active = self._active_name_or_main(chat_id)
         return [
             SessionInfo(s.name, s.message_count, s.cwd, s.name == active)
             for s in self.sessions.get(chat_id, {}).values()
@@ -346,7 +346,7 @@ class SessionManager:
         Returns:
             Active session name or None if no sessions.
         """
-        return self._get_active_session_name(chat_id) if chat_id in self.sessions else None
+        return self._active_name_or_main(chat_id) if chat_id in self.sessions else None
 
     def switch_session(self, chat_id: int, name: str) -> Session | None:
         """Switch to a different session.
@@ -494,7 +494,7 @@ class SessionManager:
         session = self._remove_session(chat_id, name)
         if session is None:
             return False
-        self._close_later(session)
+        self.conversations.close_later(session)
         return True
 
     async def delete_session_async(self, chat_id: int) -> bool:
@@ -509,7 +509,7 @@ class SessionManager:
         Returns:
             True if session was deleted, False if not found.
         """
-        return await self.close_session_async(chat_id, self._get_active_session_name(chat_id))
+        return await self.close_session_async(chat_id, self._active_name_or_main(chat_id))
 
     def delete_session(self, chat_id: int) -> bool:
         """Close the chat's *active* session, whichever it is (the seed's name).
@@ -523,7 +523,7 @@ class SessionManager:
         Returns:
             True if session was deleted, False if not found.
         """
-        return self.close_session(chat_id, self._get_active_session_name(chat_id))
+        return self.close_session(chat_id, self._active_name_or_main(chat_id))
 
     def set_claude_session_id(
         self, chat_id: int, session_id: str | None, name: str | None = None
@@ -681,10 +681,6 @@ class SessionManager:
     def live_clients(self) -> int:
         """How many Claude Code processes are alive now."""
         return self.conversations.live_clients
-
-    def _close_later(self, session: Session) -> None:
-        """Close a session's client in a tracked task (awaited by :meth:`aclose`)."""
-        self.conversations.close_later(session)
 
     async def aclose(self) -> None:
         """Close every Claude Code client; call before the event loop ends."""
