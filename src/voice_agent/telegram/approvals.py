@@ -468,7 +468,7 @@ async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await query.answer(refused, show_alert=True)
         return
     handler = session.permission_handler
-    storage = services(context).manager.storage
+    storage = svc.manager.storage
     project_ids = {r.rule_id for r in handler.project_rules()}
     if button.kind is Kind.REVOKE_ALL:
         count = handler.clear_sticky_approvals()

@@ -59,11 +59,8 @@ def _prompt_job(
     return job
 
 
-async def _queue(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, job: Job, place: Place | None
-) -> None:
+async def _queue(svc: Services, update: Update, job: Job, place: Place | None) -> None:
     """Put ``job`` in the chat's (or topic's) queue, or at ``place``; say if it must wait."""
-    svc = services(context)
     where = Where.of(update)
     message = update.effective_message
     if is_new_topic(svc, where) and message is not None:
@@ -80,8 +77,9 @@ async def _queue(
 
 
 async def enqueue(
+    svc: Services,
+    bot: Bot,
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
     prompt: str,
     images: list[ImageAttachment] | None = None,
     *,
@@ -91,17 +89,17 @@ async def enqueue(
     """Queue a prompt for the chat's (or topic's) session, telling the user if it must wait.
 
     Args:
+        svc: The shared state.
+        bot: The bot that answers.
         update: The update the prompt came in.
-        context: The handler context.
         prompt: The prompt text.
         images: Images sent with it.
         spoken: Whether it came as a voice note (the answer may be spoken too).
         place: The place in the queue the message took when it arrived (a voice
             note); None queues it at the end now.
     """
-    svc = services(context)
-    job = _prompt_job(context.bot, svc, Where.of(update), prompt, images, spoken)
-    await _queue(update, context, job, place)
+    job = _prompt_job(bot, svc, Where.of(update), prompt, images, spoken)
+    await _queue(svc, update, job, place)
 
 
 def _command_name(text: str) -> str | None:
@@ -140,8 +138,9 @@ def command_refusal(svc: Services, where: Where, text: str) -> str | None:
 
 
 async def send_words(
+    svc: Services,
+    bot: Bot,
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
     text: str,
     *,
     spoken: bool = False,
@@ -155,13 +154,13 @@ async def send_words(
     it was sent.
 
     Args:
+        svc: The shared state.
+        bot: The bot that answers.
         update: The update the message came in.
-        context: The handler context.
         text: What was typed, or the transcript.
         spoken: Whether it came as a voice note.
         place: The place the message took in the queue on arrival (a voice note).
     """
-    svc = services(context)
     where = Where.of(update)
     message = update.effective_message
     target = route(text, svc.settings.projects)
@@ -175,9 +174,8 @@ async def send_words(
         return
     project = target.project
     if project is None:
-        await enqueue(update, context, prompt or text, spoken=spoken, place=place)
+        await enqueue(svc, bot, update, prompt or text, spoken=spoken, place=place)
         return
-    bot = context.bot
 
     async def switch_then_prompt() -> None:
         session = await switch_project(svc, where, project)
@@ -192,7 +190,7 @@ async def send_words(
         else:
             await bot.send_message(where.chat_id, said, message_thread_id=where.thread_id)
 
-    await _queue(update, context, switch_then_prompt, place)
+    await _queue(svc, update, switch_then_prompt, place)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -218,7 +216,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for question in svc.voice.drop_drafts(where.queue_key):
         with contextlib.suppress(TelegramError):
             await question.edit_text("🎙 Replaced by your typed text.")
-    await send_words(update, context, message.text)
+    await send_words(svc, context.bot, update, message.text)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -231,11 +229,12 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if entity is not None and entity.offset == 0:
         command = text[: entity.length].split("@", 1)[0]  # "/compact@my_bot" -> "/compact"
         text = command + text[entity.length :]
-    refused = command_refusal(services(context), Where.of(update), text)
+    svc = services(context)
+    refused = command_refusal(svc, Where.of(update), text)
     if refused is not None:
         await message.reply_text(refused)
         return
-    await enqueue(update, context, text)
+    await enqueue(svc, context.bot, update, text)
 
 
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -251,7 +250,8 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         )
         return
     where = Where.of(update)
-    session = current(services(context), where)
+    svc = services(context)
+    session = current(svc, where)
     try:
         data = bytes(await (await context.bot.get_file(document.file_id)).download_as_bytearray())
         name = document.file_name or "file"
@@ -262,7 +262,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await message.reply_text(f"📎 Saved as {relative} in {session.name}.")
     note = f"I sent you the file {relative} ({len(data)} bytes)."
     prompt = f"{note}\n\n{message.caption}" if message.caption else note
-    await enqueue(update, context, prompt)
+    await enqueue(svc, context.bot, update, prompt)
 
 
 async def _download_image(message: Message, svc: Services) -> ImageAttachment | None:
@@ -296,10 +296,11 @@ async def on_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None:
         return
-    image = await _download_image(message, services(context))
+    svc = services(context)
+    image = await _download_image(message, svc)
     if image is not None:
         prompt = message.caption or "What do you see in this image?"
-        await enqueue(update, context, prompt, [image])
+        await enqueue(svc, context.bot, update, prompt, [image])
 
 
 async def on_stop_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

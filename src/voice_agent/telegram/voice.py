@@ -26,7 +26,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -166,14 +166,15 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     seen = seen_now(svc, where, message)  # what was on screen when the note was sent
     place = svc.workers.reserve(where.queue_key)  # before any await: what comes next waits
     try:
-        await _hear(update, context, message, media[:2], where, seen, place)
+        await _hear(svc, context.bot, update, message, media[:2], where, seen, place)
     finally:
         place.release()  # nothing to run there (a decision, an error…): the queue goes on
 
 
 async def _hear(
+    svc: Services,
+    bot: Bot,
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
     message: Message,
     media: tuple[str, str],
     where: Where,
@@ -181,17 +182,16 @@ async def _hear(
     place: Place,
 ) -> None:
     """Transcribe the note, then decide, ask, or send the words to ``place`` in the queue."""
-    svc = services(context)
     desk = svc.voice
     file_id, mime = media
     if is_new_topic(svc, where):
         await introduce_topic(message, svc, where)
     session = current(svc, where)
     try:
-        await context.bot.send_chat_action(
+        await bot.send_chat_action(
             where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id
         )
-        audio = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
+        audio = bytes(await (await bot.get_file(file_id)).download_as_bytearray())
         vocabulary = vocabulary_for(session.cwd, extra=[*svc.settings.projects, session.name])
         transcript = await desk.transcribe(audio, mime, vocabulary)
     except SpeechError as error:
@@ -225,7 +225,7 @@ async def _hear(
         await _ask_to_confirm(message, desk, where, transcript.text)
         return
     await _reply(message, transcript.text)
-    await send_words(update, context, transcript.text, spoken=True, place=place)
+    await send_words(svc, bot, update, transcript.text, spoken=True, place=place)
 
 
 async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -233,7 +233,8 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     query = update.callback_query
     assert query is not None
     button = decode(query.data)
-    desk = services(context).voice
+    svc = services(context)
+    desk = svc.voice
     draft = desk.drafts.pop(button.arg, None) if button is not None else None
     if button is None or draft is None or draft[0] != Where.of(update).queue_key:
         await query.answer("That transcript is no longer waiting.")
@@ -247,7 +248,7 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         logger.debug("could not update the transcript question: %s", error)
     await query.answer()
     if sending:  # it gave up its place when it asked; it joins the queue now
-        await send_words(update, context, text, spoken=True)
+        await send_words(svc, context.bot, update, text, spoken=True)
 
 
 async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
