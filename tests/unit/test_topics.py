@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from voice_agent.sessions import SessionManager, SessionStorage
-from voice_agent.sessions.topics import topic_session_name
+from voice_agent.sessions.topics import ForumTopics, topic_session_name
 
 FORUM = -100777
 
@@ -109,3 +109,16 @@ def test_untitled_or_shared_topic_sessions(store_path: Path) -> None:
     manager.bind_topic(FORUM, 8, "docs")  # two topics share it now
     assert manager.retitle_topic(FORUM, 7, "Guides") is None
     assert manager.retitle_topic(FORUM, 99, "Nothing bound") is None
+
+
+def test_topics_are_an_object_the_manager_holds(store_path: Path) -> None:
+    """``manager.topics`` is a ForumTopics, not a mixin of the manager."""
+    manager = _manager(store_path)
+    assert isinstance(manager.topics, ForumTopics)
+    assert ForumTopics not in type(manager).__mro__
+    assert not [c.__name__ for c in type(manager).__mro__ if c.__name__.endswith("Mixin")]
+    api = manager.topic_session(FORUM, 5, "API")
+    assert manager.topics.session_name(FORUM, 5) == api.name == "api"
+    assert manager.topics.session_name(FORUM, 6) is None
+    assert dict(manager.topics) == {FORUM: {5: "api"}}
+    assert manager.topic_titles is manager.topics.titles
