@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Message
 
 from voice_agent.sessions.decisions import NOT_PENDING, Outcome
-from voice_agent.telegram.approvals import Seen
+from voice_agent.telegram.approval_desk import Seen
 from voice_agent.telegram.roles import DECIDE, refusal
 from voice_agent.telegram.services import Services, Where
 from voice_agent.voice_commands import (

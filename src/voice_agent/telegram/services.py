@@ -6,7 +6,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -14,13 +13,11 @@ from telegram.ext import ContextTypes
 from voice_agent.access import AccessGate
 from voice_agent.config import Settings
 from voice_agent.sessions import SessionManager
+from voice_agent.speech.tts import EspeakTTS
+from voice_agent.telegram.approval_desk import ApprovalDesk
 from voice_agent.telegram.state.chat_settings import ChatSettingsTable
+from voice_agent.telegram.voice_desk import VoiceDesk
 from voice_agent.telegram.workers import ChatWorkers
-
-if TYPE_CHECKING:
-    from voice_agent.speech.tts import EspeakTTS
-    from voice_agent.telegram.approvals import ApprovalDesk
-    from voice_agent.telegram.voice import VoiceDesk
 
 SERVICES_KEY = "voice_agent"
 

@@ -19,11 +19,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from collections.abc import Hashable
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
@@ -31,56 +28,21 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from voice_agent.speech import registry
-from voice_agent.speech.base import SpeechError, SpeechSettings, SpeechToText, Transcript
+from voice_agent.speech.base import SpeechError
 from voice_agent.speech.vocabulary import vocabulary_for
-from voice_agent.telegram.approvals import Seen
+from voice_agent.telegram.approval_desk import Seen
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.decisions import decide_in_words, seen_now
 from voice_agent.telegram.prompts import send_words
 from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
+from voice_agent.telegram.voice_desk import VoiceDesk as VoiceDesk
 from voice_agent.telegram.workers import Place
 
 logger = logging.getLogger(__name__)
 
 MIC = "🎙 "
-
-
-@dataclass
-class VoiceDesk:
-    """The speech engine (made on first use) and transcripts waiting for Send / Cancel.
-
-    Attributes:
-        settings: How to transcribe.
-        low_confidence: Below this engine confidence, ask before sending.
-        drafts: Unsure transcripts by token: (the chat's or topic's queue key, text,
-            the question's message).
-    """
-
-    settings: SpeechSettings
-    low_confidence: float = 0.4
-    drafts: dict[str, tuple[Hashable, str, Message | None]] = field(default_factory=dict)
-    _engine: SpeechToText | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def engine(self) -> SpeechToText:
-        """The speech-to-text backend (created once)."""
-        if self._engine is None:
-            self._engine = registry.create(self.settings)
-        return self._engine
-
-    async def transcribe(self, audio: bytes, mime: str, vocabulary: list[str]) -> Transcript:
-        """Transcribe one note at a time (the local model uses every core it is given)."""
-        async with self._lock:
-            return await self.engine().transcribe(audio, mime, vocabulary=vocabulary)
-
-    def drop_drafts(self, key: Hashable) -> list[Message]:
-        """Forget a chat's (or topic's) unsure transcripts; returns their question messages."""
-        tokens = [t for t, (place, _, _) in self.drafts.items() if place == key]
-        messages = [self.drafts.pop(t)[2] for t in tokens]
-        return [m for m in messages if m is not None]
 
 
 def _media(message: Message) -> tuple[str, str, float | None, int | None] | None:
