@@ -20,6 +20,7 @@ from voice_agent.sessions.decisions import (
     Scope,
     apply,
 )
+from voice_agent.telegram.approval_view import outcome_line
 from voice_agent.terminal.approvals import DENIED_BY_USER
 
 Asked = tuple[PermissionHandler, PendingPermission, "asyncio.Task[tuple[bool, str | None]]"]
@@ -97,3 +98,14 @@ async def test_answers_fit_only_a_question(project: Path) -> None:
     assert not apply(handler, request, Decision(ANSWER, answers={"Which?": "A"})).done
     assert apply(handler, request, Decision(APPROVE)).done
     await task
+
+
+async def test_the_phone_shows_a_plan_outcome_in_the_same_words(project: Path) -> None:
+    handler, request, task = await ask(project, "ExitPlanMode", {"plan": "1. test"})
+    apply(handler, request, Decision(REJECT))
+    await task
+    assert outcome_line(request, "Ann") == "✏️ *Keep planning* by Ann"
+    handler, request, task = await ask(project, "ExitPlanMode", {"plan": "1. test"})
+    apply(handler, request, Decision(APPROVE))
+    await task
+    assert outcome_line(request, "Ann") == "✅ *Plan approved* by Ann"

@@ -20,6 +20,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from voice_agent.sessions.decisions import KEEP_PLANNING, is_plan
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.telegram.callbacks import Kind, encode
 from voice_agent.telegram.render import utf16_len
@@ -289,7 +290,7 @@ def outcome_line(request: PendingPermission, who: str = "") -> str:
     if request.state is PermissionState.APPROVED and request.sticky is not None:
         return f"♾ *Always approved*{by}: {request.sticky.describe()}"
     if request.state is PermissionState.APPROVED:
-        return f"✅ *Approved*{by}"
+        return f"✅ *Plan approved*{by}" if is_plan(request) else f"✅ *Approved*{by}"
     if request.state is PermissionState.TIMEOUT:
         return "⌛ *Timed out* — denied"
     reason = request.deny_message or "denied"
@@ -297,6 +298,9 @@ def outcome_line(request: PendingPermission, who: str = "") -> str:
         return f"❌ *Rejected*{by}"
     if reason in NOT_RUN:
         return f"⏹ *Not run*: {NOT_RUN[reason]}"
+    if is_plan(request) and reason.startswith(KEEP_PLANNING):
+        told = reason.removeprefix(KEEP_PLANNING).strip()
+        return f"✏️ *Keep planning*{by}" + (f": {told}" if told else "")
     return f"❌ *Denied*{by}: {reason}"
 
 
