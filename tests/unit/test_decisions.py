@@ -21,7 +21,7 @@ from voice_agent.sessions.decisions import (
     apply,
 )
 from voice_agent.telegram.approval_view import outcome_line
-from voice_agent.terminal.approvals import DENIED_BY_USER
+from voice_agent.terminal.approvals import DENIED_BY_USER, parse_answer, to_decision
 
 Asked = tuple[PermissionHandler, PendingPermission, "asyncio.Task[tuple[bool, str | None]]"]
 
@@ -109,3 +109,14 @@ async def test_the_phone_shows_a_plan_outcome_in_the_same_words(project: Path) -
     apply(handler, request, Decision(APPROVE))
     await task
     assert outcome_line(request, "Ann") == "✅ *Plan approved* by Ann"
+
+
+def test_the_terminal_names_the_scope_of_always() -> None:
+    assert parse_answer("a") == ("always", "")
+    assert parse_answer("always project 1h") == ("always", "project 1h")
+    assert parse_answer("a somewhere") is None
+    assert to_decision("always", "") == Decision(ALWAYS)
+    assert to_decision("always", "p") == Decision(ALWAYS, Scope(project=True))
+    assert to_decision("always", "1h") == Decision(ALWAYS, Scope(ttl=HOUR))
+    assert to_decision("no", "use tmp") == Decision(REJECT, reason="use tmp")
+    assert to_decision("yes", "") == Decision(APPROVE)

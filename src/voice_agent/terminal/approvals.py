@@ -16,9 +16,11 @@ from typing import Literal
 from voice_agent.sessions.decisions import (
     ALWAYS,
     APPROVE,
+    HOUR,
     REJECT,
     Action,
     Decision,
+    Scope,
     apply,
     is_plan,
 )
@@ -28,7 +30,7 @@ from voice_agent.terminal.approval_text import describe_request, printable
 from voice_agent.terminal.render import Console
 from voice_agent.visible import reveal
 
-__all__ = ["PROMPT", "ApprovalDesk", "parse_answer"]
+__all__ = ["PROMPT", "ApprovalDesk", "parse_answer", "to_decision"]
 
 PROMPT = "Allow? [y]es / [n]o / [a]lways: "
 DENIED_BY_USER = "The user denied this at the terminal"
@@ -44,22 +46,48 @@ def parse_answer(line: str) -> tuple[Choice, str] | None:
     """Read an answer to :data:`PROMPT`.
 
     Args:
-        line: What was typed: ``y``/``yes``, ``a``/``always``, or ``n``/``no``
+        line: What was typed: ``y``/``yes``; ``a``/``always``, optionally followed
+            by its scope (``a project``, ``a 1h``, ``a project 1h``); or ``n``/``no``
             optionally followed by a reason for Claude (``n use the tmp folder``).
 
     Returns:
-        The choice and the reason (empty unless given with ``no``), or None when
-        the line is not an answer.
+        The choice and what followed it (the scope for ``always``, the reason for
+        ``no``; empty for ``yes``), or None when the line is not an answer.
     """
     word, _, rest = line.strip().partition(" ")
     key = word.lower().rstrip(".,!:")
     if key in {"y", "yes"}:
         return "yes", ""
     if key in {"a", "always"}:
-        return "always", ""
+        scope = rest.strip()
+        return ("always", scope) if _scope(scope) is not None else None
     if key in {"n", "no"}:
         return "no", rest.strip()
     return None
+
+
+_PROJECT_WORDS = frozenset({"p", "project"})
+_HOUR_WORDS = frozenset({"h", "1h", "hour"})
+
+
+def _scope(words: str) -> Scope | None:
+    """The scope an "always" names (``project``, ``1h``, both); None for other words."""
+    said = set(words.lower().split())
+    if said - _PROJECT_WORDS - _HOUR_WORDS:
+        return None
+    return Scope(project=bool(said & _PROJECT_WORDS), ttl=HOUR if said & _HOUR_WORDS else None)
+
+
+def to_decision(choice: Choice, rest: str) -> Decision:
+    """What an answer read by :func:`parse_answer` decides.
+
+    Args:
+        choice: ``yes``, ``always`` or ``no``.
+        rest: The scope of ``always`` or the reason of ``no``.
+    """
+    if choice == "always":
+        return Decision(ALWAYS, _scope(rest) or Scope())
+    return Decision(_ACTIONS[choice], reason=rest if choice == "no" else "")
 
 
 class ApprovalDesk:
@@ -153,7 +181,8 @@ class ApprovalDesk:
             answer = parse_answer(line)
             if answer is None:
                 self._console.line(
-                    "Please answer y (yes), n (no, maybe with a reason) or a (always)."
+                    "Please answer y (yes), n (no, maybe with a reason) or a (always;"
+                    " a project: for every session in this project; a 1h: for an hour)."
                 )
                 continue
             self._decide(session, request, *answer)
@@ -185,7 +214,7 @@ class ApprovalDesk:
     ) -> None:
         request_id = request.request_id
         self._decided.add(request_id)
-        decision = Decision(_ACTIONS[choice], reason=reason)
+        decision = to_decision(choice, reason)
         handler = session.permission_handler
         outcome = apply(handler, request, decision, rejected=DENIED_BY_USER)
         if not outcome.done:
