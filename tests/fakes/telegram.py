@@ -2791,6 +2791,7 @@ class FakeTelegram:
             parse_mode=parse_mode,
             reply_markup=markup,
         )
+        message.silent = p.flag("disable_notification")
         return self._message_json(message)
 
     def _media_sender(self, kind: str) -> _Handler:
@@ -2821,6 +2822,7 @@ class FakeTelegram:
                 reply_markup=markup,
                 files=files,
             )
+            message.silent = p.flag("disable_notification")
             return self._message_json(message)
 
         return handler

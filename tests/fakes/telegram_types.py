@@ -228,6 +228,7 @@ class StoredMessage:
         sent_at: ``time.monotonic()`` at sending.
         updated_at: ``time.monotonic()`` of the last change (edit, delete, reaction).
         edit_date: Unix time of the last edit.
+        silent: Sent with ``disable_notification`` (the user got no alert).
     """
 
     chat_id: int
@@ -255,6 +256,7 @@ class StoredMessage:
     sent_at: float = 0.0
     updated_at: float = 0.0
     edit_date: int | None = None
+    silent: bool = False
 
     # -- convenience ---------------------------------------------------------
 
