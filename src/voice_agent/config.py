@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     turn_footer: bool = Field(
         default=True, description="End each answer with time, tokens, context and cost."
     )
+    notify_after: float = Field(
+        default=20.0,
+        ge=0,
+        description="Seconds a turn may take before its answer alerts (a quicker one is silent).",
+    )
     stream_mode: str = Field(
         default="auto",
         pattern="^(auto|edit)$",

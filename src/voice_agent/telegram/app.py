@@ -157,6 +157,7 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("voice",): voice.voice_command,
         ("get",): files.get_command,
         ("footer",): commands.footer_command,
+        ("quiet",): commands.quiet_command,
     }
     return [CommandHandler(list(names), callback) for names, callback in table.items()]
 

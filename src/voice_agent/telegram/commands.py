@@ -44,6 +44,7 @@ Approvers only: deciding, /mode, /cwd, /get, revoking rules.
 /voice on|off — also speak answers to voice notes
 /get path — send a file from the working directory (files you send go to uploads/)
 /footer on|off — time, tokens, context and cost under each answer
+/quiet on|off — no alerts but approvals and questions
 Other /commands go to Claude Code as slash commands."""
 
 COMMANDS = [
@@ -66,6 +67,7 @@ COMMANDS = [
     ("voice", "Spoken replies on or off"),
     ("get", "Send a file from the working directory"),
     ("footer", "Cost footer on or off"),
+    ("quiet", "Alerts only for approvals"),
 ]
 
 
@@ -131,6 +133,23 @@ async def footer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         svc.set_footer(where.chat_id, wanted == "on")
     state = "on" if svc.footer_on(where.chat_id) else "off"
     await _message(update).reply_text(f"🧾 The answer footer is {state}. Use /footer on|off.")
+
+
+async def quiet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/quiet on|off — silence every message of this chat but approvals and questions."""
+    svc = services(context)
+    where = Where.of(update)
+    wanted = (context.args[0].lower() if context.args else "").strip()
+    if wanted in ("on", "off"):
+        svc.set_quiet(where.chat_id, wanted == "on")
+    if svc.quiet(where.chat_id):
+        text = "🔕 Quiet: only approvals and questions alert. Use /quiet off."
+    else:
+        text = (
+            f"🔔 Alerts on: approvals, questions, errors, and answers to turns longer than "
+            f"{svc.settings.notify_after:g} s. Use /quiet on."
+        )
+    await _message(update).reply_text(text)
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -71,9 +71,11 @@ async def _queue(svc: Services, update: Update, job: Job, place: Place | None) -
     if place is not None and place.dropped:
         await message.reply_text("⏹ Dropped by /cancel; nothing was sent.")
     elif ahead:
-        await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.")
+        await message.reply_text(f"⏳ Queued — {ahead} prompt(s) ahead.", disable_notification=True)
     elif (session := current(svc, where)).busy:  # a turn from another topic holds it
-        await message.reply_text(f"⏳ Queued — session {session.name} is busy elsewhere.")
+        await message.reply_text(
+            f"⏳ Queued — session {session.name} is busy elsewhere.", disable_notification=True
+        )
 
 
 async def enqueue(

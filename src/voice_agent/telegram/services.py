@@ -72,6 +72,14 @@ class Services:
         """Turn the footer on or off for this chat (kept in the store)."""
         self._set_chat_flag(chat_id, "footer", on)
 
+    def quiet(self, chat_id: int) -> bool:
+        """Whether this chat is silenced: only approvals and questions alert."""
+        return self._chat_flag(chat_id, "quiet", False)
+
+    def set_quiet(self, chat_id: int, on: bool) -> None:
+        """Silence this chat, or let answers and errors alert again (kept in the store)."""
+        self._set_chat_flag(chat_id, "quiet", on)
+
     def spent_today(self, chat_id: int) -> float:
         """Dollars this chat's turns cost since midnight UTC."""
         storage = self.manager.storage

@@ -3,7 +3,8 @@
 While Claude works the chat shows "typing…", and one status message says what is
 happening ("🔧 Bash: pytest -q · 12 s") with a Stop button that interrupts the
 turn. The message is updated when a tool starts and every few seconds; it is
-deleted when the turn ends (the answer's footer takes over).
+deleted when the turn ends (the answer's footer takes over). It is sent silently:
+progress never alerts.
 """
 
 from __future__ import annotations
@@ -122,7 +123,11 @@ class TurnStatus:
             self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
         )
         message = self.bot.send_message(
-            self.chat_id, self._shown, reply_markup=self._stop, message_thread_id=self.thread_id
+            self.chat_id,
+            self._shown,
+            reply_markup=self._stop,
+            message_thread_id=self.thread_id,
+            disable_notification=True,  # progress only: never an alert
         )
         # Both at once, and never cut short: a message sent but not known could not
         # be deleted at the end.

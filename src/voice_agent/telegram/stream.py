@@ -16,6 +16,12 @@ every call and sends one refused with 429 again after the wait Telegram asks for
 the flush interval comes on top. An error that still comes through is retried at
 the next flush. A very long answer is also attached as a ``.md`` document.
 
+Every message of the reply is sent silently (``disable_notification``): watching an
+answer being written needs no alert. When :meth:`StreamingReply.finish` is asked to
+``alert`` (a long turn), the answer's last part arrives as a new message that does
+alert, and the streamed message it replaces is deleted: an edit never notifies, and
+the alert should carry the answer itself, at the bottom of the chat.
+
 The flusher never outlives the task that streams the reply: if that task ends
 without :meth:`StreamingReply.finish` (cancelled when the bot stops, say), the
 flusher is cancelled with it, so no task is left pending when the loop closes.
@@ -125,6 +131,7 @@ class StreamingReply:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._owner: asyncio.Task[object] | None = None
+        self._alert = False
 
     @staticmethod
     def _new_draft_id() -> int:
@@ -158,11 +165,13 @@ class StreamingReply:
         self._text = ""
         self.append(text)
 
-    async def finish(self, footer: str = "") -> list[Message]:
+    async def finish(self, footer: str = "", *, alert: bool = False) -> list[Message]:
         """Show the final, fully formatted answer and stop streaming.
 
         Args:
             footer: Markdown appended after the answer (duration, cost…).
+            alert: Notify the user: the last part is sent as a new, alerting message
+                (replacing the streamed one) instead of a silent edit.
 
         Returns:
             The messages holding the answer.
@@ -177,6 +186,7 @@ class StreamingReply:
             with contextlib.suppress(Exception):
                 await self._task
         self._let_owner_go()
+        self._alert = alert
         if footer:
             self._text = f"{self._text}\n\n{footer}" if self._text.strip() else footer
         if self._text.strip():
@@ -248,7 +258,8 @@ class StreamingReply:
         started, length = self._clock(), len(self._text)
         complete, tail = self._chunks(final)
         for index in range(self._frozen, len(complete)):
-            await self._show(index, complete[index], final=True)
+            last = final and index == len(complete) - 1
+            await self._show(index, complete[index], final=True, last=last)
             self._frozen = index + 1
         if tail is not None:
             await self._show(len(complete), tail, final=False)
@@ -256,10 +267,16 @@ class StreamingReply:
         self.stats.shown_at.append((started, length))
         self._not_before = self._clock() + self._interval
 
-    async def _show(self, index: int, chunk: Chunk, final: bool) -> None:
-        """Put ``chunk`` in the ``index``-th message (draft while streaming, if drafting)."""
+    async def _show(self, index: int, chunk: Chunk, final: bool, last: bool = False) -> None:
+        """Put ``chunk`` in the ``index``-th message (draft while streaming, if drafting).
+
+        The answer's ``last`` chunk of an alerting reply is always a new message.
+        """
         if self.mode == "draft" and not final:
             await self._draft(chunk)
+            return
+        if last and self._alert:
+            await self._resend_alerting(index, chunk)
             return
         if index < len(self._sent):
             await self._edit(self._sent[index], chunk)
@@ -288,7 +305,19 @@ class StreamingReply:
                 self.chat_id, self._draft_id, chunk.text, message_thread_id=self.thread_id
             )
 
-    async def _send(self, chunk: Chunk) -> _Sent:
+    async def _resend_alerting(self, index: int, chunk: Chunk) -> None:
+        """Send ``chunk`` as a new alerting message; delete the one it replaces."""
+        sent = await self._send(chunk, alert=True)
+        if index < len(self._sent):
+            old, self._sent[index] = self._sent[index], sent
+            try:
+                await old.message.delete()
+            except TelegramError as error:
+                logger.warning("could not delete the streamed answer: %s", error)
+        else:
+            self._sent.append(sent)
+
+    async def _send(self, chunk: Chunk, alert: bool = False) -> _Sent:
         try:
             message = await self.bot.send_message(
                 self.chat_id,
@@ -296,6 +325,7 @@ class StreamingReply:
                 entities=list(chunk.entities) or None,
                 message_thread_id=self.thread_id,
                 disable_web_page_preview=True,
+                disable_notification=not alert,
             )
             return _Sent(message, chunk)
         except BadRequest as error:
@@ -303,7 +333,10 @@ class StreamingReply:
                 raise
             self.stats.plain_fallbacks += 1
             message = await self.bot.send_message(
-                self.chat_id, chunk.text, message_thread_id=self.thread_id
+                self.chat_id,
+                chunk.text,
+                message_thread_id=self.thread_id,
+                disable_notification=not alert,
             )
             return _Sent(message, chunk, plain=True)
 
@@ -340,6 +373,7 @@ class StreamingReply:
                 filename="answer.md",
                 caption="The whole answer as a Markdown file",
                 message_thread_id=self.thread_id,
+                disable_notification=True,
             )
         except TelegramError as error:
             logger.warning("could not attach the answer document: %s", error)

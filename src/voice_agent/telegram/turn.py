@@ -144,11 +144,21 @@ async def run_prompt(
         session = found
     else:
         gone = f"⚠️ Session {session_name} was closed before this prompt's turn; nothing was sent."
-        await bot.send_message(where.chat_id, gone, message_thread_id=where.thread_id)
+        await bot.send_message(
+            where.chat_id,
+            gone,
+            message_thread_id=where.thread_id,
+            disable_notification=svc.quiet(where.chat_id),
+        )
         return
     refusal = svc.over_budget(where.chat_id)
     if refusal is not None:
-        await bot.send_message(where.chat_id, refusal, message_thread_id=where.thread_id)
+        await bot.send_message(
+            where.chat_id,
+            refusal,
+            message_thread_id=where.thread_id,
+            disable_notification=svc.quiet(where.chat_id),
+        )
         return
     chat_context.set(where.chat_id)
     session_context.set(session.name)
@@ -171,7 +181,10 @@ async def run_prompt(
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")
     try:
-        await reply.finish(footer(relay.result, status, label, svc.footer_on(where.chat_id)))
+        await reply.finish(
+            footer(relay.result, status, label, svc.footer_on(where.chat_id)),
+            alert=should_alert(svc, where.chat_id, relay.result, status.elapsed),
+        )
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
     if relay.changed:
@@ -181,11 +194,28 @@ async def run_prompt(
         await speak(bot, svc, where, answer)
 
 
+def should_alert(
+    svc: Services, chat_id: int, result: TurnResult | TurnError | None, elapsed: float
+) -> bool:
+    """Whether the turn's answer notifies: a failure, or a turn longer than NOTIFY_AFTER.
+
+    A quick answer is silent (the user is watching); ``/quiet on`` silences every answer.
+    """
+    if svc.quiet(chat_id):
+        return False
+    failed = not isinstance(result, TurnResult) or (result.is_error and not result.interrupted)
+    return failed or elapsed > svc.settings.notify_after
+
+
 async def _list_changed(bot: Bot, where: Where, paths: list[str], cwd: str) -> None:
     text, markup = changed_files_keyboard(paths, cwd)
     try:
         await bot.send_message(
-            where.chat_id, text, reply_markup=markup, message_thread_id=where.thread_id
+            where.chat_id,
+            text,
+            reply_markup=markup,
+            message_thread_id=where.thread_id,
+            disable_notification=True,  # the answer above carries the alert
         )
     except TelegramError as error:
         logger.warning("could not list the changed files: %s", error)
@@ -198,6 +228,8 @@ async def speak(bot: Bot, svc: Services, where: Where, answer: str) -> None:
         return
     try:
         audio = await svc.tts.synthesize(text, svc.settings.stt_language.split("-")[0])
-        await bot.send_voice(where.chat_id, audio, message_thread_id=where.thread_id)
+        await bot.send_voice(
+            where.chat_id, audio, message_thread_id=where.thread_id, disable_notification=True
+        )
     except Exception:  # a failed voice reply must not hide the written answer
         logger.exception("could not send the spoken reply in chat %s", where.chat_id)

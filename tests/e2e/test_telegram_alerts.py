@@ -1,0 +1,110 @@
+"""Alerts that mean something, end to end.
+
+Progress (status line, streamed answer, "Queued") is sent silently; approvals
+alert; the answer alerts only after a turn longer than ``NOTIFY_AFTER`` (0 here
+makes every turn "long", 3600 makes every turn "quick": no sleeps).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CliHarness
+from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
+from tests.e2e.test_telegram_e2e import final_answer
+from tests.fakes.anthropic import Reply
+from tests.fakes.telegram_types import StoredMessage
+
+pytestmark = pytest.mark.e2e
+
+QUICK = 3600.0  # no test turn takes an hour: every answer is "quick"
+SLOW = 0.0  # every turn takes longer than no time: every answer is "slow"
+
+
+def _sent(bot: BotHarness, text: str) -> list[StoredMessage]:
+    """Bot messages whose first version contained ``text`` (deleted ones too)."""
+    return [
+        m
+        for m in bot.messages()
+        if m.from_bot and text in (m.history[0].text or "" if m.history else m.content)
+    ]
+
+
+async def _write_turn(bot: BotHarness, name: str) -> StoredMessage:
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(bot.cli.workdir / name), "content": "x\n"}),
+        Reply.text("Written, all done.", chunk_size=4),
+    )
+    bot.tg.send_text(OWNER, None, f"create {name}")
+    return await bot.approval_prompt()
+
+
+async def test_progress_and_a_quick_answer_are_silent_an_approval_alerts(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, notify_after=QUICK) as bot:
+        release = threading.Event()
+        bot.cli.fake.enqueue(
+            Reply.text("first answer " * 20, chunk_size=6, hang=release), Reply.text("second")
+        )
+        bot.tg.send_text(OWNER, None, "one")
+        await bot.reply("first")  # streaming: a partial answer is shown
+        bot.tg.send_text(OWNER, None, "two")
+        queued = await bot.reply("Queued")
+        release.set()
+        first = await bot.reply(final_answer(bot, "first answer"))
+        await bot.reply(final_answer(bot, "second"))
+        assert queued.silent
+        statuses = _sent(bot, "Thinking")
+        assert statuses
+        assert all(m.silent for m in statuses)
+        assert first.history  # streamed by edits…
+        assert first.silent  # …and finished silently
+        assert all(m.silent for m in bot.messages() if m.from_bot)
+
+        prompt = await _write_turn(bot, "notes.txt")
+        assert not prompt.silent  # needs the user: alerts
+        await bot.press(prompt, "Approve")
+        answer = await bot.reply(final_answer(bot, "Written, all done."))
+        assert answer.silent
+
+
+async def test_a_slow_turns_answer_arrives_as_a_new_alerting_message(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, notify_after=SLOW) as bot:
+        release = threading.Event()
+        bot.cli.fake.enqueue(Reply.text("long thought " * 20, chunk_size=6, hang=release))
+        bot.tg.send_text(OWNER, None, "think hard")
+        streamed = await bot.reply("long")
+        assert streamed.silent
+        release.set()
+        answer = await bot.reply(final_answer(bot, "long thought"))
+        assert not answer.silent
+        assert answer.message_id != streamed.message_id
+        # No answer twice: the streamed copy goes once the alerting one is there.
+        await bot.tg.wait_for(lambda: bot.tg.message(OWNER, streamed.message_id).deleted, 30)
+        assert [m.message_id for m in bot.messages() if m.from_bot and not m.deleted] == [
+            answer.message_id
+        ]
+
+
+async def test_quiet_silences_a_slow_answer_but_not_an_approval(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, notify_after=SLOW) as bot:
+        bot.tg.send_text(OWNER, None, "/quiet on")
+        await bot.reply("Quiet")
+        prompt = await _write_turn(bot, "quiet.txt")
+        assert not prompt.silent
+        await bot.press(prompt, "Approve")
+        answer = await bot.reply(final_answer(bot, "Written, all done."))
+        assert answer.silent
+        bot.tg.send_text(OWNER, None, "/quiet off")
+        await bot.reply("Alerts on")
+        bot.cli.fake.enqueue(Reply.text("loud again"))
+        bot.tg.send_text(OWNER, None, "and now?")
+        assert not (await bot.reply(final_answer(bot, "loud again"))).silent
