@@ -1,4 +1,4 @@
-"""Alerts that mean something, end to end.
+"""Alerts that mean something, and /status's way back to the terminal, end to end.
 
 Progress (status line, streamed answer, "Queued") is sent silently; approvals
 alert; the answer alerts only after a turn longer than ``NOTIFY_AFTER`` (0 here
@@ -7,6 +7,7 @@ makes every turn "long", 3600 makes every turn "quick": no sleeps).
 
 from __future__ import annotations
 
+import shlex
 import threading
 from pathlib import Path
 
@@ -108,3 +109,24 @@ async def test_quiet_silences_a_slow_answer_but_not_an_approval(
         bot.cli.fake.enqueue(Reply.text("loud again"))
         bot.tg.send_text(OWNER, None, "and now?")
         assert not (await bot.reply(final_answer(bot, "loud again"))).silent
+
+
+async def test_status_shows_the_command_that_continues_in_a_terminal(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch) as bot:
+        bot.tg.send_text(OWNER, None, "/status")
+        before = await bot.reply("Session: main")
+        assert "Nothing to resume" in before.content
+        bot.cli.fake.enqueue(Reply.text("hello"))
+        bot.tg.send_text(OWNER, None, "hi")
+        await bot.reply(final_answer(bot, "hello"))
+        session_id = bot.svc.manager.get(OWNER).claude_session_id  # type: ignore[union-attr]
+        assert session_id
+        bot.tg.send_text(OWNER, None, "/status")
+        status = await bot.reply(lambda m: m.from_bot and "claude --resume" in m.content)
+        command = f"cd {shlex.quote(str(bot.cli.workdir))} && claude --resume {session_id}"
+        assert command in status.content
+        assert any(e["type"] == "pre" for e in status.entities)  # tap to copy
+        copy = status.reply_markup["inline_keyboard"][0][0]  # type: ignore[index]
+        assert copy["copy_text"] == {"text": command}

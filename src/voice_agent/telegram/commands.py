@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import re
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 
-from telegram import Message, Update
+from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
@@ -34,7 +37,7 @@ Approvers only: deciding, /mode, /cwd, /get, revoking rules.
 /rename old new · /close name
 /cwd path — change the working directory
 /project name — switch to a configured project (or say "work on api")
-/status — the active session
+/status — the active session, and the command that continues it in a terminal
 /approvals — sticky approvals (revoke them)
 /mode default|acceptEdits|plan
 /clear — forget Claude's context, keep the session
@@ -103,7 +106,37 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if others:
         lines.append(f"Other sessions in this chat: {others} (/sessions)")
     lines.extend(_usage_lines(svc, where.chat_id, session.name))
-    await _message(update).reply_text("\n".join(lines))
+    command = terminal_command(session)
+    if command is None:
+        lines.append("Nothing to resume in a terminal yet: no Claude conversation so far.")
+        await _message(update).reply_text("\n".join(lines))
+        return
+    text = (
+        f"{html.escape(chr(10).join(lines))}\n\nContinue in a terminal:\n"
+        f'<pre><code class="language-sh">{html.escape(command)}</code></pre>'
+    )
+    markup = None
+    if len(command) <= COPY_TEXT_LIMIT:
+        copy = InlineKeyboardButton("📋 Copy command", copy_text=CopyTextButton(command))
+        markup = InlineKeyboardMarkup([[copy]])
+    await _message(update).reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+COPY_TEXT_LIMIT = 256  # Telegram's limit for a CopyTextButton's text
+
+
+def terminal_command(session: Session) -> str | None:
+    """The shell command that continues the session's conversation in a terminal.
+
+    ``cd <dir> && claude --resume <id>``, shell-quoted; None before the first turn
+    (no Claude session id yet).
+    """
+    if not session.claude_session_id:
+        return None
+    return (
+        f"cd {shlex.quote(str(session.cwd))} && "
+        f"claude --resume {shlex.quote(session.claude_session_id)}"
+    )
 
 
 def _usage_lines(svc: Services, chat_id: int, session_name: str) -> list[str]:
