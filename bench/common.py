@@ -11,6 +11,12 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
 
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The `q` quantile (0 to 1) of the samples, nearest rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def summary(samples: Sequence[float]) -> str:
     """min / median / max of timings in seconds, as milliseconds."""
     return (

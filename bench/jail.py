@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ms
+from bench.common import ms, percentile
 from voice_agent.policy.bash import is_safe_bash_command
 from voice_agent.policy.jail import Jail
 
@@ -98,11 +98,6 @@ def _jailed(jail: Jail, command: str, cwd: Path) -> tuple[float, int]:
     return time.perf_counter() - start, done.returncode
 
 
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def run(project: Path, rounds: int) -> None:
     """Measure and print the figures for `project`."""
     jail = Jail()
@@ -136,7 +131,7 @@ def run(project: Path, rounds: int) -> None:
         print(f"{command:32} {ms(statistics.median(samples))}")
     print(
         f"added time per auto-approved command: median {ms(statistics.median(added))}, "
-        f"p95 {ms(_percentile(added, 0.95))} (n={len(added)})"
+        f"p95 {ms(percentile(added, 0.95))} (n={len(added)})"
     )
     print(f"checker time per command: median {ms(statistics.median(check_times))}")
     if mismatched:

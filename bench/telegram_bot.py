@@ -38,7 +38,7 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 
-from bench.common import ms, summary
+from bench.common import ms, percentile, summary
 from tests.fakes.anthropic import FakeAnthropic, Reply
 from tests.fakes.cli_env import cli_env
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
@@ -215,11 +215,6 @@ async def update_to_model(tmp: Path, prompts: int, latency: float) -> tuple[list
     return bot_times, plain_times
 
 
-def _p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
 async def run(prompts: int, chunks: int, latency: float) -> None:
     """Measure and print the figures."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,12 +232,11 @@ async def run(prompts: int, chunks: int, latency: float) -> None:
     print(f"bot time median: {ms(statistics.median(own))}")
     print(f"update -> model request, Bot API round trip {ms(latency)}:")
     for name, samples in (("bot", bot_path), ("plain SDK client", plain_path)):
-        print(
-            f"  {name:17} median {ms(statistics.median(samples))}  p95 {ms(_p95(samples))}"
-            f"  (n={len(samples)})"
-        )
+        median, p95 = statistics.median(samples), percentile(samples, 0.95)
+        print(f"  {name:17} median {ms(median)}  p95 {ms(p95)}  (n={len(samples)})")
     added = [b - p for b, p in zip(bot_path, plain_path, strict=True)]
-    print(f"  the bot adds: median {ms(statistics.median(added))}  p95 {ms(_p95(added))}")
+    median, p95 = statistics.median(added), percentile(added, 0.95)
+    print(f"  the bot adds: median {ms(median)}  p95 {ms(p95)}")
 
 
 def main() -> None:

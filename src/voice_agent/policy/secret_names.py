@@ -53,10 +53,7 @@ SOURCE_SUFFIXES = frozenset(
 #: Last suffixes of environment-file templates, which hold no values.
 ENV_TEMPLATES = frozenset("example sample template dist tmpl defaults".split())
 #: Source and document extensions: ``config.env.ts`` is code, not an env file.
-CODE_SUFFIXES = frozenset(
-    "py pyi js mjs cjs jsx ts mts cts tsx go rs rb java kt kts swift c h cc cpp hpp cs php "
-    "scala ex exs md rst txt html css scss vue svelte d".split()
-)
+CODE_SUFFIXES = SOURCE_SUFFIXES | frozenset("txt html css scss d".split())
 #: Files of a git directory that may carry credentials (remote URLs, tokens).
 GIT_DIR_SECRETS = frozenset({"config", "config.worktree"})
 
