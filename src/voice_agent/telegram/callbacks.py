@@ -34,6 +34,8 @@ class Kind(StrEnum):
     SCOPE = "sc"  # arg: "<s|s1|p|p1>:<request id>" (session/project, until revoked/1 hour)
     BACK = "bk"  # arg: request id (back from the scope choice)
     ANSWER = "an"  # arg: "<question>.<option>:<request id>" (AskUserQuestion)
+    RESUME_ALL = "rz"  # arg: "<keyboard token>.<index>" (/resume all, telegram/offers.py)
+    DIRECTORY = "dz"  # arg: "<keyboard token>.<index>" (the directory keyboard)
 
 
 @dataclass(frozen=True)

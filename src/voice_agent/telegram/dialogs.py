@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.resume_all import resume_all_command
 from voice_agent.telegram.services import Where, services
 from voice_agent.telegram.topics import current, current_name, in_use, start_new, use
 
@@ -94,7 +95,13 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
 
 
 async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/resume — pick one of the recent Claude Code conversations of the working directory."""
+    """/resume — pick one of the recent Claude Code conversations of the working directory.
+
+    ``/resume all`` lists those of every directory (:mod:`voice_agent.telegram.resume_all`).
+    """
+    if context.args and context.args[0].lower() == "all":
+        await resume_all_command(update, context)
+        return
     session = current(services(context), Where.of(update))
     found = await asyncio.to_thread(list_sessions, session.cwd, RESUME_CHOICES)
     message = update.effective_message
