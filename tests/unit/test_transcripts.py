@@ -116,12 +116,14 @@ def test_resumable_only_from_the_folder_of_its_own_directory(tmp_path: Path) -> 
     work.mkdir()
     here = _write(tmp_path / "projects", str(work), _conversation(str(work), "hi"), 1)
     found = read_transcript(here)
-    assert found is not None and resumable_here(found)
+    assert found is not None
+    assert resumable_here(found)
     moved = tmp_path / "projects" / "-elsewhere" / here.name
     moved.parent.mkdir()
     here.rename(moved)
     elsewhere = read_transcript(moved)
-    assert elsewhere is not None and not resumable_here(elsewhere)
+    assert elsewhere is not None
+    assert not resumable_here(elsewhere)
 
 
 def test_projects_dir_follows_the_cli_environment(
@@ -137,8 +139,15 @@ def test_projects_dir_follows_the_cli_environment(
 
 @pytest.mark.parametrize(
     ("seconds", "said"),
-    [(-3, "just now"), (2, "just now"), (40, "40 s ago"), (300, "5 min ago"), (7300, "2 h ago")]
-    + [(86400, "1 day ago"), (3 * 86400 + 5, "3 days ago")],
+    [
+        (-3, "just now"),
+        (2, "just now"),
+        (40, "40 s ago"),
+        (300, "5 min ago"),
+        (7300, "2 h ago"),
+        (86400, "1 day ago"),
+        (3 * 86400 + 5, "3 days ago"),
+    ],
 )
 def test_age(seconds: float, said: str) -> None:
     assert age(seconds) == said

@@ -25,7 +25,16 @@ from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions import SessionManager, SessionStorage
 from voice_agent.speech.tts import EspeakTTS
-from voice_agent.telegram import commands, dialogs, files, prompts, resume_all, topics, voice
+from voice_agent.telegram import (
+    commands,
+    dialogs,
+    dir_picker,
+    files,
+    prompts,
+    resume_all,
+    topics,
+    voice,
+)
 from voice_agent.telegram.approvals import (
     ApprovalDesk,
     approvals_command,
@@ -181,6 +190,7 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
         pattern(Kind.SWITCH, Kind.NEW, Kind.CLOSE, Kind.CLOSE_YES): dialogs.on_sessions_button,
         pattern(Kind.RESUME): dialogs.on_resume_button,
         pattern(Kind.RESUME_ALL): resume_all.on_resume_all_button,
+        pattern(Kind.DIRECTORY): dir_picker.on_directory_button,
         pattern(Kind.CANCEL): dialogs.on_cancel_button,
         pattern(Kind.VOICE_SEND, Kind.VOICE_CANCEL): voice.on_draft_button,
         pattern(Kind.GET): files.on_get_button,

@@ -16,6 +16,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.sessions.session import SessionBusy
+from voice_agent.telegram.dir_picker import show_directory_keyboard
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -32,17 +33,18 @@ that works when just one request waits here.
 Approvers only: deciding, /mode, /cwd, /get, revoking rules.
 
 /sessions — list, switch, create, close sessions
-/new [name] — new session (in the current directory)
+/new [name] — new session (in the current directory); /new alone: tap a directory
 /switch name — make another session active
 /rename old new · /close name
-/cwd path — change the working directory
+/cwd [path] — change the working directory; /cwd alone: tap a directory
 /project name — switch to a configured project (or say "work on api")
 /status — the active session, and the command that continues it in a terminal
 /approvals — sticky approvals (revoke them)
 /mode default|acceptEdits|plan
 /clear — forget Claude's context, keep the session
 /restart — restart Claude Code, keep the context
-/resume — continue an earlier Claude Code conversation
+/resume — continue an earlier Claude Code conversation of this directory
+/resume all — take over one of any directory (say, started in a terminal)
 /cancel — stop the running turn and drop queued prompts
 /voice on|off — also speak answers to voice notes
 /get path — send a file from the working directory (files you send go to uploads/)
@@ -186,11 +188,17 @@ async def quiet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/new [name] — a new session, made active, in the current session's directory."""
+    """/new [name] — a new session, made active, in the current session's directory.
+
+    Without a name: the directory keyboard first (the session gets an automatic name).
+    """
+    if not context.args:
+        await show_directory_keyboard(update, context, new=True)
+        return
     where = Where.of(update)
     svc = services(context)
     manager = svc.manager
-    name = context.args[0] if context.args else manager.generate_session_name(where.chat_id)
+    name = context.args[0]
     if not _valid_name(name):
         await _message(update).reply_text("Session names are 1-32 letters, digits, . _ or -.")
         return
@@ -263,13 +271,16 @@ def _directory(raw: str, base: str) -> Path | str:
 
 
 async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/cwd path — change the active session's working directory (it must exist; approvers only)."""
+    """/cwd path — change the active session's working directory (it must exist; approvers only).
+
+    Without a path: the directory keyboard (choosing there needs an approver too).
+    """
+    if not context.args:
+        await show_directory_keyboard(update, context, new=False)
+        return
     where = Where.of(update)
     svc = services(context)
     session = current(svc, where)
-    if not context.args:
-        await _message(update).reply_text(f"{session.name} works in {session.cwd}")
-        return
     attempt = f"/cwd {' '.join(context.args)}"
     refused = refusal(svc, where, "change the working directory", attempt, session.name)
     if refused is not None:
