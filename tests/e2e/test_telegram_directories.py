@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 
 from tests.e2e.conftest import CliHarness
 from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
+from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.telegram_types import StoredMessage
 from voice_agent.telegram.offers import STALE
@@ -115,6 +118,29 @@ async def test_cwd_keyboard_navigates_pages_and_chooses(bot: BotHarness) -> None
     stored = storage.get_session(OWNER, "main")
     assert stored is not None
     assert stored.cwd == str(work / "many" / "d03")
+
+
+async def test_the_keyboard_does_not_move_a_session_during_its_turn(bot: BotHarness) -> None:
+    release = threading.Event()
+    bot.cli.fake.enqueue(Reply.text("thinking", hang=release))
+    bot.tg.send_text(OWNER, None, "think hard")
+    await bot.cli.fake.main_request(1)
+    try:
+        bot.tg.send_text(OWNER, None, "/cwd")
+        menu = await bot.reply(lambda m: m.from_bot and "Choose its new directory" in m.content)
+        _, menu = await tap(bot, menu, "📁 beta")
+        answer, menu = await tap(bot, menu, USE)
+        assert answer.startswith("⏳ main is running a turn in")
+        session = bot.svc.manager.get(OWNER)
+        assert session is not None
+        assert session.cwd == str(bot.cli.workdir)
+    finally:
+        release.set()
+    async with asyncio.timeout(TIMEOUT), session.turn_lock:  # the turn is over
+        pass
+    answer, _ = await tap(bot, menu, USE)  # the same keyboard, once the turn is over
+    assert answer == "Directory changed."
+    assert session.cwd == str(bot.cli.workdir.resolve() / "beta")
 
 
 async def test_a_symlink_inside_opens_its_target_and_a_project_is_a_root(bot: BotHarness) -> None:

@@ -19,7 +19,9 @@ from voice_agent.sessions.transcripts import (
     recent_transcripts,
     resumable_here,
 )
-from voice_agent.telegram.resume_all import age, shown
+from voice_agent.telegram.callbacks import Kind
+from voice_agent.telegram.offers import OfferTable
+from voice_agent.telegram.resume_all import Choice, Pick, ShowPage, age, page_view, shown
 
 
 def _write(root: Path, cwd: str, records: list[dict[str, Any]], mtime: float) -> Path:
@@ -157,3 +159,25 @@ def test_shown_prompts_hide_secrets_and_hidden_characters() -> None:
     text = "use sk-ant-api03-abcdefghijkl and token=hunter2 \u202eevil"
     assert shown(text, 200) == "use [redacted] and token=[redacted] \\u202eevil"
     assert shown("a" * 50, 10) == "a" * 9 + "…"
+
+
+def test_the_listing_pages_five_at_a_time_and_marks_fresh_and_own_conversations() -> None:
+    listing = tuple(
+        Transcript(str(uuid.uuid4()), f"/code/p{n}", f"<prompt {n}>", 10_000 - 100 * n, Path("x"))
+        for n in range(7)
+    )
+    table: OfferTable[Choice] = OfferTable(Kind.RESUME_ALL)
+    text, markup = page_view(table, 1, listing, 0, 10_010, listing[1].session_id)
+    rows = [[(b.text, b.callback_data) for b in row] for row in markup.inline_keyboard]
+    assert [row[0][0] for row in rows[:5]] == [f"{n + 1}. <prompt {n}>" for n in range(5)]
+    assert "(1–5 of 7)" in text
+    assert "1. <b>&lt;prompt 0&gt;</b>\n    📁 /code/p0 · 10 s ago · 🟢 open in a terminal?" in text
+    assert "2. <b>&lt;prompt 1&gt;</b> ◀ this session\n    📁 /code/p1 · 1 min ago\n" in text
+    assert [label for label, _ in rows[5]] == ["Older ▶"]
+    assert table.lookup(1, str(rows[0][0][1])) == Pick(listing[0])
+    older = table.lookup(1, str(rows[5][0][1]))
+    assert older == ShowPage(listing, 1)
+    text, markup = page_view(table, 1, listing, 1, 10_010, None)
+    assert "(6–7 of 7)" in text
+    labels = [b.text for row in markup.inline_keyboard for b in row]
+    assert labels == ["6. <prompt 5>", "7. <prompt 6>", "◀ Newer", "Cancel"]

@@ -36,6 +36,7 @@ from voice_agent.sessions.transcripts import (
     resumable_here,
 )
 from voice_agent.telegram.callbacks import Kind, encode
+from voice_agent.telegram.dir_listing import page_of
 from voice_agent.telegram.offers import STALE, OfferTable, offer_table
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
@@ -131,10 +132,8 @@ def page_view(
         now: The time now (seconds since the epoch).
         current_id: The session's own Claude session id (marked ◀).
     """
-    pages = max((len(listing) + PAGE - 1) // PAGE, 1)
-    page = min(max(page, 0), pages - 1)
+    entries, page, pages = page_of(listing, page, PAGE)
     first = page * PAGE
-    entries = listing[first : first + PAGE]
     lines = [
         f"🗂 <b>Claude Code conversations on this machine</b>, newest first "
         f"({first + 1}–{first + len(entries)} of {len(listing)}):",
