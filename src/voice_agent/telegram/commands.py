@@ -30,7 +30,7 @@ In a group with topics, each topic is a session of its own.
 Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
 Or reply "yes", "no" or "always" to a prompt (voice or text); without a reply
 that works when just one request waits here.
-Approvers only: deciding, /mode, /cwd, /get, revoking rules.
+Approvers only: deciding, /mode, /cwd, /get, /resume all, revoking rules.
 
 /sessions — list, switch, create, close sessions
 /new [name] — new session (in the current directory); /new alone: tap a directory
