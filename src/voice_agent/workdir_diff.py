@@ -37,6 +37,7 @@ __all__ = [
     "FileDiff",
     "WorkdirDiff",
     "file_diff",
+    "in_work_tree",
     "working_tree_diff",
 ]
 
@@ -288,6 +289,12 @@ def _new_file(top: str, path: str) -> tuple[str, int | None] | None:
     where = "1" if count == 1 else f"1,{count}"
     body = "\n".join("+" + line for line in lines)
     return f"{header}--- /dev/null\n+++ b/{path}\n@@ -0,0 +{where} @@\n{body}{ending}\n", count
+
+
+def in_work_tree(cwd: str) -> bool:
+    """Whether ``cwd`` is inside a git working tree (judged from the disk, git not run)."""
+    real = os.path.realpath(cwd)
+    return os.path.isdir(real) and discover(real).kind == "worktree"
 
 
 def working_tree_diff(cwd: str) -> WorkdirDiff | str:

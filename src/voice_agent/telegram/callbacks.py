@@ -34,6 +34,8 @@ class Kind(StrEnum):
     SCOPE = "sc"  # arg: "<s|s1|p|p1>:<request id>" (session/project, until revoked/1 hour)
     BACK = "bk"  # arg: request id (back from the scope choice)
     ANSWER = "an"  # arg: "<question>.<option>:<request id>" (AskUserQuestion)
+    DIFF = "dd"  # arg: diff list token (a turn's 📄 Diff: the whole working tree)
+    DIFF_FILE = "dv"  # arg: "<diff list token>.<file index>"
 
 
 @dataclass(frozen=True)
