@@ -332,7 +332,7 @@ def _draw(parsed: ParsedDiff) -> bytes:
         draw.rectangle((0, y, width, y + _LINE - 1), fill=_HEADER)
         draw.text((gutter, y + 3), more, font=regular, fill=_MUTED)
     out = BytesIO()
-    image.save(out, format="PNG", optimize=False)
+    image.save(out, format="PNG", compress_level=1)  # fast: Telegram re-encodes photos
     return out.getvalue()
 
 
