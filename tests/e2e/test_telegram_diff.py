@@ -176,12 +176,25 @@ async def test_a_chatter_may_not_read_diffs(
         bot.tg.user(chatter, "Carol")
         _repository(bot.cli.workdir)
         (bot.cli.workdir / "app.py").write_text("changed\n")
+        refused = "Only an approver can see the working directory's diffs."
         bot.tg.send_text(group, chatter, "/diff")
-        await bot.reply(
-            lambda m: (
-                m.from_bot
-                and m.content == "Only an approver can see the working directory's diffs."
-            ),
-            group,
-        )
+        await bot.reply(lambda m: m.from_bot and m.content == refused, group)
         assert not [m for m in bot.messages(group) if m.from_bot and m.document is not None]
+        bot.tg.send_text(group, OWNER, "/diff")  # the owner may; Carol may not press its buttons
+        sent = await bot.reply(lambda m: m.from_bot and m.document is not None, group)
+        button = next(b for b in sent.buttons if "app.py" in str(b.get("text")))
+        pressed = bot.tg.press_button(group, chatter, sent.message_id, str(button["callback_data"]))
+        answer = await bot.tg.wait_for(
+            lambda: next(
+                (
+                    a
+                    for a in bot.tg.callback_answers
+                    if a.callback_query_id == pressed.callback_query_id
+                ),
+                None,
+            ),
+            30,
+        )
+        assert answer.text == refused
+        documents = [m for m in bot.messages(group) if m.from_bot and m.document is not None]
+        assert documents == [sent]

@@ -23,7 +23,7 @@ from datetime import datetime
 from telegram import Bot, Message
 from telegram.error import TelegramError
 
-from voice_agent.edit_preview import read_target
+from voice_agent.edit_preview import read_target, target_path
 from voice_agent.sessions import PendingPermission, Session, SessionManager
 from voice_agent.sessions.decisions import (
     ALWAYS,
@@ -128,9 +128,11 @@ class ApprovalDesk:
         label = session.name if several else ""
         asking = request.tool_name == ASK_USER_QUESTION
         # The file an Edit changes, read off the loop: its diff shows real line numbers.
-        file_text = await asyncio.to_thread(
-            read_target, request.tool_name, request.input_data, session.cwd
-        )
+        file_text = None
+        if target_path(request.tool_name, request.input_data) is not None:
+            file_text = await asyncio.to_thread(
+                read_target, request.tool_name, request.input_data, session.cwd
+            )
         view = None if asking else prompt_view(request, session.cwd, label, file_text)
         markdown = question_markdown(request, label) if view is None else view.markdown
         thread = self.thread_of(session)

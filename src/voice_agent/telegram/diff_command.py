@@ -238,25 +238,32 @@ async def diff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await send_workdir_diff(context.bot, svc, where, session.cwd)
 
 
+def _pressed(svc: Services, data: str | None, chat_id: int) -> tuple[DiffList, str | None] | None:
+    """The list a button names and its file (None: the whole tree), or None when stale."""
+    button = decode(data)
+    if button is None:
+        return None
+    token, _, index = button.arg.partition(".")
+    shown = svc.diff_links.get(token, chat_id)
+    if shown is None or button.kind is Kind.DIFF:
+        return (shown, None) if shown is not None else None
+    if not index.isdigit() or int(index) >= len(shown.paths):
+        return None
+    return shown, shown.paths[int(index)]
+
+
 async def on_diff_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A 📄 Diff button (a turn's: the whole tree) or a file's button under a /diff."""
     query = update.callback_query
     assert query is not None
-    button = decode(query.data)
     where = Where.of(update)
     svc = services(context)
-    token, _, index = button.arg.partition(".") if button is not None else ("", "", "")
-    shown = svc.diff_links.get(token, where.chat_id)
-    file_index = int(index) if index.isdigit() else -1
-    if shown is None or (
-        button is not None
-        and button.kind is Kind.DIFF_FILE
-        and not 0 <= file_index < len(shown.paths)
-    ):
+    pressed = _pressed(svc, query.data, where.chat_id)
+    if pressed is None:
         await query.answer(STALE, show_alert=True)
         return
+    shown, path = pressed
     session = current(svc, where)
-    path = shown.paths[file_index] if file_index >= 0 else None
     refused = refusal(svc, where, ACTION, f"diff of {path or shown.cwd}", session.name)
     if refused is not None:
         await query.answer(refused, show_alert=True)

@@ -134,9 +134,11 @@ def parse_diff(text: str, name: str = "") -> ParsedDiff:
     old = new = 0
     old_left = new_left = 0  # lines of the hunk still to come, each side
     for line in split_lines(text):
-        header = _HUNK_HEADER.match(line)
+        header = _HUNK_HEADER.match(line)  # never a hunk's line: those start with " +-\\"
+        if line.startswith("diff --git "):
+            old_left = new_left = 0
         in_hunk = old_left > 0 or new_left > 0
-        if header and not in_hunk:
+        if header:
             old, new = int(header.group(1)), int(header.group(3))
             old_left = int(header.group(2) or 1)
             new_left = int(header.group(4) or 1)
