@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from io import BytesIO
 
-import pytest
 from PIL import Image
 
 from voice_agent.edit_preview import planned_diff
@@ -78,17 +77,17 @@ def test_a_long_diff_is_cut_with_a_note_and_long_lines_wrap() -> None:
     assert wide.size[1] == single.size[1] + 4 * _LINE  # each line in three pieces
 
 
-@pytest.mark.parametrize("tool", ["Edit", "Write"])
-def test_approval_pictures_come_for_long_changes_only(tool: str) -> None:
-    if tool == "Edit":
-        data: dict[str, object] = {
-            "file_path": "/code/maths.py",
-            "old_string": "    return x + 4\n",
-            "new_string": "    return x * 4\n",
-        }
-    else:
-        data = {"file_path": "/code/maths.py", "content": NEW}
-    assert diff_png(tool, data, "/code", OLD) is not None
+def test_approval_pictures_come_for_long_changes_only() -> None:
+    def edit(old: str, new: str) -> dict[str, object]:
+        return {"file_path": "/code/maths.py", "old_string": old, "new_string": new}
+
+    block = "".join(f"def f{n}(x: int) -> int:\n    return x + {n}\n\n" for n in range(3, 9))
+    long_edit = edit(block, block.replace("x + ", "x - "))
+    assert diff_png("Edit", long_edit, "/code", OLD) is not None
+    assert diff_png("Edit", long_edit, "/code", None) is not None  # the snippets alone
+    one_line = edit("    return x + 4\n", "    return x * 4\n")
+    assert diff_png("Edit", one_line, "/code", OLD) is None  # the prompt's text says it all
+    assert diff_png("Write", {"file_path": "/code/maths.py", "content": OLD}, "/code", None)
     short = {"file_path": "/code/a.txt", "content": "one\n"}
     assert diff_png("Write", short, "/code", None) is None
     assert diff_png("Bash", {"command": "ls"}, "/code", None) is None

@@ -193,7 +193,8 @@ async def send_workdir_diff(bot: Bot, svc: Services, where: Where, cwd: str) -> 
     if isinstance(found, str) or not found.files:
         await bot.send_message(where.chat_id, _nothing(found), message_thread_id=where.thread_id)
         return
-    token = svc.diff_links.add(DiffList(where.chat_id, cwd, tuple(f.path for f in found.files)))
+    buttons = tuple(f.path for f in found.files[:MAX_BUTTONS])
+    token = svc.diff_links.add(DiffList(where.chat_id, cwd, buttons))
     name = safe_name(os.path.basename(found.top) or "changes")
     await bot.send_document(
         where.chat_id,

@@ -40,7 +40,7 @@ from voice_agent.visible import reveal
 logger = logging.getLogger(__name__)
 
 MIN_LINES = 8
-"""An approval's change gets a picture when its diff has more lines than this."""
+"""An approval's change gets a picture when it adds and removes more lines than this."""
 FONT_NAME = "DejaVu Sans Mono"
 FONT_SIZE = 20
 MIN_COLUMNS = 80
@@ -272,11 +272,11 @@ def render_diff(text: str, name: str = "") -> bytes | None:
         name: The file's name, when the diff does not say it (also picks the colours).
 
     Returns:
-        PNG bytes, or None when the diff has no lines to draw or drawing fails
-        (no font, no Pillow).
+        PNG bytes, or None when the diff has no lines of a file to draw (a binary
+        file, an empty new one) or drawing fails (no font, no Pillow).
     """
     parsed = parse_diff(text, name)
-    if not parsed.rows:
+    if not any(row.kind in ("ctx", "add", "del") for row in parsed.rows):
         return None
     try:
         return _draw(parsed)
@@ -410,6 +410,9 @@ def diff_png(
             for e in edits
             if isinstance(e, Mapping)
         )
-    if not text or len(split_lines(text)) <= MIN_LINES:
+    if not text:
+        return None
+    parsed = parse_diff(text, shown)
+    if parsed.added + parsed.removed <= MIN_LINES:
         return None
     return render_diff(text, shown)
