@@ -27,9 +27,11 @@ from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.diff_image import parse_diff, render_diff
 from voice_agent.telegram.diff_links import DiffList
 from voice_agent.telegram.files import safe_name
+from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current
+from voice_agent.visible import reveal
 from voice_agent.workdir_diff import (
     DOCUMENT_LIMIT,
     ChangedFile,
@@ -46,8 +48,10 @@ ACTION = "see the working directory's diffs"
 """What only an approver may do, for :func:`voice_agent.telegram.roles.refusal`."""
 MAX_BUTTONS = 30
 """Files with a button of their own (the document holds them all)."""
-CAPTION_LIMIT = 1000
-"""Characters of a caption (Telegram allows 1,024)."""
+CAPTION_LIMIT = 1024
+"""UTF-16 units of a caption, as Telegram counts them."""
+ANSWER_LIMIT = 200
+"""Characters of a button's answer (Telegram's limit)."""
 STALE = "This diff list is out of date (the bot restarted, or it is old): send /diff again."
 _LABEL = 44
 
@@ -68,9 +72,23 @@ def _tag(changed: ChangedFile) -> str:
     return "staged" if changed.staged else ""
 
 
+def _shown(path: str) -> str:
+    """``path`` with hidden characters written out (a bidi override cannot disguise it)."""
+    return reveal(path, keep_newlines=False).text
+
+
+def _fit(text: str, limit: int = CAPTION_LIMIT) -> str:
+    """``text`` cut to ``limit`` UTF-16 units, ending with "…" when cut."""
+    if utf16_len(text) <= limit:
+        return text
+    while utf16_len(text) > limit - 1:
+        text = text[: -max(1, (utf16_len(text) - limit) // 2)]
+    return text + "…"
+
+
 def _names(paths: Sequence[str], room: int = 300) -> str:
     shown: list[str] = []
-    for path in paths:
+    for path in map(_shown, paths):
         if sum(len(p) + 2 for p in shown) + len(path) > room:
             shown.append(f"and {len(paths) - len(shown)} more")
             break
@@ -81,7 +99,7 @@ def _names(paths: Sequence[str], room: int = 300) -> str:
 def summary(found: WorkdirDiff) -> str:
     """The caption of the ``.diff`` document: what changed, what was left out, what was cut."""
     tracked = [f for f in found.files if not f.untracked]
-    lines = [f"📄 Uncommitted changes in {found.top}"]
+    lines = [f"📄 Uncommitted changes in {_shown(found.top)}"]
     if tracked:
         staged = sum(1 for f in tracked if f.staged)
         unstaged = sum(1 for f in tracked if f.unstaged)
@@ -115,7 +133,7 @@ def summary(found: WorkdirDiff) -> str:
         extra = f" (the first {MAX_BUTTONS})" if len(found.files) > MAX_BUTTONS else ""
         lines.append(f"Tap a file{extra} for its own diff.")
     text = "\n".join(lines)
-    return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
+    return _fit(text)
 
 
 def _label(changed: ChangedFile) -> str:
@@ -123,7 +141,8 @@ def _label(changed: ChangedFile) -> str:
     end = f" {_counts(changed.added, changed.removed)}" if not changed.untracked else ""
     end += f" ({tag})" if tag else ""
     room = _LABEL - len(end)
-    path = changed.path if len(changed.path) <= room else "…" + changed.path[-(room - 1) :]
+    shown = _shown(changed.path)
+    path = shown if len(shown) <= room else "…" + shown[-(room - 1) :]
     return f"📄 {path}{end}"
 
 
@@ -164,7 +183,7 @@ async def _send_picture(bot: Bot, where: Where, diff: str, caption: str) -> None
         await bot.send_photo(
             where.chat_id,
             png,
-            caption=f"{parsed.name} · {counts}{caption}"[:CAPTION_LIMIT],
+            caption=_fit(f"{_shown(parsed.name)} · {counts}{caption}"),
             message_thread_id=where.thread_id,
             disable_notification=True,
         )
@@ -174,10 +193,10 @@ async def _send_picture(bot: Bot, where: Where, diff: str, caption: str) -> None
 
 def _nothing(found: WorkdirDiff | str) -> str:
     if isinstance(found, str):
-        return f"No diff: {found}."
+        return f"No diff: {_shown(found)}."
     secret = _names(found.left_out)
     left = f" (🔒 left out, they look secret: {secret})" if found.left_out else ""
-    return f"✨ No uncommitted changes in {found.top}{left}."
+    return _fit(f"✨ No uncommitted changes in {_shown(found.top)}{left}.", 4096)
 
 
 async def send_workdir_diff(bot: Bot, svc: Services, where: Where, cwd: str) -> None:
@@ -212,14 +231,14 @@ async def send_workdir_diff(bot: Bot, svc: Services, where: Where, cwd: str) -> 
 
 async def _send_file_diff(bot: Bot, where: Where, found: FileDiff) -> None:
     counts = parse_diff(found.text)
-    caption = f"📄 {found.path} · +{counts.added} −{counts.removed}"
+    caption = f"📄 {_shown(found.path)} · +{counts.added} −{counts.removed}"
     if found.cut:
         caption += f"\n✂️ Cut at {_megabytes(DOCUMENT_LIMIT)}."
     await bot.send_document(
         where.chat_id,
         _cut_note(found.text, found.cut),
         filename=f"{safe_name(os.path.basename(found.path))}.diff",
-        caption=caption[:CAPTION_LIMIT],
+        caption=_fit(caption),
         message_thread_id=where.thread_id,
     )
     await _send_picture(bot, where, found.text, "")
@@ -275,7 +294,7 @@ async def on_diff_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     found = await asyncio.to_thread(file_diff, shown.cwd, path)
     if isinstance(found, str):
-        await query.answer(f"No diff: {found}.", show_alert=True)
+        await query.answer(_fit(f"No diff: {_shown(found)}.", ANSWER_LIMIT), show_alert=True)
         return
     await query.answer()
     await _send_file_diff(context.bot, where, found)
