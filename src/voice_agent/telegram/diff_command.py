@@ -222,6 +222,7 @@ async def send_workdir_diff(bot: Bot, svc: Services, where: Where, cwd: str) -> 
         caption=summary(found),
         reply_markup=_keyboard(token, found.files),
         message_thread_id=where.thread_id,
+        disable_notification=svc.quiet(where.chat_id),
     )
     sections = [s for s in _sections(found.text) if "\n@@ " in s]
     if sections:
@@ -240,6 +241,7 @@ async def _send_file_diff(bot: Bot, where: Where, found: FileDiff) -> None:
         filename=f"{safe_name(os.path.basename(found.path))}.diff",
         caption=_fit(caption),
         message_thread_id=where.thread_id,
+        disable_notification=True,  # asked for with a tap: the user is looking
     )
     await _send_picture(bot, where, found.text, "")
 
