@@ -136,3 +136,18 @@ def test_characters_that_take_two_telegram_units_are_counted_as_two() -> None:
     assert view.attachment is not None
     assert view.attachment.data.decode() == command
     _one_message(view.markdown)
+
+
+def test_a_multi_edit_is_one_diff_placed_in_the_file() -> None:
+    text = "".join(f"line {n}\n" for n in range(1, 31))
+    edits = [
+        {"old_string": "line 4\n", "new_string": "line four\n"},
+        {"old_string": "line 25\n", "new_string": "line twenty-five\n"},
+    ]
+    request = PendingPermission("MultiEdit", {"file_path": f"{CWD}/x.txt", "edits": edits})
+    shown = _one_message(prompt_view(request, CWD, file_text=text).markdown)
+    assert "(2 changes)" in shown
+    assert "@@ -1,7 +1,7 @@" in shown
+    assert "@@ -22,7 +22,7 @@" in shown
+    unplaced = _one_message(prompt_view(request, CWD).markdown)  # no text: each edit alone
+    assert unplaced.count("@@ -1 +1 @@") == 2

@@ -47,6 +47,8 @@ __all__ = [
     "History",
     "history",
     "objects_named",
+    "run_git",
+    "run_git_capped",
 ]
 
 #: Seconds the history listing may take; longer means "unknown" (every history read asks).
@@ -142,7 +144,29 @@ def run_git(git_dir: str, args: list[str], limit: int, timeout: float) -> bytes 
         Its standard output, or None when git is missing, fails, prints more
         than `limit` bytes or takes longer than `timeout`.
     """
-    argv = _git_argv(git_dir, args)
+    found = run_git_capped(git_dir, args, limit, timeout)
+    return None if found is None or found[1] else found[0]
+
+
+def run_git_capped(
+    git_dir: str, args: list[str], limit: int, timeout: float, work_tree: str | None = None
+) -> tuple[bytes, bool] | None:
+    """Run a read-only git command hardened (see `run_git`), keeping at most `limit` bytes.
+
+    Args:
+        git_dir: The git directory (given to git explicitly).
+        args: The subcommand and its arguments.
+        limit: Most bytes of standard output kept; git is stopped once it prints more.
+        timeout: Most seconds.
+        work_tree: The working tree (given to git explicitly, and git's working
+            directory); None: run in `git_dir` with no working tree.
+
+    Returns:
+        (its standard output, whether it was cut at `limit`), or None when git is
+        missing, fails or takes longer than `timeout`.
+    """
+    tree = [f"--work-tree={work_tree}"] if work_tree is not None else []
+    argv = _git_argv(git_dir, [*tree, *args])
     if argv is None:
         return None
     deadline = time.monotonic() + timeout
@@ -152,7 +176,7 @@ def run_git(git_dir: str, args: list[str], limit: int, timeout: float) -> bytes 
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            cwd=git_dir,
+            cwd=work_tree if work_tree is not None else git_dir,
             env=_env(),
             start_new_session=True,
         )
@@ -172,9 +196,9 @@ def run_git(git_dir: str, args: list[str], limit: int, timeout: float) -> bytes 
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > limit:
-                    return None
                 chunks.append(chunk)
+                if size > limit:
+                    return b"".join(chunks)[:limit], True
         code = proc.wait(max(deadline - time.monotonic(), 0.001))
     except subprocess.TimeoutExpired:
         return None
@@ -183,7 +207,7 @@ def run_git(git_dir: str, args: list[str], limit: int, timeout: float) -> bytes 
             _kill(proc)
         proc.wait()
         proc.stdout.close()
-    return b"".join(chunks) if code == 0 else None
+    return (b"".join(chunks), False) if code == 0 else None
 
 
 _LIST_ARGS = [

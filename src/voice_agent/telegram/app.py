@@ -28,6 +28,7 @@ from voice_agent.speech.tts import EspeakTTS
 from voice_agent.telegram import (
     commands,
     dialogs,
+    diff_command,
     dir_picker,
     files,
     prompts,
@@ -165,6 +166,7 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("mode",): mode_command,
         ("voice",): voice.voice_command,
         ("get",): files.get_command,
+        ("diff",): diff_command.diff_command,
         ("footer",): commands.footer_command,
         ("quiet",): commands.quiet_command,
     }
@@ -194,6 +196,7 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
         pattern(Kind.CANCEL): dialogs.on_cancel_button,
         pattern(Kind.VOICE_SEND, Kind.VOICE_CANCEL): voice.on_draft_button,
         pattern(Kind.GET): files.on_get_button,
+        pattern(Kind.DIFF, Kind.DIFF_FILE): diff_command.on_diff_button,
     }
     for regex, callback in buttons.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=regex))

@@ -23,6 +23,7 @@ from datetime import datetime
 from telegram import Bot, Message
 from telegram.error import TelegramError
 
+from voice_agent.edit_preview import read_target, target_path
 from voice_agent.sessions import PendingPermission, Session, SessionManager
 from voice_agent.sessions.decisions import (
     ALWAYS,
@@ -126,7 +127,13 @@ class ApprovalDesk:
         several = self._manager.count(session.chat_id) > 1
         label = session.name if several else ""
         asking = request.tool_name == ASK_USER_QUESTION
-        view = None if asking else prompt_view(request, session.cwd, label)
+        # The file an Edit changes, read off the loop: its diff shows real line numbers.
+        file_text = None
+        if target_path(request.tool_name, request.input_data) is not None:
+            file_text = await asyncio.to_thread(
+                read_target, request.tool_name, request.input_data, session.cwd
+            )
+        view = None if asking else prompt_view(request, session.cwd, label, file_text)
         markdown = question_markdown(request, label) if view is None else view.markdown
         thread = self.thread_of(session)
         prompt = _Prompt(session, request, markdown, (session.chat_id, thread))
@@ -155,7 +162,7 @@ class ApprovalDesk:
             self._open_prompts.add(
                 OpenPrompt(request.request_id, session.chat_id, prompt.message.message_id, markdown)
             )
-        await self._send_picture(session, request, prompt.message)
+        await self._send_picture(session, request, prompt.message, file_text)
 
     async def _send_attachment(
         self,
@@ -232,11 +239,17 @@ class ApprovalDesk:
         return self._manager.topic_of(session)
 
     async def _send_picture(
-        self, session: Session, request: PendingPermission, prompt: Message
+        self,
+        session: Session,
+        request: PendingPermission,
+        prompt: Message,
+        file_text: str | None,
     ) -> None:
         """Add a picture of a long diff under the prompt (never blocks the approval)."""
         assert self._bot is not None
-        png = await asyncio.to_thread(diff_png, request.tool_name, request.input_data, session.cwd)
+        png = await asyncio.to_thread(
+            diff_png, request.tool_name, request.input_data, session.cwd, file_text
+        )
         if png is None:
             return
         try:

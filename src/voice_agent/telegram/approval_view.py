@@ -1,6 +1,7 @@
 """What an approval prompt shows: the call's details as Markdown, and its buttons.
 
-Bash shows the command; Edit a unified diff; Write the path, size and first
+Bash shows the command; Edit a unified diff where the change is in the file
+(real line numbers and context, :mod:`voice_agent.edit_preview`); Write the path, size and first
 lines; WebFetch the URL; any other tool its input. Hidden characters (control,
 bidi, zero-width) are written out as escapes (:func:`voice_agent.visible.reveal`)
 and the prompt says the call holds some. Nothing is cut silently: when a
@@ -11,7 +12,6 @@ its beginning and end, says "the whole command is in the attached file", and
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -20,6 +20,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from voice_agent.edit_preview import planned_diff, snippet_diff, split_lines
 from voice_agent.sessions.decisions import KEEP_PLANNING, is_plan
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.telegram.callbacks import Kind, encode
@@ -151,7 +152,7 @@ class _Details:
             max_lines: Show at most this many lines (a preview); more makes a file too.
         """
         whole = reveal(body).text
-        lines = _lines(whole)
+        lines = split_lines(whole)
         size = utf16_len(whole)
         if size <= DETAIL_LIMIT and (max_lines is None or len(lines) <= max_lines):
             return _fence(whole.removesuffix("\n"), language)
@@ -179,19 +180,33 @@ def _relative(path: str, cwd: str | None) -> str:
     return path
 
 
-def edit_diff(path: str, old: str, new: str) -> str:
-    """A unified diff of one replacement in ``path`` (lines split at line feeds only)."""
-    lines = difflib.unified_diff(
-        _lines(old), _lines(new), fromfile=path, tofile=path, lineterm="", n=2
+def edit_diff(tool: str, data: Mapping[str, Any], shown: str, file_text: str | None) -> str:
+    """The unified diff an Edit or MultiEdit will make, where it is in the file.
+
+    With the file's text (:func:`voice_agent.edit_preview.read_target`) the hunks
+    carry its own line numbers and context; without it, or when an ``old_string``
+    is not found, each replacement is diffed alone.
+
+    Args:
+        tool: ``Edit`` or ``MultiEdit``.
+        data: The call's input.
+        shown: The file's name as the diff header shows it.
+        file_text: The file's current text, or None.
+    """
+    placed = planned_diff(tool, data, shown, file_text)
+    if placed is not None:
+        return placed
+    edits = [data] if tool == "Edit" else data.get("edits", [])
+    return "\n".join(
+        snippet_diff(shown, str(e.get("old_string", "")), str(e.get("new_string", "")))
+        for e in edits
+        if isinstance(e, Mapping)
     )
-    return "\n".join(lines)
 
 
-def _lines(text: str) -> list[str]:
-    return text.removesuffix("\n").split("\n") if text else []
-
-
-def _details(tool: str, data: Mapping[str, Any], cwd: str | None, out: _Details) -> str:
+def _details(
+    tool: str, data: Mapping[str, Any], cwd: str | None, out: _Details, file_text: str | None
+) -> str:
     path = str(data.get("file_path") or data.get("notebook_path") or "")
     relative = _relative(path, cwd)
     shown = out.inline(relative)
@@ -201,21 +216,16 @@ def _details(tool: str, data: Mapping[str, Any], cwd: str | None, out: _Details)
         command = out.block(str(data.get("command", "")), "bash", "command", ".sh")
         return f"💻 *Run command*{note}\n{command}"
     if tool == "Edit":
-        old, new = str(data.get("old_string", "")), str(data.get("new_string", ""))
-        diff = edit_diff(relative, old, new)
+        diff = edit_diff(tool, data, relative, file_text)
         return f"✏️ *Edit* `{shown}`\n{out.block(diff, 'diff', 'change', '.diff')}"
     if tool == "MultiEdit":
-        diffs = [
-            edit_diff(relative, str(e.get("old_string", "")), str(e.get("new_string", "")))
-            for e in data.get("edits", [])
-            if isinstance(e, Mapping)
-        ]
-        block = out.block("\n".join(diffs), "diff", "change", ".diff")
-        return f"✏️ *Edit* `{shown}` ({len(diffs)} changes)\n{block}"
+        count = len([e for e in data.get("edits", []) if isinstance(e, Mapping)])
+        block = out.block(edit_diff(tool, data, relative, file_text), "diff", "change", ".diff")
+        return f"✏️ *Edit* `{shown}` ({count} changes)\n{block}"
     if tool == "Write":
         content = str(data.get("content", ""))
         language = _LANGUAGES.get(os.path.splitext(path)[1], "")
-        size = f"{len(_lines(content))} lines, {len(content.encode())} bytes"
+        size = f"{len(split_lines(content))} lines, {len(content.encode())} bytes"
         block = out.block(content, language, "content", ".txt", max_lines=WRITE_PREVIEW_LINES)
         return f"📝 *Write* `{shown}` ({size})\n{block}"
     if tool == "WebFetch":
@@ -243,13 +253,21 @@ def _as_json(tool: str, data: Mapping[str, Any], out: _Details) -> str:
     return f"🔧 *{out.inline(tool, PROSE_LIMIT)}*\n{out.block(body, 'json', 'input', '.json')}"
 
 
-def prompt_view(request: PendingPermission, cwd: str | None, session_label: str = "") -> PromptView:
+def prompt_view(
+    request: PendingPermission,
+    cwd: str | None,
+    session_label: str = "",
+    file_text: str | None = None,
+) -> PromptView:
     """The approval prompt for ``request``, and the file to send with it when needed.
 
     Args:
         request: The pending request.
         cwd: The session's working directory (paths are shown relative to it).
         session_label: The session's name, shown when the chat has several.
+        file_text: The current text of the file an Edit changes
+            (:func:`voice_agent.edit_preview.read_target`): its diff then shows the
+            file's own line numbers and context.
 
     Returns:
         The prompt's Markdown; with an attachment when some details did not fit
@@ -257,7 +275,7 @@ def prompt_view(request: PendingPermission, cwd: str | None, session_label: str 
     """
     where = f" · {session_label}" if session_label else ""
     out = _Details(request.number)
-    details = _details(request.tool_name, request.input_data, cwd, out)
+    details = _details(request.tool_name, request.input_data, cwd, out, file_text)
     if utf16_len(details) > PROMPT_ROOM:  # something shown inline (a path?) is too long
         out = _Details(request.number)
         details = _as_json(request.tool_name, request.input_data, out)

@@ -36,6 +36,8 @@ class Kind(StrEnum):
     ANSWER = "an"  # arg: "<question>.<option>:<request id>" (AskUserQuestion)
     RESUME_ALL = "rz"  # arg: "<keyboard token>.<index>" (/resume all, telegram/offers.py)
     DIRECTORY = "dz"  # arg: "<keyboard token>.<index>" (the directory keyboard)
+    DIFF = "dd"  # arg: diff list token (a turn's 📄 Diff: the whole working tree)
+    DIFF_FILE = "dv"  # arg: "<diff list token>.<file index>"
 
 
 @dataclass(frozen=True)

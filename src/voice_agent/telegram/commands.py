@@ -30,7 +30,7 @@ In a group with topics, each topic is a session of its own.
 Risky tool calls ask first: ✅ Approve · ♾ Always · ❌ Reject.
 Or reply "yes", "no" or "always" to a prompt (voice or text); without a reply
 that works when just one request waits here.
-Approvers only: deciding, /mode, /cwd, /get, /resume all, revoking rules.
+Approvers only: deciding, /mode, /cwd, /get, /diff, /resume all, revoking rules.
 
 /sessions — list, switch, create, close sessions
 /new [name] — new session (in the current directory); /new alone: tap a directory
@@ -48,6 +48,7 @@ Approvers only: deciding, /mode, /cwd, /get, /resume all, revoking rules.
 /cancel — stop the running turn and drop queued prompts
 /voice on|off — also speak answers to voice notes
 /get path — send a file from the working directory (files you send go to uploads/)
+/diff — uncommitted changes as a .diff file and a picture, a button per file
 /footer on|off — time, tokens, context and cost under each answer
 /quiet on|off — no alerts but approvals and questions
 Other /commands go to Claude Code as slash commands."""
@@ -71,6 +72,7 @@ COMMANDS = [
     ("cancel", "Stop the running turn"),
     ("voice", "Spoken replies on or off"),
     ("get", "Send a file from the working directory"),
+    ("diff", "Show uncommitted changes"),
     ("footer", "Cost footer on or off"),
     ("quiet", "Alerts only for approvals"),
 ]

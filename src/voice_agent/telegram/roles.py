@@ -4,7 +4,7 @@ People who may chat and people who may approve are separate (``APPROVER_USER_IDS
 see :class:`voice_agent.access.AccessGate`). A chatter may prompt Claude, but
 every step that decides a tool call, widens what runs without asking, or reads
 past the usual policy needs an approver: Approve / Always / Reject and decisions
-in words, ``/mode``, ``/cwd``, ``/get`` and the fetch buttons, revoking rules.
+in words, ``/mode``, ``/cwd``, ``/get``, ``/diff`` and their buttons, revoking rules.
 :func:`refusal` is the one check: it logs the attempt, writes it to the audit log
 as ``refused`` and gives the reply ("Only an approver can …").
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import aclosing
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from voice_agent.agent.events import (
@@ -21,6 +21,7 @@ from voice_agent.logs import chat_context, session_context
 from voice_agent.policy.rules import EDIT_TOOLS
 from voice_agent.sessions import ImageAttachment, Session
 from voice_agent.speech.tts import speakable
+from voice_agent.telegram.diff_command import diff_button
 from voice_agent.telegram.files import changed_files_keyboard
 from voice_agent.telegram.services import Services, Where
 from voice_agent.telegram.status import TurnStatus
@@ -188,7 +189,7 @@ async def run_prompt(
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
     if relay.changed:
-        await _list_changed(bot, where, relay.changed, session.cwd)
+        await _list_changed(bot, svc, where, relay.changed, session.cwd)
     answer = reply.text
     if spoken and isinstance(relay.result, TurnResult) and svc.voice_replies(where.chat_id):
         await speak(bot, svc, where, answer)
@@ -207,8 +208,11 @@ def should_alert(
     return failed or elapsed > svc.settings.notify_after
 
 
-async def _list_changed(bot: Bot, where: Where, paths: list[str], cwd: str) -> None:
+async def _list_changed(bot: Bot, svc: Services, where: Where, paths: list[str], cwd: str) -> None:
     text, markup = changed_files_keyboard(paths, cwd)
+    diff = await diff_button(svc, where, cwd)  # in a git working tree: 📄 Diff
+    if diff is not None:
+        markup = InlineKeyboardMarkup([*markup.inline_keyboard, [diff]])
     try:
         await bot.send_message(
             where.chat_id,

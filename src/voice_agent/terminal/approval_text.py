@@ -1,6 +1,8 @@
 """What a tool call will do, as text a person can judge before approving it.
 
-Pure functions: no file system access, no I/O. The terminal prints the result of
+Pure functions: no file system access, no I/O (the text of the file an Edit
+changes is passed in, read off the event loop by
+:func:`voice_agent.edit_preview.read_target`). The terminal prints the result of
 :func:`describe_request`. Everything shown goes through
 :func:`voice_agent.visible.reveal` (the same as Telegram's prompts): control, bidi
 and zero-width characters are written out as escapes, and a prompt whose call
@@ -9,13 +11,13 @@ holds any says so.
 
 from __future__ import annotations
 
-import difflib
 import json
 import posixpath
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from voice_agent.edit_preview import planned_diff, snippet_diff
 from voice_agent.sessions.describe import describe_call
 from voice_agent.visible import HIDDEN_NOTE, escape_char, has_hidden, reveal
 
@@ -29,7 +31,7 @@ LINE_WIDTH = 160
 """Longest line shown; longer ones end with ``…``."""
 INDENT = "  "
 
-Details = Callable[[Mapping[str, Any], str | None], list[str]]
+Details = Callable[[Mapping[str, Any], str | None, str | None], list[str]]
 
 
 def printable(text: str, *, keep_newlines: bool = True) -> str:
@@ -67,7 +69,9 @@ def _flat(text: str) -> str:
     return reveal(text, keep_newlines=False).text
 
 
-def describe_request(tool_name: str, input_data: Mapping[str, Any], cwd: str | None) -> str:
+def describe_request(
+    tool_name: str, input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> str:
     r"""Describe a tool call for an approval prompt, over several lines.
 
     The first line says what the call will do (the request's one-line description,
@@ -77,7 +81,9 @@ def describe_request(tool_name: str, input_data: Mapping[str, Any], cwd: str | N
     * ``Bash``: the whole command (every line), where it runs, and Claude's own
       description of it;
     * ``Write``: the size and the first lines of the content;
-    * ``Edit`` / ``MultiEdit``: a unified diff of each ``old_string`` → ``new_string``;
+    * ``Edit`` / ``MultiEdit``: a unified diff of the change where it is in the
+      file (its line numbers, 3 lines of context) when ``file_text`` is given and
+      holds every ``old_string``; else of each ``old_string`` → ``new_string``;
     * ``NotebookEdit``: the first lines of the new cell source;
     * ``WebFetch``: the URL and what Claude will ask about the page;
     * any other tool: its input as JSON.
@@ -91,6 +97,8 @@ def describe_request(tool_name: str, input_data: Mapping[str, Any], cwd: str | N
         tool_name: The tool Claude wants to use.
         input_data: The tool's input.
         cwd: The session's working directory, if known.
+        file_text: The current text of the file an Edit or MultiEdit changes
+            (:func:`voice_agent.edit_preview.read_target`), if known.
 
     Returns:
         Plain text, lines separated by ``\n``, no trailing newline.
@@ -100,17 +108,20 @@ def describe_request(tool_name: str, input_data: Mapping[str, Any], cwd: str | N
     if tool_name == "Bash" and isinstance(input_data.get("command"), str):
         headline = f"Run command in {_flat(cwd)}:" if cwd else "Run command:"
     note = [INDENT + HIDDEN_NOTE] if has_hidden(input_data) else []
-    lines = [headline, *note, *(INDENT + line for line in details(input_data, cwd))]
+    shown = details(input_data, cwd, file_text)
+    lines = [headline, *note, *(INDENT + line for line in shown)]
     return "\n".join(line.rstrip() for line in lines)
 
 
 # -- per tool -------------------------------------------------------------------
 
 
-def _bash(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _bash(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     command = input_data.get("command")
     if not isinstance(command, str):
-        return _generic(input_data, cwd)
+        return _generic(input_data, cwd, file_text)
     # Whole, wrapped and never cut: the end of a command is where a surprise would hide.
     # Split at line feeds only: a carriage return is shown, not taken as a line break.
     shown = "\n".join(_wrap(_flat(line)) for line in command.split("\n")).split("\n")
@@ -123,7 +134,9 @@ def _bash(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
     return lines
 
 
-def _write(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _write(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     content = input_data.get("content")
     lines = _outside(input_data.get("file_path"), cwd)
     if not isinstance(content, str):
@@ -136,20 +149,32 @@ def _write(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
     return lines + _preview(content)
 
 
-def _edit(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _edit(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     path = str(input_data.get("file_path", "file"))
     lines = _outside(path, cwd)
     if input_data.get("replace_all"):
         lines.append("(every occurrence)")
+    placed = planned_diff("Edit", input_data, _name(path), file_text)
+    if placed is not None:
+        return lines + _cut_lines(placed, DIFF_LINES)
     return lines + _diff(path, input_data.get("old_string"), input_data.get("new_string"))
 
 
-def _multi_edit(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _multi_edit(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     path = str(input_data.get("file_path", "file"))
     edits = input_data.get("edits")
     if not isinstance(edits, list):
-        return _generic(input_data, cwd)
+        return _generic(input_data, cwd, file_text)
     lines = _outside(path, cwd)
+    placed = planned_diff("MultiEdit", input_data, _name(path), file_text)
+    if placed is not None:
+        count = sum(1 for e in edits if isinstance(e, Mapping) and e.get("replace_all"))
+        note = f" ({count} of every occurrence)" if count else ""
+        return [*lines, f"{len(edits)} edits{note}:", *_cut_lines(placed, DIFF_LINES)]
     for number, edit in enumerate(edits, 1):
         if not isinstance(edit, Mapping):
             continue
@@ -159,7 +184,9 @@ def _multi_edit(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
     return lines
 
 
-def _notebook_edit(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _notebook_edit(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     lines = _outside(input_data.get("notebook_path"), cwd)
     mode = input_data.get("edit_mode") or "replace"
     cell = input_data.get("cell_id")
@@ -168,11 +195,15 @@ def _notebook_edit(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
     return lines + _preview(source) if isinstance(source, str) else lines
 
 
-def _read(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _read(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     return _outside(input_data.get("file_path"), cwd)
 
 
-def _web_fetch(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _web_fetch(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     lines: list[str] = []
     prompt = input_data.get("prompt")
     if isinstance(prompt, str) and prompt.strip():
@@ -180,11 +211,15 @@ def _web_fetch(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
     return lines
 
 
-def _no_details(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _no_details(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     return []
 
 
-def _generic(input_data: Mapping[str, Any], cwd: str | None) -> list[str]:
+def _generic(
+    input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+) -> list[str]:
     try:
         text = json.dumps(dict(input_data), indent=2, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
@@ -207,17 +242,17 @@ _DETAILS: dict[str, Details] = {
 # -- helpers ----------------------------------------------------------------------
 
 
+def _name(path: str) -> str:
+    return posixpath.basename(path) or path
+
+
 def _diff(path: str, old: object, new: object) -> list[str]:
     """A unified diff of one replacement (line numbers count from the snippet)."""
     if not isinstance(old, str) or not isinstance(new, str):
         return ["(no old_string/new_string given)"]
     if old == new:
         return ["(no change)"]
-    name = posixpath.basename(path) or path
-    diff = list(
-        difflib.unified_diff(_lines(old), _lines(new), f"a/{name}", f"b/{name}", lineterm="")
-    )
-    return _cut_lines("\n".join(diff), DIFF_LINES)
+    return _cut_lines(snippet_diff(_name(path), old, new), DIFF_LINES)
 
 
 def _outside(path: object, cwd: str | None) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
+from voice_agent.edit_preview import read_target
 from voice_agent.sessions.decisions import (
     ALWAYS,
     APPROVE,
@@ -170,7 +171,12 @@ class ApprovalDesk:
 
     async def _ask(self, session: Session, request: PendingPermission) -> None:
         self._console.line(f"⚠ Approval #{request.number} · session {session.name}")
-        self._console.line(describe_request(request.tool_name, request.input_data, session.cwd))
+        file_text = await asyncio.to_thread(
+            read_target, request.tool_name, request.input_data, session.cwd
+        )
+        self._console.line(
+            describe_request(request.tool_name, request.input_data, session.cwd, file_text)
+        )
         while request.state is PermissionState.PENDING:
             line = await self._next_answer(request)
             if request.state is not PermissionState.PENDING:

@@ -1,0 +1,200 @@
+"""Diffs on the phone, end to end: /diff, the 📄 Diff button after a turn, Edit prompts in place."""
+
+from __future__ import annotations
+
+import subprocess
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import CliHarness
+from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
+from tests.fakes.anthropic import Reply
+from tests.fakes.telegram_types import StoredMessage
+
+pytestmark = pytest.mark.e2e
+
+GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
+APP = "".join(f"value_{n} = {n}\n" for n in range(1, 21))
+
+
+@pytest.fixture
+async def bot(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    async with running_bot(harness, tmp_path, monkeypatch) as running:
+        yield running
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True)
+
+
+def _repository(root: Path) -> None:
+    git(root, "init", "-q")
+    (root / "app.py").write_text(APP)
+    (root / "README.md").write_text("# Demo\n")
+    git(root, "add", "app.py", "README.md")
+    git(root, "commit", "-qm", "first")
+
+
+def _after(bot: BotHarness, message: StoredMessage) -> Any:
+    return lambda m: m.from_bot and m.message_id > message.message_id
+
+
+async def _document(bot: BotHarness, after: int = 0) -> StoredMessage:
+    return await bot.reply(lambda m: m.from_bot and m.document is not None and m.message_id > after)
+
+
+async def _photo(bot: BotHarness, after: int) -> Image.Image:
+    shown = await bot.reply(lambda m: m.from_bot and m.photo is not None and m.message_id > after)
+    assert shown.photo is not None
+    return Image.open(BytesIO(bot.tg.download(shown.photo.file_id)))
+
+
+async def test_diff_sends_staged_unstaged_and_new_files_with_a_button_each(
+    bot: BotHarness,
+) -> None:
+    root = bot.cli.workdir
+    _repository(root)
+    (root / "app.py").write_text(APP.replace("value_4 = 4", "value_4 = 40"))
+    git(root, "add", "app.py")  # staged
+    (root / "README.md").write_text("# Demo\n\nMore words.\n")  # not staged
+    (root / "todo.txt").write_text("write the docs\n")  # untracked
+    (root / ".env").write_text("TOKEN=CANARY-secret\n")  # untracked, secret-looking
+    bot.tg.send_text(OWNER, None, "/diff")
+    sent = await _document(bot)
+    assert sent.document is not None
+    assert sent.document.filename == "work-uncommitted.diff"
+    text = bot.tg.download(sent.document.file_id).decode()
+    assert "-value_4 = 4\n+value_4 = 40\n" in text
+    assert "+More words.\n" in text
+    assert "+++ b/todo.txt\n@@ -0,0 +1 @@\n+write the docs\n" in text
+    assert "CANARY" not in text
+    assert sent.content.startswith(f"📄 Uncommitted changes in {root}")
+    assert "2 files changed (1 staged, 1 not staged) · +3 −1" in sent.content
+    assert "1 untracked file (all in the diff as new files)" in sent.content
+    assert "🔒 Left out, they look secret: .env" in sent.content
+    labels = [str(b["text"]) for b in sent.buttons]
+    assert labels == [
+        "📄 README.md +2 −0",
+        "📄 app.py +1 −1 (staged)",
+        "📄 todo.txt (new)",
+    ]
+    assert all(len(data.encode()) <= 64 for data in sent.callback_data)
+    picture = await _photo(bot, sent.message_id)
+    assert picture.size[0] >= 1000
+
+    await bot.press(sent, "app.py")
+    one = await _document(bot, sent.message_id + 1)
+    assert one.document is not None
+    assert one.document.filename == "app.py.diff"
+    own = bot.tg.download(one.document.file_id).decode()
+    assert "@@ -1,7 +1,7 @@" in own
+    assert "README" not in own
+    assert one.content == "📄 app.py · +1 −1"
+    await _photo(bot, one.message_id)
+
+    git(root, "checkout", "README.md")  # no change any more: the button says so
+    answer = await bot.press(sent, "README.md")
+    assert answer == "No diff: README.md has no uncommitted changes now."
+    bot.svc.diff_links = type(bot.svc.diff_links)()  # as after a restart
+    answer = await bot.press(sent, "todo.txt")
+    assert "out of date" in answer
+
+
+async def test_diff_outside_a_repository_and_without_changes(bot: BotHarness) -> None:
+    bot.tg.send_text(OWNER, None, "/diff")
+    await bot.reply(f"No diff: {bot.cli.workdir} is not in a git repository.")
+    _repository(bot.cli.workdir)
+    bot.tg.send_text(OWNER, None, "/diff")
+    await bot.reply(f"✨ No uncommitted changes in {bot.cli.workdir}.")
+    assert not [m for m in bot.messages() if m.from_bot and m.document is not None]
+
+
+async def test_a_turn_that_wrote_a_file_offers_its_diff(bot: BotHarness) -> None:
+    root = bot.cli.workdir
+    _repository(root)
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(root / "made.py"), "content": "x = 1\n"}),
+        Reply.text("Made it."),
+    )
+    bot.svc.manager.set_permission_mode(OWNER, "acceptEdits")
+    bot.tg.send_text(OWNER, None, "make a file")
+    listing = await bot.reply("Files changed: made.py")
+    assert [str(b["text"]) for b in listing.buttons][-1] == "📄 Diff"
+    await bot.press(listing, "📄 Diff")
+    sent = await _document(bot, listing.message_id)
+    assert sent.document is not None
+    assert (
+        "+++ b/made.py\n@@ -0,0 +1 @@\n+x = 1\n" in bot.tg.download(sent.document.file_id).decode()
+    )
+
+
+async def test_an_edit_prompt_shows_the_change_where_it_is_in_the_file(bot: BotHarness) -> None:
+    target = bot.cli.workdir / "app.py"
+    target.write_text(APP)
+    edit = {"file_path": str(target), "old_string": "value_6 = 6\n", "new_string": "value_6 = 60\n"}
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Read", {"file_path": str(target)}),
+        Reply.tool_use("Edit", edit),
+        Reply.text("Edited."),
+    )
+    bot.tg.send_text(OWNER, None, "change value 6")
+    prompt = await bot.approval_prompt()
+    lines = prompt.content.splitlines()
+    assert "@@ -3,7 +3,7 @@" in lines
+    assert lines[lines.index("@@ -3,7 +3,7 @@") + 1 :][:8] == [
+        " value_3 = 3",
+        " value_4 = 4",
+        " value_5 = 5",
+        "-value_6 = 6",
+        "+value_6 = 60",
+        " value_7 = 7",
+        " value_8 = 8",
+        " value_9 = 9",
+    ]
+    await bot.press(prompt, "Approve")
+    await bot.reply(lambda m: m.from_bot and "Edited." in m.content)
+    assert "value_6 = 60\n" in target.read_text()
+
+
+async def test_a_chatter_may_not_read_diffs(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group, chatter = -100777, 3003
+    async with running_bot(
+        harness,
+        tmp_path,
+        monkeypatch,
+        allowed_chat_ids=frozenset({group}),
+        allowed_user_ids=frozenset({OWNER, chatter}),
+        approver_user_ids=frozenset({OWNER}),
+    ) as bot:
+        bot.tg.supergroup(group, "team")
+        bot.tg.user(chatter, "Carol")
+        _repository(bot.cli.workdir)
+        (bot.cli.workdir / "app.py").write_text("changed\n")
+        refused = "Only an approver can see the working directory's diffs."
+        bot.tg.send_text(group, chatter, "/diff")
+        await bot.reply(lambda m: m.from_bot and m.content == refused, group)
+        assert not [m for m in bot.messages(group) if m.from_bot and m.document is not None]
+        bot.tg.send_text(group, OWNER, "/diff")  # the owner may; Carol may not press its buttons
+        sent = await bot.reply(lambda m: m.from_bot and m.document is not None, group)
+        button = next(b for b in sent.buttons if "app.py" in str(b.get("text")))
+        pressed = bot.tg.press_button(group, chatter, sent.message_id, str(button["callback_data"]))
+        answer = await bot.tg.wait_for(
+            lambda: next(
+                (
+                    a
+                    for a in bot.tg.callback_answers
+                    if a.callback_query_id == pressed.callback_query_id
+                ),
+                None,
+            ),
+            30,
+        )
+        assert answer.text == refused
+        documents = [m for m in bot.messages(group) if m.from_bot and m.document is not None]
+        assert documents == [sent]
