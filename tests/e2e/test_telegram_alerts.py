@@ -130,3 +130,15 @@ async def test_status_shows_the_command_that_continues_in_a_terminal(
         assert any(e["type"] == "pre" for e in status.entities)  # tap to copy
         copy = status.reply_markup["inline_keyboard"][0][0]  # type: ignore[index]
         assert copy["copy_text"] == {"text": command}
+
+
+async def test_a_failed_turns_error_alerts_even_when_quick(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, notify_after=QUICK) as bot:
+        bot.cli.fake.enqueue(Reply.http_error(529, "the scripted model is overloaded"))
+        bot.tg.send_text(OWNER, None, "fail please")
+        error = await bot.reply(lambda m: m.from_bot and "⚠️" in m.content)
+        assert "the scripted model is overloaded" in error.content
+        assert not error.silent  # a turn that stopped needs the user, however quick
+        assert all(m.silent for m in _sent(bot, "Thinking"))
