@@ -34,7 +34,9 @@ from voice_agent.telegram.approvals import (
     on_revoke_button,
 )
 from voice_agent.telegram.callbacks import Kind, pattern
+from voice_agent.telegram.command_menu import CommandMenus
 from voice_agent.telegram.services import SERVICES_KEY, Services, Where, services
+from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.voice import VoiceDesk
 
 logger = logging.getLogger(__name__)
@@ -75,8 +77,16 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
     voice_desk = VoiceDesk(settings.speech_settings(), settings.low_confidence)
     speaker = EspeakTTS()
     tts = speaker if speaker.available() else None
+    menus = CommandMenus(commands.COMMANDS, ChatSettingsTable(storage.database))
     return Services(
-        settings, manager, gate, desk, voice_desk, tts, stream_mode=settings.stream_mode
+        settings,
+        manager,
+        gate,
+        desk,
+        voice_desk,
+        tts,
+        stream_mode=settings.stream_mode,
+        menus=menus,
     )
 
 

@@ -15,6 +15,7 @@ from voice_agent.config import Settings
 from voice_agent.sessions import SessionManager
 from voice_agent.speech.tts import EspeakTTS
 from voice_agent.telegram.approval_desk import ApprovalDesk
+from voice_agent.telegram.command_menu import CommandMenus
 from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.voice_desk import VoiceDesk
 from voice_agent.telegram.workers import ChatWorkers
@@ -35,6 +36,7 @@ class Services:
         tts: The speech synthesizer for spoken replies (None when not installed).
         workers: One prompt queue per chat (and per forum topic).
         stream_mode: ``auto`` (drafts in private chats, edits elsewhere) or ``edit``.
+        menus: Each chat's command menu, following Claude Code's commands.
     """
 
     settings: Settings
@@ -45,6 +47,7 @@ class Services:
     tts: EspeakTTS | None = None
     workers: ChatWorkers = field(default_factory=ChatWorkers)
     stream_mode: str = "edit"
+    menus: CommandMenus = field(default_factory=lambda: CommandMenus((), None))
 
     def voice_replies(self, chat_id: int) -> bool:
         """Whether answers to voice notes are also spoken in this chat."""

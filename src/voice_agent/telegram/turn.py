@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 
 from voice_agent.agent.events import (
     AgentEvent,
+    CommandsReported,
     TextBlockDone,
     TextDelta,
     ToolFinished,
@@ -176,6 +177,8 @@ async def run_prompt(
             with svc.desk.turn_from(session, where.thread_id):
                 async with aclosing(events):
                     async for event in events:
+                        if isinstance(event, CommandsReported):
+                            await svc.menus.follow(bot, where.chat_id, event.commands)
                         relay.handle(event)
         except Exception as error:  # the user must hear of any failure; details go to the log
             logger.exception("the turn failed in chat %s", where.chat_id)
