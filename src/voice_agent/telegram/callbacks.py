@@ -34,6 +34,7 @@ class Kind(StrEnum):
     SCOPE = "sc"  # arg: "<s|s1|p|p1>:<request id>" (session/project, until revoked/1 hour)
     BACK = "bk"  # arg: request id (back from the scope choice)
     ANSWER = "an"  # arg: "<question>.<option>:<request id>" (AskUserQuestion)
+    UNSCHEDULE = "us"  # arg: schedule id
 
 
 @dataclass(frozen=True)

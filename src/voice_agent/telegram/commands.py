@@ -48,6 +48,8 @@ Approvers only: deciding, /mode, /cwd, /get, revoking rules.
 /get path — send a file from the working directory (files you send go to uploads/)
 /footer on|off — time, tokens, context and cost under each answer
 /quiet on|off — no alerts but approvals and questions
+/schedule in 30m|at 18:00|daily 09:00|every 2h <prompt> — run it later (approvers)
+/schedules — scheduled prompts, ❌ to cancel
 Other /commands go to Claude Code as slash commands."""
 
 COMMANDS = [
@@ -71,6 +73,8 @@ COMMANDS = [
     ("get", "Send a file from the working directory"),
     ("footer", "Cost footer on or off"),
     ("quiet", "Alerts only for approvals"),
+    ("schedule", "Run a prompt later or repeatedly"),
+    ("schedules", "List and cancel scheduled prompts"),
 ]
 
 
