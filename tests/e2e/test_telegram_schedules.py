@@ -7,6 +7,7 @@ one-shot's time (:attr:`ScheduleDesk.clock`), so it is due when the bot starts.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -192,3 +193,37 @@ async def test_a_scheduled_prompt_fires_after_a_restart(
             assert [s.id for s in bot.svc.schedules.of_chat(OWNER)] == [every]
             assert _job_queue(bot).get_jobs_by_name(f"schedule-{every}")  # armed again
             assert not _job_queue(bot).get_jobs_by_name(f"schedule-{once}")
+
+
+async def test_a_repeating_prompt_still_queued_or_running_skips_its_next_run(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch) as bot:
+        schedule_id = await _schedule(bot, "every 5m poll the build")
+        release = threading.Event()
+        bot.cli.fake.enqueue(Reply.text("still polling " * 20, chunk_size=6, hang=release))
+        await _run_now(bot, schedule_id)
+        await bot.reply(lambda m: m.from_bot and m.content.startswith("still"))  # under way
+        await _run_now(bot, schedule_id)  # its next time comes while it runs: skipped
+        headers = [m for m in bot.messages() if m.from_bot and "Running in main" in m.content]
+        assert len(headers) == 1
+        assert bot.svc.workers.queued_or_running(OWNER) == 1
+        release.set()
+        await bot.reply(final_answer(bot, "still polling"))
+        await bot.tg.wait_for(lambda: not bot.svc.schedules.running(schedule_id), TIMEOUT)
+        bot.cli.fake.enqueue(Reply.text("polled again"))
+        await _run_now(bot, schedule_id)  # done: the next run runs
+        await bot.reply(final_answer(bot, "polled again"))
+        assert len(bot.cli.fake.main_requests) == 2
+
+        # Queued behind a typed prompt and dropped by /cancel: the schedule is free again.
+        await bot.tg.wait_for(lambda: not bot.svc.schedules.running(schedule_id), TIMEOUT)
+        hold = threading.Event()
+        bot.cli.fake.enqueue(Reply.text("typed work " * 20, chunk_size=6, hang=hold))
+        bot.tg.send_text(OWNER, None, "do the typed work")
+        await bot.reply(lambda m: m.from_bot and m.content.startswith("typed"))
+        await _run_now(bot, schedule_id)
+        assert bot.svc.schedules.running(schedule_id)
+        await _answer(bot, "/cancel", "dropped 1 queued prompt(s)")
+        hold.set()
+        assert not bot.svc.schedules.running(schedule_id)

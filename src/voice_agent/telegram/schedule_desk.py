@@ -23,6 +23,7 @@ from telegram.ext import CallbackContext, ContextTypes, JobQueue
 
 from voice_agent.schedule_when import When, WhenError, parse_when
 from voice_agent.store.schedules_table import Schedule, SchedulesTable
+from voice_agent.telegram.workers import Place
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class ScheduleDesk:
         self._table = table
         self._queue: AnyJobQueue | None = None
         self._fire: Fire | None = None
-        self._running: set[int] = set()
+        self._running: dict[int, Place] = {}
 
     def now(self) -> datetime:
         """The time now, in the bot's zone."""
@@ -158,16 +159,17 @@ class ScheduleDesk:
         return True
 
     def running(self, schedule_id: int) -> bool:
-        """Whether a run of the schedule is still queued or running."""
-        return schedule_id in self._running
+        """Whether a run of the schedule is still queued or running (not dropped by /cancel)."""
+        place = self._running.get(schedule_id)
+        return place is not None and not place.dropped
 
-    def started(self, schedule_id: int) -> None:
-        """A run of the schedule was queued."""
-        self._running.add(schedule_id)
+    def started(self, schedule_id: int, place: Place) -> None:
+        """A run of the schedule took ``place`` in its chat's queue."""
+        self._running[schedule_id] = place
 
     def finished(self, schedule_id: int) -> None:
         """A run of the schedule is over."""
-        self._running.discard(schedule_id)
+        self._running.pop(schedule_id, None)
 
     def _arm(self, schedule_id: int, due: datetime, *, late: bool) -> None:
         assert self._queue is not None

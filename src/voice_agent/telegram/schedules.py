@@ -211,7 +211,6 @@ async def fire(svc: Services, bot: Bot, schedule: Schedule, late: bool) -> None:
     else:
         header = f"⏰ #{schedule.id} ({schedule.spec})"
     header += f" Running in {name}: “{_clip(schedule.prompt)}”"
-    svc.schedules.started(schedule.id)
 
     async def job() -> None:
         try:
@@ -220,4 +219,6 @@ async def fire(svc: Services, bot: Bot, schedule: Schedule, late: bool) -> None:
         finally:
             svc.schedules.finished(schedule.id)
 
-    svc.workers.submit(where.queue_key, job)
+    place = svc.workers.reserve(where.queue_key)
+    svc.schedules.started(schedule.id, place)  # a /cancel dropping it frees the schedule
+    place.fill(job)
