@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -172,7 +173,10 @@ class CommandMenus:
             kept = Menu(menu.commands, dict(list(names.items())[-MAX_REMEMBERED:]))
             self._menus[chat_id] = kept
             if self._table is not None:
-                self._table.set(chat_id, STORE_KEY, _encode(kept))
+                try:
+                    self._table.set(chat_id, STORE_KEY, _encode(kept))
+                except sqlite3.Error as error:  # kept in memory; the turn goes on
+                    logger.error("could not store the command menu of chat %s: %s", chat_id, error)
             logger.info("chat %s: command menu of %d commands", chat_id, len(menu.commands))
             return True
 
