@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import tzlocal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -171,6 +174,10 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a turn may take before its answer alerts (a quicker one is silent).",
     )
+    timezone: str = Field(
+        default="",
+        description="IANA time zone of /schedule's times (Europe/Berlin); empty: the system's.",
+    )
     stream_mode: str = Field(
         default="auto",
         pattern="^(auto|edit)$",
@@ -230,6 +237,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        name = value.strip()
+        if name:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"{name!r} is not a known time zone (e.g. Europe/Berlin)") from exc
+        return name
+
+    def zone(self) -> tzinfo:
+        """The time zone of scheduled prompts: ``TIMEZONE``, else the system's own."""
+        return ZoneInfo(self.timezone) if self.timezone else tzlocal.get_localzone()
 
     @field_validator("log_level")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ from telegram.ext import Application
 from tests.e2e.conftest import CliHarness
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.telegram_types import StoredMessage
-from voice_agent.agent.options import AgentSettings
+from voice_agent.agent.options import AgentSettings, SettingSource
 from voice_agent.config import Settings, load_settings
 from voice_agent.telegram.app import build_application, build_services
 from voice_agent.telegram.services import Services
@@ -76,11 +76,17 @@ async def running_bot(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     tg: FakeTelegram | None = None,
+    *,
+    setting_sources: tuple[SettingSource, ...] = (),
+    prepare: Callable[[Services], None] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[BotHarness]:
     """Start the bot on a fake Bot API and stop it cleanly afterwards.
 
-    Pass ``tg`` to run on an existing fake (a restart: Telegram keeps its messages).
+    Pass ``tg`` to run on an existing fake (a restart: Telegram keeps its messages),
+    ``setting_sources`` for the Claude Code settings its CLIs load (``("project",)``:
+    the working directory's ``.claude/``), ``prepare`` to adjust the shared state
+    before the bot starts (e.g. the schedules' clock).
     """
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VOICE_AGENT_CONFIG", str(tmp_path / "no-config.toml"))
@@ -103,8 +109,10 @@ async def running_bot(
         }
         values.update(overrides)
         settings = load_settings(**values)
-        agent = AgentSettings(env=cli.env, setting_sources=(), idle_timeout=None)
+        agent = AgentSettings(env=cli.env, setting_sources=setting_sources, idle_timeout=None)
         svc = build_services(settings, agent)
+        if prepare is not None:
+            prepare(svc)
         app = build_application(settings, svc)
         async with app:
             assert app.post_init is not None

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import CliHarness
+from tests.e2e.helpers import cli_processes
 from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
 from tests.e2e.test_telegram_e2e import final_answer
 from tests.fakes.anthropic import Reply
@@ -130,3 +131,34 @@ async def test_status_shows_the_command_that_continues_in_a_terminal(
         assert any(e["type"] == "pre" for e in status.entities)  # tap to copy
         copy = status.reply_markup["inline_keyboard"][0][0]  # type: ignore[index]
         assert copy["copy_text"] == {"text": command}
+
+
+async def test_a_failed_turns_error_alerts_even_when_quick(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, notify_after=QUICK) as bot:
+        bot.cli.fake.enqueue(Reply.http_error(529, "the scripted model is overloaded"))
+        bot.tg.send_text(OWNER, None, "fail please")
+        error = await bot.reply(lambda m: m.from_bot and "⚠️" in m.content)
+        assert "the scripted model is overloaded" in error.content
+        assert not error.silent  # a turn that stopped needs the user, however quick
+        assert all(m.silent for m in _sent(bot, "Thinking"))
+
+
+async def test_a_crashed_clis_error_alerts(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, notify_after=QUICK) as bot:
+        release = threading.Event()
+        bot.cli.fake.enqueue(Reply.text("never finished " * 20, chunk_size=6, hang=release))
+        bot.tg.send_text(OWNER, None, "crash now")
+        streamed = await bot.reply("never")
+        assert streamed.silent
+        try:
+            for process in cli_processes():
+                process.kill()
+            error = await bot.reply(lambda m: m.from_bot and "stopped" in m.content)
+        finally:
+            release.set()
+        assert "⚠️" in error.content
+        assert not error.silent  # the turn stopped: the user hears of it

@@ -2747,9 +2747,24 @@ class FakeTelegram:
             if not isinstance(description, str) or not 1 <= len(description.strip()) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
             cleaned.append({"command": command, "description": description})
-        key = (_scope_key(p.json("scope", "scope")), p.text("language_code") or "")
+        scope = p.json("scope", "scope")
+        self._check_scope(scope)
+        key = (_scope_key(scope), p.text("language_code") or "")
         self._commands[key] = cleaned
         return True
+
+    def _check_scope(self, scope: object) -> None:
+        """Refuse a ``BotCommandScope`` Telegram would: unknown type, unknown chat."""
+        if scope is None:
+            return
+        kind = scope.get("type") if isinstance(scope, dict) else None
+        if kind not in _SCOPE_TYPES:
+            raise ApiError(400, "Bad Request: can't parse BotCommandScope")
+        if kind in ("chat", "chat_administrators", "chat_member"):
+            assert isinstance(scope, dict)
+            chat_id = scope.get("chat_id")
+            if not isinstance(chat_id, int) or chat_id not in self._chats:
+                raise ApiError(400, "Bad Request: chat not found")
 
     async def _get_my_commands(self, p: _Params, call: ApiCall) -> Any:
         key = (_scope_key(p.json("scope", "scope")), p.text("language_code") or "")
@@ -3239,6 +3254,19 @@ def _inline(markup: JSON | None) -> object:
     if markup and "inline_keyboard" in markup:
         return markup["inline_keyboard"]
     return None
+
+
+_SCOPE_TYPES = frozenset(
+    {
+        "default",
+        "all_private_chats",
+        "all_group_chats",
+        "all_chat_administrators",
+        "chat",
+        "chat_administrators",
+        "chat_member",
+    }
+)
 
 
 def _scope_key(scope: object) -> str:

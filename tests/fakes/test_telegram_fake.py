@@ -15,6 +15,7 @@ import pytest
 from telegram import (
     Bot,
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     MessageEntity,
@@ -665,6 +666,21 @@ async def test_commands(bot: Bot, tg: FakeTelegram) -> None:
         await bot.set_my_commands([BotCommand("New", "uppercase is invalid")])
     assert await bot.delete_my_commands()
     assert tg.commands == []
+
+
+async def test_commands_per_chat_scope(bot: Bot, tg: FakeTelegram) -> None:
+    tg.private_chat(USER_ID)
+    default = [BotCommand("help", "Show help")]
+    mine = [BotCommand("help", "Show help"), BotCommand("code_review", "Review (project)")]
+    assert await bot.set_my_commands(default)
+    assert await bot.set_my_commands(mine, scope=BotCommandScopeChat(USER_ID))
+    assert await bot.get_my_commands(scope=BotCommandScopeChat(USER_ID)) == tuple(mine)
+    assert await bot.get_my_commands() == tuple(default)  # the default scope is apart
+    assert tg.commands_for({"type": "chat", "chat_id": USER_ID})[1]["command"] == "code_review"
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.set_my_commands(mine, scope=BotCommandScopeChat(999))
+    assert await bot.delete_my_commands(scope=BotCommandScopeChat(USER_ID))
+    assert await bot.get_my_commands(scope=BotCommandScopeChat(USER_ID)) == ()
 
 
 async def test_chat_actions_and_reactions(bot: Bot, tg: FakeTelegram) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import tzlocal
 
 from voice_agent.config import SettingsError, load_settings
 
@@ -81,6 +82,7 @@ def test_defaults(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("PROJECTS", "{not json"),
         ("DEFAULT_CWD", "/no/such/directory"),
         ("LOG_LEVEL", "LOUD"),
+        ("TIMEZONE", "Mars/Olympus_Mons"),
     ],
 )
 def test_bad_setting_names_itself(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -106,3 +108,10 @@ def test_claude_environment_takes_claude_names_from_dotenv_and_hides_our_secrets
     assert "UNRELATED" not in env
     assert env["TELEGRAM_BOT_TOKEN"] == ""
     assert env["STT_API_KEY"] == ""
+
+
+def test_timezone_is_the_machines_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIMEZONE", raising=False)
+    assert load_settings().zone() == tzlocal.get_localzone()
+    monkeypatch.setenv("TIMEZONE", "Europe/Berlin")
+    assert str(load_settings().zone()) == "Europe/Berlin"

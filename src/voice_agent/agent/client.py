@@ -19,8 +19,8 @@ from typing import Any, cast
 
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ClaudeSDKError, Message
 
-from voice_agent.agent.events import AgentEvent, TurnError, TurnResult
-from voice_agent.agent.parse import MessageParser
+from voice_agent.agent.events import AgentEvent, SlashCommand, TurnError, TurnResult
+from voice_agent.agent.parse import MessageParser, described_commands
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,15 @@ _Command = _Turn | _Interrupt | _Close
 
 async def _single(message: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
     yield message
+
+
+async def _described(client: ClaudeSDKClient) -> dict[str, SlashCommand]:
+    """The CLI's slash commands with their descriptions, from its ``initialize`` answer."""
+    try:
+        return described_commands(await client.get_server_info())
+    except ClaudeSDKError as exc:  # a client that answered no ``initialize`` (a test double)
+        logger.debug("no server info: %s", exc)
+        return {}
 
 
 class LiveClient:
@@ -105,6 +114,7 @@ class LiveClient:
         self._task: asyncio.Task[None] | None = None
         self._turn: asyncio.Task[bool] | None = None
         self._closed = False
+        self._commands: dict[str, SlashCommand] = {}
 
     @property
     def alive(self) -> bool:
@@ -193,6 +203,7 @@ class LiveClient:
         try:
             client = self._sdk_client(self._options)
             await self._connect(client)
+            self._commands = await _described(client)
             try:
                 self._ready.set_result(None)
                 logger.info("Claude Code client %s started", self.key)
@@ -319,7 +330,7 @@ class LiveClient:
 
     async def _run(self, client: ClaudeSDKClient, turn: _Turn) -> bool:
         """Serve one turn; returns False when the client is no longer usable."""
-        parser = MessageParser()
+        parser = MessageParser(self._commands)
         finished = False
         try:
             if isinstance(turn.message, str):

@@ -133,6 +133,41 @@ class SessionStarted:
     session_id: str
 
 
+@dataclass(frozen=True)
+class SlashCommand:
+    """One of Claude Code's slash commands: its own, a skill, or a custom command.
+
+    Attributes:
+        name: The name without the slash, as Claude Code spells it (``code-review``,
+            ``frontend:build``).
+        description: What it does, as the CLI describes it ("" when unknown).
+        builtin: Whether it ships with Claude Code (False: the project's or the
+            user's own command or skill).
+    """
+
+    name: str
+    description: str = ""
+    builtin: bool = False
+
+
+@dataclass(frozen=True)
+class CommandsReported:
+    """Claude Code listed the slash commands it has, as its turn began.
+
+    Attributes:
+        commands: Its own commands, skills and custom commands, in the CLI's order.
+    """
+
+    commands: tuple[SlashCommand, ...]
+
+
 AgentEvent = (
-    SessionStarted | TextDelta | TextBlockDone | ToolStarted | ToolFinished | TurnResult | TurnError
+    SessionStarted
+    | CommandsReported
+    | TextDelta
+    | TextBlockDone
+    | ToolStarted
+    | ToolFinished
+    | TurnResult
+    | TurnError
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from claude_agent_sdk import (
@@ -20,7 +20,9 @@ from claude_agent_sdk import (
 from voice_agent.agent.describe import summarize_input
 from voice_agent.agent.events import (
     AgentEvent,
+    CommandsReported,
     SessionStarted,
+    SlashCommand,
     TextBlockDone,
     TextDelta,
     ToolFinished,
@@ -43,12 +45,41 @@ def _result_text(content: str | list[dict[str, Any]] | None) -> str:
     return "\n".join(parts)[:_OUTPUT_LIMIT]
 
 
+def described_commands(server_info: Mapping[str, Any] | None) -> dict[str, SlashCommand]:
+    """The slash commands of the CLI's ``initialize`` answer, by name.
+
+    Args:
+        server_info: What ``ClaudeSDKClient.get_server_info()`` returned (None: nothing).
+
+    Returns:
+        Each command with its description and whether it is built in.
+    """
+    found: dict[str, SlashCommand] = {}
+    listed = (server_info or {}).get("commands")
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            description = item.get("description")
+            found[item["name"]] = SlashCommand(
+                item["name"],
+                description if isinstance(description, str) else "",
+                bool(item.get("builtin")),
+            )
+    return found
+
+
 class MessageParser:
     """Parses one client's messages; remembers tool names to label their results."""
 
-    def __init__(self) -> None:
+    def __init__(self, described: Mapping[str, SlashCommand] | None = None) -> None:
+        """A parser for one turn.
+
+        Args:
+            described: The CLI's slash commands with their descriptions (from its
+                ``initialize`` answer), to describe the names its ``init`` message lists.
+        """
         self._tool_names: dict[str, str] = {}
         self._context = 0
+        self._described = dict(described or {})
 
     def parse(self, message: object) -> Iterator[AgentEvent]:
         """Yield the events one SDK message carries (none for unknown kinds).
@@ -70,6 +101,15 @@ class MessageParser:
             session_id = message.data.get("session_id")
             if isinstance(session_id, str) and session_id:
                 yield SessionStarted(session_id)
+            names = message.data.get("slash_commands")
+            if isinstance(names, list):
+                yield CommandsReported(
+                    tuple(
+                        self._described.get(name) or SlashCommand(name)
+                        for name in names
+                        if isinstance(name, str) and name
+                    )
+                )
         else:
             logger.debug("skipping %s", type(message).__name__)
 

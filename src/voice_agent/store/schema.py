@@ -211,6 +211,33 @@ def _project_rules_outlive_sessions(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _schedules(conn: sqlite3.Connection) -> None:
+    """Scheduled prompts (``/schedule``), so they survive a restart.
+
+    A schedule points at its session's row: it follows a rename, and a closed
+    session leaves it pointing nowhere (it is then cancelled, never run elsewhere).
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            thread_id INTEGER,
+            user_id INTEGER,
+            session_id INTEGER REFERENCES sessions (id) ON DELETE SET NULL,
+            session_name TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            next_run TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX schedules_by_chat ON schedules (chat_id);
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

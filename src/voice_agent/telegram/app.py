@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import replace
+from functools import partial
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -25,6 +26,7 @@ from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions import SessionManager, SessionStorage
 from voice_agent.speech.tts import EspeakTTS
+from voice_agent.store.schedules_table import SchedulesTable
 from voice_agent.telegram import (
     commands,
     dialogs,
@@ -33,6 +35,7 @@ from voice_agent.telegram import (
     files,
     prompts,
     resume_all,
+    schedules,
     topics,
     voice,
 )
@@ -44,7 +47,10 @@ from voice_agent.telegram.approvals import (
     on_revoke_button,
 )
 from voice_agent.telegram.callbacks import Kind, pattern
+from voice_agent.telegram.command_menu import CommandMenus
+from voice_agent.telegram.schedule_desk import ScheduleDesk
 from voice_agent.telegram.services import SERVICES_KEY, Services, Where, services
+from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.voice import VoiceDesk
 
 logger = logging.getLogger(__name__)
@@ -85,8 +91,17 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
     voice_desk = VoiceDesk(settings.speech_settings(), settings.low_confidence)
     speaker = EspeakTTS()
     tts = speaker if speaker.available() else None
+    menus = CommandMenus(commands.COMMANDS, ChatSettingsTable(storage.database))
     return Services(
-        settings, manager, gate, desk, voice_desk, tts, stream_mode=settings.stream_mode
+        settings,
+        manager,
+        gate,
+        desk,
+        voice_desk,
+        tts,
+        stream_mode=settings.stream_mode,
+        menus=menus,
+        schedules=ScheduleDesk(SchedulesTable(storage.database), settings.zone()),
     )
 
 
@@ -119,6 +134,10 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     if lapsed:
         logger.info("marked %d approval prompt(s) from the last run as lapsed", lapsed)
     await application.bot.set_my_commands([BotCommand(n, d) for n, d in commands.COMMANDS])
+    if application.job_queue is None:
+        logger.error("no job queue (install python-telegram-bot[job-queue]): /schedule is off")
+    else:
+        svc.schedules.attach(application.job_queue, partial(schedules.fire, svc))
     if svc.gate.pairing_code:
         print(
             "voice-agent: no allowlist is set, so the bot is in pairing mode.\n"
@@ -169,6 +188,8 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("diff",): diff_command.diff_command,
         ("footer",): commands.footer_command,
         ("quiet",): commands.quiet_command,
+        ("schedule",): schedules.schedule_command,
+        ("schedules",): schedules.schedules_command,
     }
     return [CommandHandler(list(names), callback) for names, callback in table.items()]
 
@@ -197,6 +218,7 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
         pattern(Kind.VOICE_SEND, Kind.VOICE_CANCEL): voice.on_draft_button,
         pattern(Kind.GET): files.on_get_button,
         pattern(Kind.DIFF, Kind.DIFF_FILE): diff_command.on_diff_button,
+        pattern(Kind.UNSCHEDULE): schedules.on_unschedule_button,
     }
     for regex, callback in buttons.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=regex))

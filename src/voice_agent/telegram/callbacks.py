@@ -38,6 +38,7 @@ class Kind(StrEnum):
     DIRECTORY = "dz"  # arg: "<keyboard token>.<index>" (the directory keyboard)
     DIFF = "dd"  # arg: diff list token (a turn's 📄 Diff: the whole working tree)
     DIFF_FILE = "dv"  # arg: "<diff list token>.<file index>"
+    UNSCHEDULE = "us"  # arg: schedule id
 
 
 @dataclass(frozen=True)

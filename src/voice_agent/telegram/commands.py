@@ -51,6 +51,8 @@ Approvers only: deciding, /mode, /cwd, /get, /diff, /resume all, revoking rules.
 /diff — uncommitted changes as a .diff file and a picture, a button per file
 /footer on|off — time, tokens, context and cost under each answer
 /quiet on|off — no alerts but approvals and questions
+/schedule in 30m|at 18:00|daily 09:00|every 2h <prompt> — run it later (approvers)
+/schedules — scheduled prompts, ❌ to cancel
 Other /commands go to Claude Code as slash commands."""
 
 COMMANDS = [
@@ -75,6 +77,8 @@ COMMANDS = [
     ("diff", "Show uncommitted changes"),
     ("footer", "Cost footer on or off"),
     ("quiet", "Alerts only for approvals"),
+    ("schedule", "Run a prompt later or repeatedly"),
+    ("schedules", "List and cancel scheduled prompts"),
 ]
 
 

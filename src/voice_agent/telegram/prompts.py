@@ -228,10 +228,12 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
         return
     text = message.text
     entity = next((e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND), None)
+    svc = services(context)
     if entity is not None and entity.offset == 0:
         command = text[: entity.length].split("@", 1)[0]  # "/compact@my_bot" -> "/compact"
-        text = command + text[entity.length :]
-    svc = services(context)
+        # A name from the chat's menu goes back to Claude Code's ("/code_review" -> "/code-review").
+        original = svc.menus.original(Where.of(update).chat_id, command[1:])
+        text = (f"/{original}" if original else command) + text[entity.length :]
     refused = command_refusal(svc, Where.of(update), text)
     if refused is not None:
         await message.reply_text(refused)

@@ -15,7 +15,9 @@ from voice_agent.config import Settings
 from voice_agent.sessions import SessionManager
 from voice_agent.speech.tts import EspeakTTS
 from voice_agent.telegram.approval_desk import ApprovalDesk
+from voice_agent.telegram.command_menu import CommandMenus
 from voice_agent.telegram.diff_links import DiffLinks
+from voice_agent.telegram.schedule_desk import ScheduleDesk
 from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.voice_desk import VoiceDesk
 from voice_agent.telegram.workers import ChatWorkers
@@ -37,6 +39,8 @@ class Services:
         workers: One prompt queue per chat (and per forum topic).
         stream_mode: ``auto`` (drafts in private chats, edits elsewhere) or ``edit``.
         diff_links: What the buttons under ``/diff`` messages name.
+        menus: Each chat's command menu, following Claude Code's commands.
+        schedules: The scheduled prompts (``/schedule``).
     """
 
     settings: Settings
@@ -48,6 +52,8 @@ class Services:
     workers: ChatWorkers = field(default_factory=ChatWorkers)
     stream_mode: str = "edit"
     diff_links: DiffLinks = field(default_factory=DiffLinks)
+    menus: CommandMenus = field(default_factory=lambda: CommandMenus((), None))
+    schedules: ScheduleDesk = field(default_factory=lambda: ScheduleDesk(None))
 
     def voice_replies(self, chat_id: int) -> bool:
         """Whether answers to voice notes are also spoken in this chat."""

@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 
 from voice_agent.agent.events import (
     AgentEvent,
+    CommandsReported,
     TextBlockDone,
     TextDelta,
     ToolFinished,
@@ -126,6 +127,7 @@ async def run_prompt(
     *,
     spoken: bool = False,
     session_name: str | None = None,
+    watched: bool = True,
 ) -> None:
     """Send ``prompt`` to the chat's (or topic's) session and stream the answer back.
 
@@ -138,6 +140,8 @@ async def run_prompt(
         spoken: The prompt was a voice note: speak the answer too if the chat wants it.
         session_name: The session it was sent to (default: the one ``where`` works in
             now); if that session was closed meanwhile, nothing is sent.
+        watched: Whether the user just sent it (False: a scheduled prompt, whose answer
+            always alerts, however quick).
     """
     if session_name is None:
         session = current(svc, where)
@@ -177,6 +181,8 @@ async def run_prompt(
             with svc.desk.turn_from(session, where.thread_id):
                 async with aclosing(events):
                     async for event in events:
+                        if isinstance(event, CommandsReported):
+                            await svc.menus.follow(bot, where.chat_id, event.commands)
                         relay.handle(event)
         except Exception as error:  # the user must hear of any failure; details go to the log
             logger.exception("the turn failed in chat %s", where.chat_id)
@@ -184,7 +190,7 @@ async def run_prompt(
     try:
         await reply.finish(
             footer(relay.result, status, label, svc.footer_on(where.chat_id)),
-            alert=should_alert(svc, where.chat_id, relay.result, status.elapsed),
+            alert=should_alert(svc, where.chat_id, relay.result, status.elapsed, watched),
         )
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
@@ -196,16 +202,21 @@ async def run_prompt(
 
 
 def should_alert(
-    svc: Services, chat_id: int, result: TurnResult | TurnError | None, elapsed: float
+    svc: Services,
+    chat_id: int,
+    result: TurnResult | TurnError | None,
+    elapsed: float,
+    watched: bool = True,
 ) -> bool:
-    """Whether the turn's answer notifies: a failure, or a turn longer than NOTIFY_AFTER.
+    """Whether the turn's answer notifies: a failure, a long turn, or an unwatched one.
 
-    A quick answer is silent (the user is watching); ``/quiet on`` silences every answer.
+    A turn is long past NOTIFY_AFTER; nobody watches a scheduled prompt start. A quick
+    answer is silent (the user is watching); ``/quiet on`` silences every answer.
     """
     if svc.quiet(chat_id):
         return False
     failed = not isinstance(result, TurnResult) or (result.is_error and not result.interrupted)
-    return failed or elapsed > svc.settings.notify_after
+    return failed or not watched or elapsed > svc.settings.notify_after
 
 
 async def _list_changed(bot: Bot, svc: Services, where: Where, paths: list[str], cwd: str) -> None:
