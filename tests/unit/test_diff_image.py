@@ -11,6 +11,7 @@ from voice_agent.telegram.diff_image import (
     _LINE,
     _TINTS,
     MAX_ROWS,
+    _syntax,
     diff_png,
     parse_diff,
     render_diff,
@@ -91,3 +92,18 @@ def test_approval_pictures_come_for_long_changes_only() -> None:
     short = {"file_path": "/code/a.txt", "content": "one\n"}
     assert diff_png("Write", short, "/code", None) is None
     assert diff_png("Bash", {"command": "ls"}, "/code", None) is None
+
+
+def test_an_added_line_is_coloured_in_the_context_of_the_new_file() -> None:
+    # A line changed inside a docstring is string-coloured on both sides: the new side
+    # is lexed with its context lines, not alone.
+    old = 'def f() -> None:\n    """Start.\n\n    first line\n    """\n'
+    new = old.replace("first line", "second line")
+    diff = planned_diff("Write", {"content": new}, "a.py", old)
+    assert diff is not None
+    parsed = parse_diff(diff)
+    _syntax(parsed.rows, "a.py")
+    removed = next(r for r in parsed.rows if r.kind == "del")
+    added = next(r for r in parsed.rows if r.kind == "add")
+    assert removed.colours
+    assert [rgb for _, rgb, _ in added.colours] == [rgb for _, rgb, _ in removed.colours]

@@ -243,8 +243,10 @@ def _syntax(rows: list[Row], name: str) -> None:
     hunk: list[Row] = []
     for row in [*rows, Row("hunk", "")]:
         if row.kind in ("hunk", "note"):
+            # Each side is lexed as the file reads on that side, so a changed line
+            # inside a docstring or a bracket keeps the colours of its context.
             _colour([r for r in hunk if r.kind != "add"], lexer)
-            _colour([r for r in hunk if r.kind == "add"], lexer)
+            _colour([r for r in hunk if r.kind != "del"], lexer)
             hunk = []
         else:
             hunk.append(row)
