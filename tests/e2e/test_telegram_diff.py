@@ -182,6 +182,27 @@ async def test_an_edit_prompt_shows_the_change_where_it_is_in_the_file(bot: BotH
     assert "value_6 = 60\n" in target.read_text()
 
 
+async def test_an_edit_of_thousands_of_lines_is_asked_at_once(bot: BotHarness) -> None:
+    # Code repeats lines ("", "}"): an exact line diff of 8,000 of them took minutes,
+    # on the bot's event loop, before the prompt was sent.
+    target = bot.cli.workdir / "big.py"
+    old = "".join(f"def f{n}(x):\n    return x\n\n}}\n" for n in range(2000))
+    new = "".join(f"def g{n}(y):\n    return y\n\n}}\n" for n in range(2000))
+    target.write_text("# head\n" + old)
+    edit = {"file_path": str(target), "old_string": old, "new_string": new}
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Read", {"file_path": str(target)}),
+        Reply.tool_use("Edit", edit),
+        Reply.text("Renamed them all."),
+    )
+    bot.tg.send_text(OWNER, None, "rename every function")
+    prompt = await bot.approval_prompt()
+    assert "✏️ Edit big.py" in prompt.content
+    await bot.press(prompt, "Approve")
+    await bot.reply(lambda m: m.from_bot and "Renamed them all." in m.content)
+    assert target.read_text() == "# head\n" + new
+
+
 async def test_a_chatter_may_not_read_diffs(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
