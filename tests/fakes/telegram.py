@@ -36,10 +36,10 @@ The fake is strict where bots usually break against the real service:
   ``&nbsp;`` garbage in the chat);
 * explicit ``entities`` must lie within the text and not split surrogate pairs;
 * edits that change nothing, edits of missing or foreign messages, callback
-  data over 64 bytes, inline keyboards of more than 100 buttons, answers to unknown or already answered callback queries,
-  replies to missing messages, unknown chats, closed or unknown forum topics,
-  non-image photos, empty files and files over 20 MB for ``getFile`` all fail
-  like Telegram;
+  data over 64 bytes, inline keyboards of more than 100 buttons, answers to
+  unknown or already answered callback queries, replies to missing messages,
+  unknown chats, closed or unknown forum topics, non-image photos, empty files
+  and files over 20 MB for ``getFile`` all fail like Telegram;
 * group privacy mode: in groups where the bot is not an administrator, only
   commands, mentions of the bot and replies to it are delivered (see
   :meth:`FakeTelegram.group_chat`);
