@@ -41,6 +41,8 @@ CONTEXT = 3
 """Unchanged lines shown around each change."""
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """Largest file read to place an edit in it; a bigger one gets the snippet diff."""
+EXACT_LINES = 400
+"""Longest changed region (lines, either side) compared exactly; longer ones quickly."""
 FILE_TOOLS = frozenset({"Edit", "MultiEdit", "Write"})
 
 
@@ -127,7 +129,10 @@ def hunks(before: Sequence[str], after: Sequence[str], context: int = CONTEXT) -
     keep = max(tail - context, 0)
     old = before[skip : len(before) - keep]
     new = after[skip : len(after) - keep]
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    # Exact matching costs cubic time on code's many repeated lines ("", "}"): past
+    # EXACT_LINES, difflib's heuristic (frequent lines do not anchor) keeps it linear.
+    exact = max(len(old), len(new)) <= EXACT_LINES
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=not exact)
     for group in matcher.get_grouped_opcodes(context):
         first, last = group[0], group[-1]
         old_range = _range(skip + first[1], skip + last[2])

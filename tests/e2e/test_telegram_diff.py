@@ -113,6 +113,28 @@ async def test_diff_outside_a_repository_and_without_changes(bot: BotHarness) ->
     assert not [m for m in bot.messages() if m.from_bot and m.document is not None]
 
 
+async def test_a_changed_minified_file_is_drawn_quickly_and_never_stalls_the_bot(
+    bot: BotHarness,
+) -> None:
+    # One 200 KB line, a word in seven changed: comparing its words took minutes,
+    # on the bot's event loop.
+    root = bot.cli.workdir
+    _repository(root)
+    words = [f"w{n:05}" for n in range(30_000)]
+    (root / "bundle.min.js").write_text("var x=[" + ",".join(words) + "];\n")
+    git(root, "add", "bundle.min.js")
+    git(root, "commit", "-qm", "bundle")
+    changed = [("zz" if n % 7 == 0 else word) for n, word in enumerate(words)]
+    (root / "bundle.min.js").write_text("var x=[" + ",".join(changed) + "];\n")
+    bot.tg.send_text(OWNER, None, "/diff")
+    sent = await _document(bot)
+    picture = await _photo(bot, sent.message_id)
+    assert picture.width >= 1000
+    assert [str(b["text"]) for b in sent.buttons] == ["📄 bundle.min.js +1 −1"]
+    bot.tg.send_text(OWNER, None, "/quiet")  # the bot still answers
+    await bot.reply(lambda m: m.from_bot and "Use /quiet" in m.content)
+
+
 async def test_a_turn_that_wrote_a_file_offers_its_diff(bot: BotHarness) -> None:
     root = bot.cli.workdir
     _repository(root)
@@ -158,6 +180,27 @@ async def test_an_edit_prompt_shows_the_change_where_it_is_in_the_file(bot: BotH
     await bot.press(prompt, "Approve")
     await bot.reply(lambda m: m.from_bot and "Edited." in m.content)
     assert "value_6 = 60\n" in target.read_text()
+
+
+async def test_an_edit_of_thousands_of_lines_is_asked_at_once(bot: BotHarness) -> None:
+    # Code repeats lines ("", "}"): an exact line diff of 8,000 of them took minutes,
+    # on the bot's event loop, before the prompt was sent.
+    target = bot.cli.workdir / "big.py"
+    old = "".join(f"def f{n}(x):\n    return x\n\n}}\n" for n in range(2000))
+    new = "".join(f"def g{n}(y):\n    return y\n\n}}\n" for n in range(2000))
+    target.write_text("# head\n" + old)
+    edit = {"file_path": str(target), "old_string": old, "new_string": new}
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Read", {"file_path": str(target)}),
+        Reply.tool_use("Edit", edit),
+        Reply.text("Renamed them all."),
+    )
+    bot.tg.send_text(OWNER, None, "rename every function")
+    prompt = await bot.approval_prompt()
+    assert "✏️ Edit big.py" in prompt.content
+    await bot.press(prompt, "Approve")
+    await bot.reply(lambda m: m.from_bot and "Renamed them all." in m.content)
+    assert target.read_text() == "# head\n" + new
 
 
 async def test_a_chatter_may_not_read_diffs(

@@ -14,6 +14,7 @@ from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.telegram_types import StoredMessage
+from voice_agent.telegram.dir_picker import PROJECTS
 from voice_agent.telegram.offers import STALE
 
 pytestmark = pytest.mark.e2e
@@ -239,3 +240,22 @@ async def test_a_chatter_may_look_but_not_choose(
             f"/cwd {harness.workdir.resolve() / 'alpha'} (keyboard) refused",
             f"/new in {harness.workdir.resolve() / 'beta'} refused",
         ]
+
+
+async def test_a_hundred_projects_still_give_a_keyboard(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    projects = {f"p{n:03}": tmp_path / "projects" / f"p{n:03}" for n in range(100)}
+    for path in projects.values():
+        path.mkdir(parents=True)
+    async with running_bot(harness, tmp_path, monkeypatch, projects=projects) as bot:
+        bot.tg.send_text(OWNER, None, "/cwd")
+        menu = await bot.reply(lambda m: m.from_bot and "Choose its new directory" in m.content)
+        assert len(menu.buttons) <= 100  # Telegram's most (more is "reply markup is too long")
+        assert f"📌 The first {PROJECTS} of 100 projects; /project name goes to any." in (
+            menu.content
+        )
+        pinned = [label for label in labels(menu) if label.startswith("📌")]
+        assert pinned == [f"📌 p{n:03}" for n in range(PROJECTS)]
+        _, menu = await tap(bot, menu, "📌 p007")
+        assert f"Here: {projects['p007'].resolve()}" in menu.content

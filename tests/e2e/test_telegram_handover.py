@@ -8,6 +8,7 @@ config directory the bot's Claude Code uses.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from tests.e2e.conftest import TURN_TIMEOUT, CliHarness
 from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
 from tests.e2e.test_telegram_e2e import _chatter_press, final_answer
 from tests.fakes.anthropic import Reply
+from tests.fakes.telegram import MAX_TEXT_LENGTH, utf16_len
+from voice_agent.sessions.transcripts import HEAD_BYTES
 from voice_agent.telegram.resume_all import OPEN_WINDOW
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +51,8 @@ async def in_terminal(harness: CliHarness, directory: Path, prompt: str, answer:
 
 def transcript_of(projects: Path, prompt: str) -> Path:
     """The one transcript under ``projects`` that holds ``prompt``."""
-    (transcript,) = [p for p in projects.glob("*/*.jsonl") if prompt in p.read_text()]
+    written = json.dumps(prompt, ensure_ascii=False)[1:-1]  # as the JSON records hold it
+    (transcript,) = [p for p in projects.glob("*/*.jsonl") if written in p.read_text()]
     return transcript
 
 
@@ -177,3 +181,26 @@ async def test_a_chatter_can_neither_list_nor_take_over(team: BotHarness, tmp_pa
     gone = await bot.reply(lambda m: m.from_bot and "no longer exists" in m.content, GROUP)
     assert str(elsewhere) in gone.content
     assert (session.cwd, session.claude_session_id) == (str(bot.cli.workdir), None)
+
+
+async def test_a_conversation_begun_with_a_huge_pasted_prompt_is_listed_and_taken_over(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The transcript's first records (the queued prompt, the user turn) are each
+    # longer than the head read of a record; the directory is in a later one.
+    elsewhere = tmp_path / "logs"
+    pasted = "why does this fail? " + "Traceback line \\ “quoted” 🎉\n" * 2500
+    transcript = await in_terminal(harness, elsewhere, pasted, "A missing import.")
+    assert len(transcript.read_bytes().split(b"\n", 1)[0]) > HEAD_BYTES
+    age_by(transcript, 300)
+    async with running_bot(harness, tmp_path, monkeypatch) as bot:
+        echo(bot)
+        bot.tg.send_text(OWNER, None, "/resume all")
+        menu = await bot.reply(lambda m: m.from_bot and LISTING in m.content)
+        assert "why does this fail? Traceback line \\ “quoted” 🎉 Traceback" in menu.content
+        assert f"📁 {elsewhere} · 5 min ago" in menu.content
+        assert utf16_len(menu.content) <= MAX_TEXT_LENGTH
+        assert await bot.press(menu, "why does this fail") == "Taken over."
+        session = bot.svc.manager.get(OWNER)
+        assert session is not None
+        assert (session.cwd, session.claude_session_id) == (str(elsewhere), transcript.stem)

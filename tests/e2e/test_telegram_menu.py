@@ -106,3 +106,24 @@ async def test_a_refused_menu_is_logged_and_the_turn_goes_on(
         await _turn(bot, "once more", "second answer")  # not kept: tried again
         await bot.tg.wait_for(lambda: bot.tg.commands_for(SCOPE), TIMEOUT)
         assert "code_review" in [c["command"] for c in bot.tg.commands_for(SCOPE)]
+
+
+async def test_a_project_command_past_the_menus_100_still_maps_back(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands = harness.workdir / ".claude" / "commands"
+    commands.mkdir(parents=True)
+    for n in range(150):
+        (commands / f"task-{n:03}.md").write_text(f"TASK-{n:03}-MARKER $ARGUMENTS\n")
+    async with running_bot(harness, tmp_path, monkeypatch, setting_sources=("project",)) as bot:
+        await _turn(bot, "hi", "hello")
+        listed = await bot.app.bot.get_my_commands(scope=BotCommandScopeChat(OWNER))
+        assert len(listed) == 100
+        shown = {c.command for c in listed}
+        missing = [f"task_{n:03}" for n in range(150) if f"task_{n:03}" not in shown]
+        assert missing  # some of the project's commands had no room in the menu
+        await _turn(bot, f"/{missing[-1]} now", "ran it")
+        prompt = bot.cli.fake.main_requests[-1].last_user_text()
+        number = missing[-1].removeprefix("task_")
+        assert f"<command-name>/task-{number}</command-name>" in prompt
+        assert f"TASK-{number}-MARKER now" in prompt

@@ -21,8 +21,10 @@ from tests.e2e.conftest import CliHarness
 from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
 from tests.e2e.test_telegram_e2e import final_answer
 from tests.fakes.anthropic import Reply
-from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.fakes.telegram import DEFAULT_TOKEN, MAX_TEXT_LENGTH, FakeTelegram, utf16_len
 from tests.fakes.telegram_types import StoredMessage
+from voice_agent.schedule_when import parse_when
+from voice_agent.telegram.schedules import MAX_PER_CHAT
 from voice_agent.telegram.services import Services
 
 pytestmark = pytest.mark.e2e
@@ -227,3 +229,32 @@ async def test_a_repeating_prompt_still_queued_or_running_skips_its_next_run(
         await _answer(bot, "/cancel", "dropped 1 queued prompt(s)")
         hold.set()
         assert not bot.svc.schedules.running(schedule_id)
+
+
+async def test_schedules_listing_fits_telegrams_limits_and_a_chat_has_at_most_twenty(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_prompt = "<b>deploy</b> & " + "🎉" * 100  # emoji count twice, as Telegram counts
+    async with running_bot(harness, tmp_path, monkeypatch) as bot:
+        for _ in range(MAX_PER_CHAT):
+            await _schedule(bot, f"in 5m {long_prompt}")
+        refused = await _answer(bot, "/schedule in 5m one more", "Nothing was scheduled")
+        assert f"{MAX_PER_CHAT} scheduled prompts" in refused.content
+        assert len(bot.svc.schedules.of_chat(OWNER)) == MAX_PER_CHAT
+
+        listing = await _answer(bot, "/schedules", "Scheduled prompts")
+        assert utf16_len(listing.content) <= MAX_TEXT_LENGTH
+        assert "<b>deploy</b> &" in listing.content  # escaped, shown as typed
+        assert len(listing.buttons) == listing.content.count("\n   “") == MAX_PER_CHAT
+
+        # More than fit in one message (a store from before the limit): the next to run
+        # are listed, with a button each, and the rest counted.
+        when = parse_when("in 1d")
+        for _ in range(15):
+            bot.svc.schedules.add(OWNER, None, OWNER, "main", long_prompt, when)
+        listing = await _answer(bot, "/schedules", "Scheduled prompts")
+        assert utf16_len(listing.content) <= MAX_TEXT_LENGTH
+        shown = listing.content.count("\n   “")
+        assert MAX_PER_CHAT <= shown < MAX_PER_CHAT + 15
+        assert f"… and {MAX_PER_CHAT + 15 - shown} more" in listing.content
+        assert len(listing.buttons) == shown

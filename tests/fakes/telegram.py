@@ -36,10 +36,10 @@ The fake is strict where bots usually break against the real service:
   ``&nbsp;`` garbage in the chat);
 * explicit ``entities`` must lie within the text and not split surrogate pairs;
 * edits that change nothing, edits of missing or foreign messages, callback
-  data over 64 bytes, answers to unknown or already answered callback queries,
-  replies to missing messages, unknown chats, closed or unknown forum topics,
-  non-image photos, empty files and files over 20 MB for ``getFile`` all fail
-  like Telegram;
+  data over 64 bytes, inline keyboards of more than 100 buttons, answers to
+  unknown or already answered callback queries, replies to missing messages,
+  unknown chats, closed or unknown forum topics, non-image photos, empty files
+  and files over 20 MB for ``getFile`` all fail like Telegram;
 * group privacy mode: in groups where the bot is not an administrator, only
   commands, mentions of the bot and replies to it are delivered (see
   :meth:`FakeTelegram.group_chat`);
@@ -123,6 +123,8 @@ MAX_CAPTION_LENGTH: Final = 1024
 """Maximum caption length in UTF-16 code units, after entity parsing."""
 
 MAX_CALLBACK_DATA_BYTES: Final = 64
+MAX_INLINE_BUTTONS: Final = 100
+"""Buttons of one inline keyboard (Telegram answers more with "reply markup is too long")."""
 MAX_CALLBACK_ANSWER_LENGTH: Final = 200
 MAX_DOWNLOAD_BYTES: Final = 20 * 1024 * 1024
 MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
@@ -3206,6 +3208,8 @@ def _validate_inline_keyboard(rows: object) -> None:
     """Telegram's checks on ``inline_keyboard`` (text, exactly one action, data size)."""
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise ApiError(400, 'Bad Request: field "inline_keyboard" must be an Array of Arrays')
+    if sum(len(row) for row in rows) > MAX_INLINE_BUTTONS:
+        raise ApiError(400, "Bad Request: reply markup is too long")
     actions = (
         "url", "callback_data", "web_app", "login_url", "switch_inline_query",
         "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",

@@ -395,6 +395,10 @@ async def test_keyboard_and_reply_validation(bot: Bot, tg: FakeTelegram) -> None
         "ok",
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("B", callback_data="é" * 32)]]),
     )
+    rows = [[InlineKeyboardButton(str(n), callback_data=str(n))] for n in range(101)]
+    with pytest.raises(BadRequest, match="Reply markup is too long"):
+        await bot.send_message(USER_ID, "pick", reply_markup=InlineKeyboardMarkup(rows))
+    await bot.send_message(USER_ID, "pick", reply_markup=InlineKeyboardMarkup(rows[:100]))
 
     with pytest.raises(BadRequest, match="Message to be replied not found"):
         await bot.send_message(USER_ID, "re", reply_to_message_id=999)

@@ -65,6 +65,8 @@ def test_at_most_100_commands_with_descriptions_telegram_accepts() -> None:
     theirs = [name for name, _ in menu.commands[len(OURS) :]]
     assert all(int(name.split("_")[1]) % 2 for name in theirs)  # own (odd) ones first
     assert menu.originals["skill_1"] == "skill-1"
+    assert menu.originals["skill_198"] == "skill-198"  # no room in the menu, still mapped back
+    assert len(menu.originals) == 200
 
 
 def test_the_init_message_lists_commands_described_by_the_initialize_answer() -> None:

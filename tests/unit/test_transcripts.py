@@ -95,7 +95,13 @@ def test_only_the_head_is_read_and_only_the_newest_files_are_opened(
     root = tmp_path / "projects"
     late = _conversation("/code/api", "too late")
     big = [{"type": "attachment", "padding": "x" * transcripts.HEAD_BYTES}, *late]
-    assert read_transcript(_write(root, "/code/api", big, 10)) is None  # prompt past the head
+    long_first = _write(root, "/code/api", big, 10)
+    found = read_transcript(long_first)  # a record longer than the head is skipped past
+    assert found is not None
+    assert found.first_prompt == "too late"
+    with monkeypatch.context() as patch:
+        patch.setattr(transcripts, "SCAN_BYTES", transcripts.HEAD_BYTES + 100)
+        assert read_transcript(long_first) is None  # the prompt lies past the bytes read
     for n in range(5):
         _write(root, "/code/api", _conversation("/code/api", f"prompt {n}"), 100 + n)
     opened: list[Path] = []
@@ -181,3 +187,14 @@ def test_the_listing_pages_five_at_a_time_and_marks_fresh_and_own_conversations(
     assert "(6–7 of 7)" in text
     labels = [b.text for row in markup.inline_keyboard for b in row]
     assert labels == ["6. <prompt 5>", "7. <prompt 6>", "◀ Newer", "Cancel"]
+
+
+def test_a_user_record_longer_than_the_head_gives_the_start_of_its_prompt(tmp_path: Path) -> None:
+    pasted = 'paste: "quoted" \\ é 🎉\n' * transcripts.HEAD_BYTES
+    for content in (pasted, [{"type": "text", "text": pasted}]):
+        records = _conversation("/code/api", "unused")
+        records[2] = {**records[2], "message": {"role": "user", "content": content}}
+        found = read_transcript(_write(tmp_path / str(len(content)), "/code/api", records, 1))
+        assert found is not None
+        assert found.first_prompt.startswith('paste: "quoted" \\ é 🎉 paste:')
+        assert found.cwd == "/code/api"

@@ -10,8 +10,11 @@ only the head of each (the id, the directory, the first prompt), so that a front
 end can offer them (``/resume all``) and continue one where it was started.
 
 Everything here is blocking file I/O, bounded: at most :data:`MAX_FILES` names
-are looked at, at most ``scan`` files are opened, and of each only the first
-:data:`HEAD_BYTES` are read. Front ends call it in a thread.
+are looked at, at most ``scan`` files are opened, of each record only the first
+:data:`HEAD_BYTES` are read (a longer one, such as a pasted log as the first
+prompt, is skipped past; a user record cut there still gives the start of its
+prompt), and at most :data:`SCAN_BYTES` of a file are gone through. Front ends
+call it in a thread.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 __all__ = [
     "HEAD_BYTES",
     "MAX_FILES",
+    "SCAN_BYTES",
     "Transcript",
     "modified_at",
     "project_folder",
@@ -37,7 +41,10 @@ __all__ = [
 ]
 
 HEAD_BYTES = 64 * 1024
-"""How much of each transcript is read: the first user record sits in its first kilobytes."""
+"""How much of each record is read (the directory, a prompt's start: its first kilobytes)."""
+
+SCAN_BYTES = 16 * 1024 * 1024
+"""The most bytes of one transcript gone through (long records are skipped, not kept)."""
 
 MAX_FILES = 5000
 """The most transcript names looked at (stat'ed) across all directories."""
@@ -196,42 +203,101 @@ def read_transcript(path: Path) -> Transcript | None:
     session_id = path.name.removesuffix(".jsonl")
     if not _UUID.match(session_id):
         return None
+    cwd: str | None = None
+    prompt = ""
     try:
         with path.open("rb") as file:
             modified = os.fstat(file.fileno()).st_mtime
-            head = file.read(HEAD_BYTES)
+            for record in _records(file):
+                if record.get("isSidechain") is True:
+                    return None
+                if cwd is None and isinstance(record.get("cwd"), str) and record["cwd"]:
+                    cwd = record["cwd"]
+                if not prompt:
+                    prompt = _prompt_of(record)
+                if cwd is not None and prompt:
+                    break
     except OSError:
         return None
-    cwd: str | None = None
-    prompt = ""
-    for record in _records(head):
-        if record.get("isSidechain") is True:
-            return None
-        if cwd is None and isinstance(record.get("cwd"), str) and record["cwd"]:
-            cwd = record["cwd"]
-        if not prompt:
-            prompt = _prompt_of(record)
-        if cwd is not None and prompt:
-            break
     if cwd is None or not prompt:
         return None
     return Transcript(session_id, cwd, prompt, modified, path)
 
 
-def _records(head: bytes) -> Iterator[dict[str, Any]]:
-    """The complete JSON records of a transcript's head (a cut last line is left out)."""
-    lines = head.split(b"\n")
-    if len(head) >= HEAD_BYTES:
-        lines = lines[:-1]
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
+def _records(file: BinaryIO) -> Iterator[dict[str, Any]]:
+    """The JSON records of a transcript, in order, each read up to ``HEAD_BYTES``.
+
+    A longer record is skipped past; a user record cut so is given as one whose
+    prompt is the start of its text (:func:`_cut_user_record`). At most
+    ``SCAN_BYTES`` of the file are gone through.
+    """
+    budget = SCAN_BYTES
+    while budget > 0:
+        size = min(HEAD_BYTES, budget)
+        line = file.readline(size)
+        if not line:
+            return
+        budget -= len(line)
+        if line.endswith(b"\n") or len(line) < size:
+            record = _parse(line)
+        else:  # cut: go on past the rest of this record
+            record = _cut_user_record(line)
+            budget = _skip_line(file, budget)
+        if record is not None:
             yield record
+
+
+def _skip_line(file: BinaryIO, budget: int) -> int:
+    """Read past the rest of the line being read; returns the budget left."""
+    while budget > 0:
+        rest = file.readline(min(_SKIP_CHUNK, budget))
+        budget -= len(rest)
+        if not rest or rest.endswith(b"\n"):
+            break
+    return budget
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+# How Claude Code begins a user record: {…,"type":"user","message":{"role":"user","content":
+_CUT_USER = re.compile(
+    rb'"type"\s*:\s*"user"\s*,\s*"message"\s*:\s*\{\s*"role"\s*:\s*"user"\s*,\s*"content"\s*:\s*'
+    rb'(?:"|\[\s*\{\s*"type"\s*:\s*"text"\s*,\s*"text"\s*:\s*")'
+)
+_CUT_ESCAPE = re.compile(r"(\\+)(u[0-9a-fA-F]{0,3})?$")
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)  # up to the string's closing quote
+_SKIP_CHUNK = 1024 * 1024
+
+
+def _uncut(text: str) -> str:
+    r"""``text`` without an escape sequence cut at its end (``\``, ``\u00``)."""
+    found = _CUT_ESCAPE.search(text)
+    if found is None or len(found.group(1)) % 2 == 0:
+        return text  # nothing cut: no escape at the end, or whole ``\\\\`` pairs then text
+    return text[: found.end(1) - 1]
+
+
+def _cut_user_record(head: bytes) -> dict[str, Any] | None:
+    """A user record cut after its first bytes, as a record holding its prompt's start."""
+    found = _CUT_USER.search(head)
+    if found is None or b'"isSidechain":true' in head[: found.start()]:
+        return None
+    text = head[found.end() :].decode("utf-8", "ignore")
+    found_text = _STRING_BODY.match(_uncut(text))
+    assert found_text is not None  # it matches the empty string
+    try:
+        prompt = json.loads(f'"{found_text.group()}"', strict=False)
+    except ValueError:
+        return None
+    return {"type": "user", "message": {"role": "user", "content": prompt}}
 
 
 def _prompt_of(record: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ When a session's Claude Code starts a turn it lists its slash commands: its own
 scope) becomes our commands followed by those, named the way Telegram allows
 (lower case, ``a-z``, ``0-9`` and ``_``, at most 32 characters: ``code-review``
 becomes ``/code_review``, ``frontend:build`` becomes ``/frontend_build``), the
-project's and the user's own commands before the built-in ones, at most 100 in all.
+project's and the user's own commands before the built-in ones, at most 100 in all
+(a command past those is not in the menu, but typed it is still mapped back).
 Our commands win a clash; names starting with ``_`` (the CLI's internal ones) are
 left out. A name the user sends from the menu is mapped back to Claude Code's
 (:meth:`CommandMenus.original`).
@@ -75,7 +76,8 @@ class Menu:
 
     Attributes:
         commands: ``(name, description)`` in menu order, ours first.
-        originals: Claude Code's name of each menu name that is not ours.
+        originals: Claude Code's name of each of its commands under its Telegram name,
+            also of those past the menu's 100 (typed, they still reach Claude Code).
     """
 
     commands: tuple[tuple[str, str], ...]
@@ -98,13 +100,12 @@ def build_menu(ours: Sequence[tuple[str, str]], claude: Sequence[SlashCommand]) 
     # The user's and the project's own commands first: they are why the menu follows.
     for command in sorted(claude, key=lambda c: c.builtin):
         name = telegram_name(command.name)
-        if len(entries) >= MAX_COMMANDS:
-            break
         if name is None or name in taken:
             continue
         taken.add(name)
-        entries.append((name, _description(command)))
-        originals[name] = command.name
+        originals[name] = command.name  # mapped back even when the menu has no room for it
+        if len(entries) < MAX_COMMANDS:
+            entries.append((name, _description(command)))
     return Menu(tuple(entries), originals)
 
 
@@ -156,16 +157,18 @@ class CommandMenus:
         async with lock:
             menu = build_menu(self._ours, commands)
             known = self.shown(chat_id)
-            if known is not None and known.commands == menu.commands:
+            same = known is not None and known.commands == menu.commands
+            if same and known is not None and menu.originals.items() <= known.originals.items():
                 return False
-            try:
-                await bot.set_my_commands(
-                    [BotCommand(name, text) for name, text in menu.commands],
-                    scope=BotCommandScopeChat(chat_id),
-                )
-            except TelegramError as error:
-                logger.warning("could not set the command menu of chat %s: %s", chat_id, error)
-                return False
+            if not same:
+                try:
+                    await bot.set_my_commands(
+                        [BotCommand(name, text) for name, text in menu.commands],
+                        scope=BotCommandScopeChat(chat_id),
+                    )
+                except TelegramError as error:
+                    logger.warning("could not set the command menu of chat %s: %s", chat_id, error)
+                    return False
             names = dict(known.originals) if known is not None else {}
             for name in menu.originals:  # the latest come last, kept longest
                 names.pop(name, None)
@@ -177,6 +180,8 @@ class CommandMenus:
                     self._table.set(chat_id, STORE_KEY, _encode(kept))
                 except sqlite3.Error as error:  # kept in memory; the turn goes on
                     logger.error("could not store the command menu of chat %s: %s", chat_id, error)
+            if same:
+                return False  # only new names to map back: Telegram was not asked
             logger.info("chat %s: command menu of %d commands", chat_id, len(menu.commands))
             return True
 

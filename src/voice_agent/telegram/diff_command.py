@@ -24,7 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from voice_agent.telegram.callbacks import Kind, decode, encode
-from voice_agent.telegram.diff_image import parse_diff, render_diff
+from voice_agent.telegram.diff_image import ParsedDiff, parse_diff, render_diff
 from voice_agent.telegram.diff_links import DiffList
 from voice_agent.telegram.files import safe_name
 from voice_agent.telegram.render import utf16_len
@@ -172,10 +172,15 @@ def _cut_note(text: str, cut: bool) -> bytes:
     return text.encode() + note.encode()
 
 
+def _picture(diff: str) -> tuple[bytes | None, ParsedDiff]:
+    """The picture of one file's diff and what it counts (blocking: parsing is not free)."""
+    parsed = parse_diff(diff)
+    return render_diff(diff, parsed.name), parsed
+
+
 async def _send_picture(bot: Bot, where: Where, diff: str, caption: str) -> None:
     """The picture of one file's diff (nothing when it has no lines to draw)."""
-    parsed = parse_diff(diff)
-    png = await asyncio.to_thread(render_diff, diff, parsed.name)
+    png, parsed = await asyncio.to_thread(_picture, diff)
     if png is None:
         return
     counts = f"+{parsed.added} −{parsed.removed}"
@@ -231,7 +236,7 @@ async def send_workdir_diff(bot: Bot, svc: Services, where: Where, cwd: str) -> 
 
 
 async def _send_file_diff(bot: Bot, where: Where, found: FileDiff) -> None:
-    counts = parse_diff(found.text)
+    counts = await asyncio.to_thread(parse_diff, found.text)
     caption = f"📄 {_shown(found.path)} · +{counts.added} −{counts.removed}"
     if found.cut:
         caption += f"\n✂️ Cut at {_megabytes(DOCUMENT_LIMIT)}."

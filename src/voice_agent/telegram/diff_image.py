@@ -4,7 +4,8 @@
 and its ``+added −removed`` count, then each hunk under its ``@@`` line, every
 line with its old and new line numbers in a gutter, added lines on green and
 removed ones on red, the words that changed within a changed line on a stronger
-tint (:class:`difflib.SequenceMatcher` on the removed/added line pair), and the
+tint (:class:`difflib.SequenceMatcher` on the removed/added line pair, for lines
+up to ``MARKED_CHARS`` long), and the
 code in the file's own syntax colours (the Pygments lexer for its name). The
 picture is ``MIN_COLUMNS`` to ``MAX_COLUMNS`` characters wide (at least about
 1,000 pixels, in DejaVu Sans Mono at ``FONT_SIZE``, readable when Telegram shows it
@@ -49,6 +50,8 @@ MAX_COLUMNS = 100
 """Code columns after which a line wraps."""
 MAX_ROWS = 70
 """Rows drawn (hunk headers and wrapped pieces count); the rest is "… N more lines"."""
+MARKED_CHARS = 1000
+"""Longest line whose changed words are marked (comparing words costs quadratic time)."""
 TAB = 4
 STYLE = "default"
 
@@ -162,7 +165,7 @@ def parse_diff(text: str, name: str = "") -> ParsedDiff:
             parsed.rows.append(Row("ctx", _shown(line[1:]), old=old, new=new))
             old, new = old + 1, new + 1
             old_left, new_left = old_left - 1, new_left - 1
-    _mark_words(parsed.rows)
+    _mark_words(parsed.rows[:MAX_ROWS])  # a row past those is never drawn
     return parsed
 
 
@@ -175,6 +178,8 @@ def _spans(pieces: Sequence[str], ranges: Iterable[tuple[int, int]]) -> list[tup
 
 def _mark_pair(removed: Row, added: Row) -> None:
     """Mark the words that differ between a removed line and the added line replacing it."""
+    if max(len(removed.text), len(added.text)) > MARKED_CHARS:
+        return
     before, after = _WORDS.findall(removed.text), _WORDS.findall(added.text)
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     if matcher.ratio() < 0.3:  # a different line, not an edited one: no word marks
@@ -293,7 +298,7 @@ def _draw(parsed: ParsedDiff) -> bytes:
     regular, bold = _fonts()
     char = regular.getlength("M")
     code_rows = [r for r in parsed.rows if r.kind in ("ctx", "add", "del")]
-    _syntax(parsed.rows, parsed.name)
+    _syntax(parsed.rows[:MAX_ROWS], parsed.name)  # a row past those is never drawn
     longest = max((len(r.text) for r in code_rows), default=0)
     columns = min(max(longest, MIN_COLUMNS), MAX_COLUMNS)
     numbers = [n for r in code_rows for n in (r.old, r.new) if n is not None]

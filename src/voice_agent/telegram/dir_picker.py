@@ -39,6 +39,8 @@ PAGE = 8
 """Subdirectories per page."""
 RECENT = 4
 """The most recent directories offered."""
+PROJECTS = 40
+"""The most projects offered (a keyboard holds 100 buttons)."""
 ACTION = "change the working directory"
 
 
@@ -163,9 +165,14 @@ def keyboard_view(
             f"Subdirectories {first}–{first + len(shown) - 1} of {len(entries)} "
             f"(page {page + 1}/{pages})."
         )
+    if len(shortcuts.projects) > PROJECTS:
+        lines.append(
+            f"📌 The first {PROJECTS} of {len(shortcuts.projects)} projects; "
+            "/project name goes to any."
+        )
     rows: list[list[tuple[str, Choice]]] = []
     projects: list[tuple[str, Choice]] = [
-        (f"📌 {_shown(n, 24)}", Open(purpose, p)) for n, p in shortcuts.projects
+        (f"📌 {_shown(n, 24)}", Open(purpose, p)) for n, p in shortcuts.projects[:PROJECTS]
     ]
     recent: list[tuple[str, Choice]] = [
         (f"🕘 {_label(p, roots)}", Open(purpose, p)) for p in shortcuts.recent if p != location

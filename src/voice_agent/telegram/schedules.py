@@ -25,6 +25,7 @@ from telegram.ext import ContextTypes
 from voice_agent.schedule_when import WhenError, split_schedule
 from voice_agent.store.schedules_table import Schedule
 from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 MAX_PROMPT = 3500
 """Longest prompt kept (it is shown back in the chat's messages)."""
+MAX_PER_CHAT = 20
+"""Schedules a chat may have: /schedules shows them all, a cancel button each."""
+_LISTING_LIMIT = 4096
+"""UTF-16 units of the /schedules message (Telegram's limit)."""
 _SHOWN = 80
 ACTION = "schedule prompts"
 
@@ -89,6 +94,12 @@ async def schedule_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             "Nothing was scheduled."
         )
         return
+    if len(svc.schedules.of_chat(where.chat_id)) >= MAX_PER_CHAT:
+        await message.reply_text(
+            f"This chat has {MAX_PER_CHAT} scheduled prompts, the most it may have; "
+            "/schedules lists them (❌ cancels). Nothing was scheduled."
+        )
+        return
     session = current(svc, where)
     prompt = _as_claude_command(svc, where.chat_id, prompt)
     schedule = svc.schedules.add(
@@ -109,12 +120,18 @@ def _listing(svc: Services, chat_id: int) -> tuple[str, InlineKeyboardMarkup | N
         return "⏰ No scheduled prompts here. /schedule <when> <prompt> adds one.", None
     lines = ["⏰ <b>Scheduled prompts</b>"]
     buttons = []
-    for schedule in found:
+    room = _LISTING_LIMIT - 100  # the heading and the "more" line
+    for number, schedule in enumerate(found):
         where = schedule.session_name or f"{schedule.scheduled_in} (closed)"
-        lines.append(
-            f"#{schedule.id} · {html.escape(schedule.spec)} · next {_time(svc, schedule)} · "
-            f"{html.escape(where)}\n   “{html.escape(_clip(schedule.prompt))}”"
+        line = (
+            f"#{schedule.id} · {schedule.spec} · next {_time(svc, schedule)} · "
+            f"{_clip(where, 40)}\n   “{_clip(schedule.prompt)}”"
         )
+        room -= utf16_len(line) + 1
+        if room < 0:  # older chats may hold more than fits: the next to run come first
+            lines.append(f"… and {len(found) - number} more, shown once these are cancelled.")
+            break
+        lines.append(html.escape(line, quote=False))
         buttons.append(
             [
                 InlineKeyboardButton(
