@@ -154,7 +154,8 @@ async def _hear(
             where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id
         )
         audio = bytes(await (await bot.get_file(file_id)).download_as_bytearray())
-        vocabulary = vocabulary_for(session.cwd, extra=[*svc.settings.projects, session.name])
+        terms = await desk.terms(session.key, session.cwd, [*svc.settings.projects, session.name])
+        vocabulary = vocabulary_for(terms)
         transcript = await desk.transcribe(audio, mime, vocabulary)
     except SpeechError as error:
         await message.reply_text(f"⚠️ I couldn't use that recording: {error}. Nothing was sent.")
