@@ -12,12 +12,13 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from voice_agent.speech.audio import DecodedAudio, decode, is_silent
-from voice_agent.speech.base import SpeechError, SpeechSettings, Transcript
+from voice_agent.speech.base import HeardWord, SpeechError, SpeechSettings, Transcript
+from voice_agent.speech.correction import CorrectionOptions, correct
 from voice_agent.speech.registry import register
 from voice_agent.speech.vocabulary import initial_prompt
 
@@ -39,6 +40,7 @@ class WhisperOptions:
             hard audio is not decoded six times.
         no_speech_above: Segments the model judges more likely than this to hold no
             speech are dropped (Whisper's "You" on noise).
+        correction: When an unsure word is replaced by a vocabulary term.
     """
 
     beam_size: int = 5
@@ -47,6 +49,7 @@ class WhisperOptions:
     condition_on_previous_text: bool = False
     temperatures: tuple[float, ...] = (0.0,)
     no_speech_above: float = 0.8
+    correction: CorrectionOptions = field(default_factory=CorrectionOptions)
 
 
 def default_model_dir() -> Path:
@@ -79,6 +82,7 @@ class LocalWhisper:
         self.settings = settings
         self.options = options or WhisperOptions()
         self._model: Any = None
+        self._batched: Any = None
         self._load_seconds = 0.0
         self._lock = threading.Lock()
 
@@ -142,22 +146,41 @@ class LocalWhisper:
     def _run(self, model: Any, decoded: DecodedAudio, words: tuple[str, ...]) -> Transcript:
         prompt = initial_prompt(words) or None
         options = self.options
-        segments, info = model.transcribe(
-            decoded.samples,
-            language=self.settings.language,
-            beam_size=options.beam_size,
-            vad_filter=options.vad_filter,
-            temperature=list(options.temperatures),
-            condition_on_previous_text=options.condition_on_previous_text,
-            initial_prompt=prompt if options.vocabulary_as == "prompt" else None,
-            hotwords=prompt if options.vocabulary_as == "hotwords" else None,
-        )
+        chosen: dict[str, Any] = {
+            "language": self.settings.language,
+            "beam_size": options.beam_size,
+            "temperature": list(options.temperatures),
+            "condition_on_previous_text": options.condition_on_previous_text,
+            "initial_prompt": prompt if options.vocabulary_as == "prompt" else None,
+            "hotwords": prompt if options.vocabulary_as == "hotwords" else None,
+            "word_timestamps": True,  # the words' probabilities, for the correction
+        }
+        if decoded.duration <= 30.0 and not options.vad_filter:
+            # One window, decoded once: the sequential loop would decode the
+            # remainder after the last word again (a second window of silence).
+            segments, info = self._batched.transcribe(
+                decoded.samples, vad_filter=False, batch_size=1, **chosen
+            )
+        else:
+            segments, info = model.transcribe(
+                decoded.samples, vad_filter=options.vad_filter, **chosen
+            )
         kept = [s for s in segments if s.no_speech_prob <= options.no_speech_above]
+        heard = " ".join(t for t in (s.text.strip() for s in kept) if t)
+        language = info.language or self.settings.language
+        confidence = _confidence(kept)
+        if not self.settings.correct or not words:
+            return Transcript(heard, language, decoded.duration, confidence, heard=heard)
+        spoken = [HeardWord(w.word, float(w.probability)) for s in kept for w in s.words or ()]
+        fixed = correct(spoken, words, options.correction)
         return Transcript(
-            text=" ".join(t for t in (s.text.strip() for s in kept) if t),
-            language=info.language or self.settings.language,
+            text=fixed.text if fixed.corrections else heard,
+            language=language,
             duration=decoded.duration,
-            confidence=_confidence(kept),
+            confidence=confidence,
+            corrections=fixed.corrections,
+            unsure=fixed.unsure,
+            heard=heard,
         )
 
     def _ensure_model(self) -> Any:
@@ -165,6 +188,9 @@ class LocalWhisper:
             if self._model is None:
                 started = time.perf_counter()
                 self._model = self._load_model(self.model_dir)
+                from faster_whisper import BatchedInferencePipeline
+
+                self._batched = BatchedInferencePipeline(self._model)
                 self._load_seconds = time.perf_counter() - started
             return self._model
 

@@ -25,13 +25,13 @@ class VoiceDesk:
         settings: How to transcribe.
         low_confidence: Below this engine confidence, ask before sending.
         drafts: Unsure transcripts by token: (the chat's or topic's queue key, text,
-            the question's message).
+            the question's message, the transcript note for the model).
         recent: The names in each session's recent tool calls, by session key.
     """
 
     settings: SpeechSettings
     low_confidence: float = 0.4
-    drafts: dict[str, tuple[Hashable, str, Message | None]] = field(default_factory=dict)
+    drafts: dict[str, tuple[Hashable, str, Message | None, str]] = field(default_factory=dict)
     recent: dict[int, RecentTerms] = field(default_factory=dict)
     _engine: SpeechToText | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -58,6 +58,6 @@ class VoiceDesk:
 
     def drop_drafts(self, key: Hashable) -> list[Message]:
         """Forget a chat's (or topic's) unsure transcripts; returns their question messages."""
-        tokens = [t for t, (place, _, _) in self.drafts.items() if place == key]
+        tokens = [t for t, (place, *_) in self.drafts.items() if place == key]
         messages = [self.drafts.pop(t)[2] for t in tokens]
         return [m for m in messages if m is not None]
