@@ -157,13 +157,12 @@ def test_tool_calls_give_program_and_file_names() -> None:
         "ruff check",
         "pytest",
         "test_api.py",
-        "test_api",
     ]
     secret = "API_KEY=sk-live-123 curl -H 'Authorization: x' https://h/ | jq . ; cat .env"
     terms = tool_terms("Bash", {"command": secret})
     assert {"curl", "jq", "cat"} <= set(terms)
     assert not any("sk-live" in t or "env" in t or "Authorization" in t for t in terms)
-    assert tool_terms("Read", {"file_path": "/repo/src/client.py"}) == ["client.py", "client"]
+    assert tool_terms("Read", {"file_path": "/repo/src/client.py"}) == ["client.py"]
     assert tool_terms("Read", {"file_path": "/home/u/.ssh/config"}) == []
     assert tool_terms("Edit", {"file_path": "/repo/secrets.yaml"}) == []
     assert tool_terms("Grep", {"pattern": "password=.*"}) == []
@@ -175,7 +174,7 @@ def test_recent_terms_are_newest_first_and_bounded() -> None:
     recent.add("Read", {"file_path": "/r/alpha.py"})
     recent.add("Bash", {"command": "make deploy"})
     recent.add("Read", {"file_path": "/r/alpha.py"})
-    assert recent.terms() == ["alpha.py", "alpha", "make", "make deploy"]
+    assert recent.terms() == ["alpha.py", "make", "make deploy"]
     assert session_terms(None, names=["api"], recent=recent.terms())[:2] == ["api", "alpha.py"]
 
 

@@ -30,24 +30,31 @@ def test_developer_words_cover_the_usual_suspects() -> None:
 
 
 def test_without_session_terms_it_is_the_built_in_words() -> None:
-    assert vocabulary_for(None) == list(DEVELOPER_WORDS[:120])
+    assert vocabulary_for(None) == list(DEVELOPER_WORDS)
     assert vocabulary_for(None, limit=10) == list(DEVELOPER_WORDS[:10])
-    assert vocabulary_for([]) == list(DEVELOPER_WORDS[:120])
+    assert vocabulary_for([]) == list(DEVELOPER_WORDS)
 
 
-def test_session_terms_come_first_deduplicated_and_bounded() -> None:
-    words = vocabulary_for(["Zanzibar", "PyTest", "pytest", " ", "README"], limit=40)
+def test_a_few_session_terms_lead_the_rest_follow_the_built_in_words() -> None:
+    session = ["Zanzibar", "PyTest", "pytest", " ", "README", *(f"m_{i}.py" for i in range(20))]
+    words = vocabulary_for(session, first=3)
     assert words[:3] == ["Zanzibar", "PyTest", "README"]
-    assert len(words) == 40
-    assert len({w.casefold() for w in words}) == 40
+    assert (
+        words[3 : 3 + 10]
+        == [w for w in DEVELOPER_WORDS if w.casefold() not in {"readme", "pytest"}][:10]
+    )
+    assert words[-20:] == [f"m_{i}.py" for i in range(20)]  # for the correction only
     assert "pytest" not in words
+    assert len({w.casefold() for w in words}) == len(words)
+    assert len(vocabulary_for(session, limit=40)) == 40
 
 
-def test_session_terms_take_at_most_half() -> None:
-    words = vocabulary_for([f"module_{i:03d}.py" for i in range(300)], limit=100)
-    assert len(words) == 100
-    assert sum(w.startswith("module_") for w in words) == 50
-    assert words[50:] == list(DEVELOPER_WORDS[:50])
+def test_the_prompt_keeps_the_leading_session_terms() -> None:
+    session = [f"module_{i:03d}.py" for i in range(300)]
+    prompt = initial_prompt(vocabulary_for(session))
+    assert "module_011.py" in prompt
+    assert "module_012.py" not in prompt  # past PROMPT_SESSION_TERMS
+    assert "pytest" in prompt
 
 
 def test_prompt_is_a_sentence_naming_the_words() -> None:

@@ -218,8 +218,7 @@ def _command_terms(command: str) -> list[str]:
 def _file_terms(name: str) -> list[str]:
     if not name or secret_name(name.lower()):
         return []
-    stem = name.split(".", 1)[0]
-    return [name, stem] if stem and stem != name else [name]
+    return [name]  # the stem is among the directory's terms, further down
 
 
 _lock = threading.Lock()

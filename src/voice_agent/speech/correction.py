@@ -8,7 +8,10 @@ only when both hold:
   ``unsure_below`` and its mean below ``mean_below`` (faster-whisper's per-word
   probabilities, :class:`voice_agent.speech.base.HeardWord`);
 * **it sounds like the term**: the Metaphone codes (jellyfish) of the phrase and the
-  term, and their letters, are close by RapidFuzz's normalised Indel similarity.
+  term, and their letters, are close by RapidFuzz's normalised Indel similarity;
+* **it is not plain English**: a phrase made only of ordinary English words
+  (wordfreq's Zipf frequency ≥ :data:`COMMON_ZIPF`) is kept, but for words that spell
+  a compound term exactly when joined ("git hub" → ``GitHub``).
 
 A phrase that already is the term (in any case), or differs from it only by an
 ending ("approved" / ``approve``, "tests" / ``test``), is left alone, so a plain
@@ -26,12 +29,16 @@ from dataclasses import dataclass
 
 import jellyfish
 from rapidfuzz import fuzz
+from wordfreq import zipf_frequency
 
 from voice_agent.speech.base import Correction, HeardWord
 
 _EDGE = "\"'“”‘’¿¡([{)]}.,!?;:…-"
 _SPOKEN_SYMBOLS = frozenset({"dot", "underscore", "dash", "hyphen", "slash"})
 _NOT_LETTERS = re.compile(r"[^a-z0-9]+")
+COMMON_ZIPF = 3.0
+"""A word at least this frequent in English (wordfreq's Zipf scale: once per million
+words) is an ordinary word: a phrase made only of such words is never replaced."""
 _STRONG = (95.0, 80.0)  # sound, spelling: a match that may absorb a word that is a term
 _ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "'s")
 
@@ -231,6 +238,10 @@ def _best(
         same = [t for t in index if t.letters == letters and _joined(t.written)]
         if same:
             return 200.0, same[0]
+    if any(t.letters == letters for t in index):
+        return None  # it is a term already, however it was spaced
+    if all(_common(w) for w in _spaced(phrase).split()):
+        return None  # ordinary English words: "returns" never becomes "retries"
     code = _code(letters)
     # A short word is matched only when it sounds exactly like the term.
     least_sound = 100.0 if len(letters) <= options.short_word else options.sounds_like
@@ -267,6 +278,12 @@ def _joined(written: str) -> bool:
         return False
     mixed_case = not written.islower() and not written.isupper()
     return mixed_case or any(not c.isalnum() for c in written)
+
+
+@functools.lru_cache(maxsize=4096)
+def _common(word: str) -> bool:
+    """Whether ``word`` is an ordinary English word (:data:`COMMON_ZIPF`)."""
+    return zipf_frequency(word, "en") >= COMMON_ZIPF
 
 
 def _score(phrase: str, term: _Term) -> float:

@@ -43,6 +43,8 @@ class WhisperOptions:
         no_speech_above: Segments the model judges more likely than this to hold no
             speech are dropped (Whisper's "You" on noise).
         correction: When an unsure word is replaced by a vocabulary term.
+        word_probabilities: Whether to decode the words' probabilities (needed by the
+            correction; about 0.02 s on a short note). Off, nothing is corrected.
     """
 
     beam_size: int = 5
@@ -52,6 +54,7 @@ class WhisperOptions:
     temperatures: tuple[float, ...] = (0.0,)
     no_speech_above: float = 0.8
     correction: CorrectionOptions = field(default_factory=CorrectionOptions)
+    word_probabilities: bool = True
 
 
 def default_model_dir() -> Path:
@@ -156,9 +159,9 @@ class LocalWhisper:
             "condition_on_previous_text": options.condition_on_previous_text,
             "initial_prompt": prompt if options.vocabulary_as == "prompt" else None,
             "hotwords": prompt if options.vocabulary_as == "hotwords" else None,
-            "word_timestamps": True,  # the words' probabilities, for the correction
+            "word_timestamps": options.word_probabilities,  # for the correction
         }
-        if decoded.duration <= 30.0 and not options.vad_filter:
+        if options.word_probabilities and decoded.duration <= 30.0 and not options.vad_filter:
             # One window, decoded once: the sequential loop would decode the
             # remainder after the last word again (a second window of silence).
             segments, info = self._batched.transcribe(
@@ -172,7 +175,7 @@ class LocalWhisper:
         heard = " ".join(t for t in (s.text.strip() for s in kept) if t)
         language = info.language or self.settings.language
         confidence = _confidence(kept)
-        if not self.settings.correct or not words:
+        if not self.settings.correct or not words or not options.word_probabilities:
             return Transcript(heard, language, decoded.duration, confidence, heard=heard)
         spoken = [HeardWord(w.word, float(w.probability)) for s in kept for w in s.words or ()]
         fixed = correct(spoken, words, options.correction)

@@ -27,6 +27,7 @@ def transcript_note(transcript: Transcript) -> str:
         fixed = ", ".join(f'"{c.heard}" → {c.term}' for c in transcript.corrections[:MAX_LISTED])
         parts.append(f"Corrected to this project's names: {fixed}.")
     if transcript.unsure:
-        words = ", ".join(f'"{w}"' for w in dict.fromkeys(transcript.unsure[:MAX_LISTED]))
+        distinct = list(dict.fromkeys(transcript.unsure))[:MAX_LISTED]
+        words = ", ".join(f'"{w}"' for w in distinct)
         parts.append(f"Unsure: {words}.")
     return "[" + " ".join(parts) + "]"

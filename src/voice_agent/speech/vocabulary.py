@@ -36,21 +36,36 @@ _PROMPT_OPENING = "Claude, please use "
 _PROMPT_TOKEN_BUDGET = 200  # Whisper keeps at most 223 prompt tokens; leave some room.
 
 
-def vocabulary_for(specific: Sequence[str] | None = None, limit: int = 120) -> list[str]:
-    """Words to prime the speech engine with: the session's own first, then ours.
+PROMPT_SESSION_TERMS = 12
+"""How many of the session's terms lead the prompt (``bench.voice`` chose it)."""
+
+
+def vocabulary_for(
+    specific: Sequence[str] | None = None,
+    limit: int = 240,
+    first: int = PROMPT_SESSION_TERMS,
+) -> list[str]:
+    """Words to prime and correct the speech engine with: the session's and ours.
+
+    The prompt (:func:`initial_prompt`) keeps only the first 60 or so words, so the
+    order matters: the session's ``first`` most specific terms, then
+    :data:`DEVELOPER_WORDS`, then the rest of the session's terms (which only the
+    correction uses). More session terms in the prompt, or only the unusual ones,
+    made the small model write them where they were not said (``bench.voice``).
 
     Args:
         specific: The session's terms, most specific first
-            (:func:`voice_agent.sessions.vocabulary.session_terms`); at most half of
-            ``limit`` are kept. None or empty for the built-in words alone.
+            (:func:`voice_agent.sessions.vocabulary.session_terms`); None or empty
+            for the built-in words alone.
         limit: The most words returned.
+        first: How many session terms go before the built-in words.
 
     Returns:
-        Distinct words (compared case-insensitively): ``specific`` then
-        :data:`DEVELOPER_WORDS`.
+        Distinct words (compared case-insensitively).
     """
-    chosen = _unique(w.strip() for w in specific or () if w.strip())[: max(0, limit // 2)]
-    return _unique([*chosen, *DEVELOPER_WORDS])[: max(0, limit)]
+    chosen = _unique(w.strip() for w in specific or () if w.strip())
+    words = [*chosen[: max(0, first)], *DEVELOPER_WORDS, *chosen[max(0, first) :]]
+    return _unique(words)[: max(0, limit)]
 
 
 def initial_prompt(words: Sequence[str]) -> str:
