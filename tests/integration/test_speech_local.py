@@ -268,3 +268,12 @@ async def test_a_correct_plain_sentence_is_not_corrected(engine: LocalWhisper) -
         heard = await engine.transcribe(voice_note(sentence), "audio/ogg", vocabulary=words)
         assert heard.corrections == ()
         assert heard.text == heard.heard
+
+
+@pytest.mark.parametrize("seconds", [29.9, 30.0, 31.0])
+async def test_notes_around_one_window_are_transcribed(
+    engine: LocalWhisper, seconds: float
+) -> None:
+    note = padded_note("run the tests with pytest", seconds)
+    heard = await engine.transcribe(note, "audio/ogg", vocabulary=vocabulary_for(["pytest"]))
+    assert "test" in heard.text.lower()

@@ -280,6 +280,11 @@ def _joined(written: str) -> bool:
     return mixed_case or any(not c.isalnum() for c in written)
 
 
+def prepare() -> None:
+    """Load the word frequencies now (about 0.1 s), not on the first note."""
+    _common("the")
+
+
 @functools.lru_cache(maxsize=4096)
 def _common(word: str) -> bool:
     """Whether ``word`` is an ordinary English word (:data:`COMMON_ZIPF`)."""

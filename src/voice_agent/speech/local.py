@@ -19,7 +19,7 @@ from typing import Any
 
 from voice_agent.speech.audio import DecodedAudio, decode, is_silent
 from voice_agent.speech.base import HeardWord, SpeechError, SpeechSettings, Transcript
-from voice_agent.speech.correction import CorrectionOptions, correct
+from voice_agent.speech.correction import CorrectionOptions, correct, prepare
 from voice_agent.speech.models import base_model_dir, tiny_model_dir
 from voice_agent.speech.registry import register
 from voice_agent.speech.vocabulary import initial_prompt
@@ -161,7 +161,7 @@ class LocalWhisper:
             "hotwords": prompt if options.vocabulary_as == "hotwords" else None,
             "word_timestamps": options.word_probabilities,  # for the correction
         }
-        if options.word_probabilities and decoded.duration <= 30.0 and not options.vad_filter:
+        if options.word_probabilities and decoded.duration < 30.0 and not options.vad_filter:
             # One window, decoded once: the sequential loop would decode the
             # remainder after the last word again (a second window of silence).
             segments, info = self._batched.transcribe(
@@ -197,6 +197,8 @@ class LocalWhisper:
                 from faster_whisper import BatchedInferencePipeline
 
                 self._batched = BatchedInferencePipeline(self._model)
+                if self.settings.correct:
+                    prepare()
                 self._load_seconds = time.perf_counter() - started
             return self._model
 
