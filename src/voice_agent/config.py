@@ -136,7 +136,12 @@ class Settings(BaseSettings):
         description="local (embedded model), http (WHISPER_URL), or auto (http if WHISPER_URL).",
     )
     stt_model_dir: Path | None = Field(
-        default=None, description="A CTranslate2 Whisper model directory (default: tiny.en)."
+        default=None, description="A CTranslate2 Whisper model directory (default: STT_MODEL)."
+    )
+    stt_model: str = Field(
+        default="tiny.en",
+        pattern=r"^(tiny\.en|base)$",
+        description="The packaged model: tiny.en, or base (extra voice-agent[whisper-base]).",
     )
     stt_language: str = Field(
         default="en", description="Spoken language code, or auto to detect (multilingual models)."
@@ -288,6 +293,8 @@ class Settings(BaseSettings):
         return SpeechSettings(
             backend=backend,
             model_dir=str(self.stt_model_dir) if self.stt_model_dir else None,
+            model=self.stt_model,
+            cache_dir=str(self.voice_agent_data_dir / "models"),
             language=None if self.stt_language.lower() == "auto" else self.stt_language,
             threads=self.stt_threads,
             url=self.whisper_url,

@@ -221,3 +221,28 @@ async def test_spoken_on_a_project_sends_the_rest_there(projects: BotHarness) ->
     assert request.last_user_text().lower().startswith("run the test")  # "on api" is gone
     assert api in request.all_text()
     assert _active(bot) == ("api", api)
+
+
+async def test_a_session_file_name_is_heard_right_and_claude_told_it_was_spoken(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "zephyr_client.py").write_text("")
+    (project / "zephyr_secrets.env").write_text("TOKEN=hunter2\n")
+    async with running_bot(harness, tmp_path, monkeypatch, default_cwd=project) as bot:
+        bot.cli.fake.script = lambda request: Reply.text("Opened.")
+        bot.tg.send_voice(OWNER, None, voice_note("open zephyr client dot py"), duration=2)
+        echo = await bot.reply(_said("zephyr_client.py"))
+        request = await bot.cli.fake.main_request(1)
+        prompt = request.last_user_text()
+        assert prompt.lower().startswith("open zephyr_client.py")
+        assert "[Spoken; transcribed by speech recognition" in prompt
+        assert "secrets" not in prompt
+        underlined = [e for e in echo.entities if e["type"] == "underline"]
+        if "Corrected to this project's names" in prompt:  # the decoder was unsure of it
+            assert "→ zephyr_client.py" in prompt
+            assert underlined
+        else:  # the session's names primed the decoder and it heard the name itself
+            assert not underlined
+        await bot.reply(lambda m: m.from_bot and "Opened." in m.content)

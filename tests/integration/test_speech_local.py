@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ from tests.fakes.audio import (
     voice_note,
     word_error_rate,
 )
+from voice_agent.sessions.vocabulary import session_terms
 from voice_agent.speech import (
     AudioError,
     EspeakTTS,
@@ -243,3 +245,35 @@ async def test_a_spoken_reply_is_understood(engine: LocalWhisper) -> None:
     note = await EspeakTTS().synthesize(said)
     heard = await engine.transcribe(note, "audio/ogg")
     assert word_error_rate([said], [heard.text]) <= 0.2, heard.text
+
+
+async def test_the_session_names_fix_a_misheard_file_name(
+    engine: LocalWhisper, tmp_path: Path
+) -> None:
+    (tmp_path / "zephyr_client.py").write_text("")
+    (tmp_path / "quorum_sync.py").write_text("")
+    note = voice_note("open zephyr client dot py")
+    without = await engine.transcribe(note, "audio/ogg", vocabulary=vocabulary_for(None))
+    assert "zephyr_client" not in without.text  # tiny.en alone does not know the name
+    terms = session_terms(str(tmp_path))
+    heard = await engine.transcribe(note, "audio/ogg", vocabulary=vocabulary_for(terms))
+    assert "zephyr_client.py" in heard.text
+    for correction in heard.corrections:
+        assert heard.text[correction.offset :].startswith(correction.term)
+
+
+async def test_a_correct_plain_sentence_is_not_corrected(engine: LocalWhisper) -> None:
+    words = vocabulary_for(["README", "setup.py", "main.py"])
+    for sentence in ("tell me what changed today", "can you explain that again"):
+        heard = await engine.transcribe(voice_note(sentence), "audio/ogg", vocabulary=words)
+        assert heard.corrections == ()
+        assert heard.text == heard.heard
+
+
+@pytest.mark.parametrize("seconds", [29.9, 30.0, 31.0])
+async def test_notes_around_one_window_are_transcribed(
+    engine: LocalWhisper, seconds: float
+) -> None:
+    note = padded_note("run the tests with pytest", seconds)
+    heard = await engine.transcribe(note, "audio/ogg", vocabulary=vocabulary_for(["pytest"]))
+    assert "test" in heard.text.lower()

@@ -235,11 +235,12 @@ async def _hear_sample(settings: Settings) -> Check:
         engine = registry.create(speech)
         loaded = ""
         if isinstance(engine, LocalWhisper):
-            loaded = f"model {engine.model_dir} loaded in {await engine.load():.2f} s; "
+            took = await engine.load()
+            loaded = f"model {engine.model_name} ({engine.model_dir}) loaded in {took:.2f} s; "
         start = time.perf_counter()
         transcript = await engine.transcribe(SAMPLE.read_bytes(), "audio/ogg")
     except (SpeechError, OSError) as error:
-        where = "STT_MODEL_DIR" if speech.backend == "local" else "WHISPER_URL"
+        where = "STT_MODEL / STT_MODEL_DIR" if speech.backend == "local" else "WHISPER_URL"
         return Check("Speech-to-text", "fail", f"{speech.backend}: {error}", f"check {where}")
     took = time.perf_counter() - start
     heard = transcript.text.lower()

@@ -5,7 +5,7 @@ Typical use from a front end::
     from voice_agent import speech
 
     stt = speech.create(speech.SpeechSettings())          # or backend="http", url=...
-    words = speech.vocabulary_for(session_cwd)
+    words = speech.vocabulary_for(session_terms)  # voice_agent.sessions.vocabulary
     transcript = await stt.transcribe(ogg_bytes, "audio/ogg", vocabulary=words)
 
 Importing this package registers the built-in backends, ``local`` (embedded

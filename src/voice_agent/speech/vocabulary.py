@@ -2,19 +2,16 @@
 
 Whisper reads an initial prompt as the text said just before the audio, so naming
 ``pytest``, ``mypy`` or the project's own file names there makes the model spell them
-right. :func:`vocabulary_for` gathers the built-in list and names from the working
-directory; :func:`initial_prompt` turns them into a prompt within Whisper's limit.
+right. :func:`vocabulary_for` puts the session's own terms (gathered by
+:mod:`voice_agent.sessions.vocabulary`) before the built-in list;
+:func:`initial_prompt` turns them into a prompt within Whisper's limit (faster-whisper
+keeps at most 223 tokens of ``hotwords`` or prompt: ``max_length // 2 - 1``).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import os
 import re
-import tomllib
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 
 DEVELOPER_WORDS: tuple[str, ...] = tuple(
     word.strip()
@@ -37,32 +34,38 @@ DEVELOPER_WORDS: tuple[str, ...] = tuple(
 
 _PROMPT_OPENING = "Claude, please use "
 _PROMPT_TOKEN_BUDGET = 200  # Whisper keeps at most 223 prompt tokens; leave some room.
-_NAME = re.compile(r"^(?=.*[A-Za-z])[\w.+/-]{2,40}$")
-_SKIPPED = frozenset({"__pycache__", "__init__.py", "node_modules", "dist", "build", "site"})
-_MAX_METADATA_BYTES = 256 * 1024
-_MAX_ENTRIES_SCANNED = 400
-_MAX_BRANCHES = 20
 
 
-def vocabulary_for(cwd: str | None, extra: Sequence[str] = (), limit: int = 120) -> list[str]:
-    """Words to prime the speech engine with for a session in ``cwd``.
+PROMPT_SESSION_TERMS = 12
+"""How many of the session's terms lead the prompt (``bench.voice`` chose it)."""
 
-    ``extra`` comes first, then the project's name, its git branches and top-level file
-    and directory names (with their stems) — at most half of ``limit`` — then
-    :data:`DEVELOPER_WORDS`. Only directory entries and small metadata files
-    (``pyproject.toml``, ``package.json``, ``.git/HEAD``, ``.git/refs/heads``) are read.
+
+def vocabulary_for(
+    specific: Sequence[str] | None = None,
+    limit: int = 240,
+    first: int = PROMPT_SESSION_TERMS,
+) -> list[str]:
+    """Words to prime and correct the speech engine with: the session's and ours.
+
+    The prompt (:func:`initial_prompt`) keeps only the first 60 or so words, so the
+    order matters: the session's ``first`` most specific terms, then
+    :data:`DEVELOPER_WORDS`, then the rest of the session's terms (which only the
+    correction uses). More session terms in the prompt, or only the unusual ones,
+    made the small model write them where they were not said (``bench.voice``).
 
     Args:
-        cwd: The session's working directory, or None.
-        extra: Words to put first (project names from the settings, for example).
+        specific: The session's terms, most specific first
+            (:func:`voice_agent.sessions.vocabulary.session_terms`); None or empty
+            for the built-in words alone.
         limit: The most words returned.
+        first: How many session terms go before the built-in words.
 
     Returns:
-        Distinct words (compared case-insensitively), most specific first. Never
-        raises: an unreadable directory just gives the built-in words.
+        Distinct words (compared case-insensitively).
     """
-    specific = _unique([*extra, *_names_in(cwd)])[: max(0, limit // 2)]
-    return _unique([*specific, *DEVELOPER_WORDS])[: max(0, limit)]
+    chosen = _unique(w.strip() for w in specific or () if w.strip())
+    words = [*chosen[: max(0, first)], *DEVELOPER_WORDS, *chosen[max(0, first) :]]
+    return _unique(words)[: max(0, limit)]
 
 
 def initial_prompt(words: Sequence[str]) -> str:
@@ -109,77 +112,3 @@ def _unique(words: Iterable[str]) -> list[str]:
             seen.add(key)
             kept.append(word)
     return kept
-
-
-def _names_in(cwd: str | None) -> list[str]:
-    if not cwd:
-        return []
-    root = Path(cwd)
-    names: list[str] = []
-    for source in (_project_names, _branch_names, _entry_names):
-        try:
-            names.extend(name for name in source(root) if _NAME.match(name))
-        except (OSError, ValueError):  # unreadable or malformed: skip that source
-            continue
-    return names
-
-
-def _project_names(root: Path) -> Iterator[str]:
-    pyproject = _small_text(root / "pyproject.toml")
-    if pyproject is not None:
-        data = tomllib.loads(pyproject)
-        for table in (data.get("project"), data.get("tool", {}).get("poetry")):
-            if isinstance(table, dict) and isinstance(table.get("name"), str):
-                yield table["name"]
-    package = _small_text(root / "package.json")
-    if package is not None:
-        data = json.loads(package)
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            yield data["name"].rsplit("/", 1)[-1]
-
-
-def _branch_names(root: Path) -> Iterator[str]:
-    git = _git_dir(root)
-    if git is None:
-        return
-    head = _small_text(git / "HEAD") or ""
-    if head.startswith("ref: refs/heads/"):
-        yield head.removeprefix("ref: refs/heads/").strip()
-    heads = git / "refs" / "heads"
-    found = (
-        path.relative_to(heads).as_posix() for path in sorted(heads.rglob("*")) if path.is_file()
-    )
-    for branch in itertools.islice(found, _MAX_BRANCHES):
-        yield branch
-        if "/" in branch:
-            yield branch.rsplit("/", 1)[-1]
-
-
-def _git_dir(root: Path) -> Path | None:
-    dot_git = root / ".git"
-    if dot_git.is_dir():
-        return dot_git
-    pointer = _small_text(dot_git) if dot_git.is_file() else None
-    if pointer and pointer.startswith("gitdir:"):
-        target = Path(pointer.removeprefix("gitdir:").strip())
-        return target if target.is_absolute() else root / target
-    return None
-
-
-def _entry_names(root: Path) -> Iterator[str]:
-    with os.scandir(root) as entries:
-        names = sorted(entry.name for entry in itertools.islice(entries, _MAX_ENTRIES_SCANNED))
-    for name in names:
-        if name.startswith(".") or name in _SKIPPED or name.endswith((".pyc", ".egg-info")):
-            continue
-        yield name
-        stem = name.split(".", 1)[0]
-        if stem != name:
-            yield stem
-
-
-def _small_text(path: Path) -> str | None:
-    """A small file's text, or None when it is missing or larger than metadata should be."""
-    if not path.is_file() or path.stat().st_size > _MAX_METADATA_BYTES:
-        return None
-    return path.read_text(encoding="utf-8")

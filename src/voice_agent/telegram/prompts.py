@@ -147,6 +147,7 @@ async def send_words(
     *,
     spoken: bool = False,
     place: Place | None = None,
+    note: str = "",
 ) -> None:
     """A typed or spoken message for Claude, routed: a project switch, a prompt, or both.
 
@@ -162,11 +163,15 @@ async def send_words(
         text: What was typed, or the transcript.
         spoken: Whether it came as a voice note.
         place: The place the message took in the queue on arrival (a voice note).
+        note: Put on a line of its own after the prompt (what a transcript was
+            unsure of); not part of the routing, nor of a /command.
     """
     where = Where.of(update)
     message = update.effective_message
     target = route(text, svc.settings.projects)
     prompt = target.prompt or None
+    if prompt is not None and note and _command_name(prompt) is None:
+        prompt = f"{prompt}\n\n{note}"
     refused = command_refusal(svc, where, prompt) if prompt is not None else None
     if refused is not None:
         if place is not None:

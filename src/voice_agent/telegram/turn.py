@@ -184,6 +184,8 @@ async def run_prompt(
                         if isinstance(event, CommandsReported):
                             await svc.menus.follow(bot, where.chat_id, event.commands)
                         relay.handle(event)
+                        if isinstance(event, ToolStarted):  # words a voice note may use
+                            svc.voice.saw_tool(session.key, event.name, event.input)
         except Exception as error:  # the user must hear of any failure; details go to the log
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")

@@ -2,10 +2,13 @@
 
 * A note takes its place in the chat's (or topic's) queue when it arrives: a text
   sent after it waits until the note is transcribed and its prompt has run.
-* The transcript is echoed in italics, then routed like typed text
+* The transcript is echoed in italics (words corrected towards the session's
+  names underlined), then routed like typed text
   (:func:`voice_agent.telegram.prompts.send_words`): "work on api" switches
   project, "on api: run the tests" switches and sends the rest, anything else is
-  a prompt, at the note's place in the queue.
+  a prompt, at the note's place in the queue. The prompt carries a short note
+  that it was spoken and which words were unsure or corrected
+  (:func:`voice_agent.speech.note.transcript_note`).
 * An utterance that is only an approval or rejection decides a request instead
   (:mod:`voice_agent.telegram.decisions`): the prompt the note replies to, or the
   one request that was waiting in that chat or topic when the note was sent;
@@ -28,7 +31,8 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from voice_agent.speech.base import SpeechError
+from voice_agent.speech.base import SpeechError, Transcript
+from voice_agent.speech.note import transcript_note
 from voice_agent.speech.vocabulary import vocabulary_for
 from voice_agent.telegram.approval_desk import Seen
 from voice_agent.telegram.callbacks import Kind, decode, encode
@@ -68,14 +72,37 @@ def _seconds(value: int | timedelta | None) -> float | None:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def echo(text: str, note: str = "") -> tuple[str, list[MessageEntity]]:
-    """``🎙 <text in italics><note>`` as text and entities."""
+def echo(
+    text: str, note: str = "", marked: list[tuple[int, int]] | None = None
+) -> tuple[str, list[MessageEntity]]:
+    """``🎙 <text in italics><note>`` as text and entities.
+
+    ``marked`` are (start, length) spans of ``text``, the corrected words: underlined.
+    """
     body = f"{MIC}{text}{note}"
-    return body, [MessageEntity(MessageEntity.ITALIC, utf16_len(MIC), utf16_len(text))]
+    start = utf16_len(MIC)
+    entities = [MessageEntity(MessageEntity.ITALIC, start, utf16_len(text))]
+    for offset, length in marked or ():
+        at = start + utf16_len(text[:offset])
+        entities.append(
+            MessageEntity(MessageEntity.UNDERLINE, at, utf16_len(text[offset : offset + length]))
+        )
+    return body, entities
 
 
-async def _reply(message: Message, text: str, note: str = "", **kwargs: object) -> Message:
-    body, entities = echo(text, note)
+def _marked(transcript: Transcript) -> list[tuple[int, int]]:
+    """Where the corrected words are in the transcript's text."""
+    return [(c.offset, len(c.term)) for c in transcript.corrections]
+
+
+async def _reply(
+    message: Message,
+    text: str,
+    note: str = "",
+    marked: list[tuple[int, int]] | None = None,
+    **kwargs: object,
+) -> Message:
+    body, entities = echo(text, note, marked)
     return await message.reply_text(body, entities=entities, **kwargs)  # type: ignore[arg-type]
 
 
@@ -94,7 +121,9 @@ def _limits_refusal(svc: Services, seconds: float | None, size: int | None) -> s
     return None
 
 
-async def _ask_to_confirm(message: Message, desk: VoiceDesk, where: Where, text: str) -> None:
+async def _ask_to_confirm(
+    message: Message, desk: VoiceDesk, where: Where, transcript: Transcript
+) -> None:
     token = secrets.token_urlsafe(6)
     buttons = InlineKeyboardMarkup(
         [
@@ -104,13 +133,15 @@ async def _ask_to_confirm(message: Message, desk: VoiceDesk, where: Where, text:
             ]
         ]
     )
+    text = transcript.text
     question = await _reply(
         message,
         text,
         "\nI'm not sure I heard that right. Send it, or type the corrected text.",
+        _marked(transcript),
         reply_markup=buttons,
     )
-    desk.drafts[token] = (where.queue_key, text, question)
+    desk.drafts[token] = (where.queue_key, text, question, transcript_note(transcript))
 
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -154,7 +185,8 @@ async def _hear(
             where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id
         )
         audio = bytes(await (await bot.get_file(file_id)).download_as_bytearray())
-        vocabulary = vocabulary_for(session.cwd, extra=[*svc.settings.projects, session.name])
+        terms = await desk.terms(session.key, session.cwd, [*svc.settings.projects, session.name])
+        vocabulary = vocabulary_for(terms)
         transcript = await desk.transcribe(audio, mime, vocabulary)
     except SpeechError as error:
         await message.reply_text(f"⚠️ I couldn't use that recording: {error}. Nothing was sent.")
@@ -170,13 +202,15 @@ async def _hear(
     user = update.effective_user
 
     async def say(note: str) -> Message:
-        return await _reply(message, transcript.text, f" → {note}")
+        return await _reply(message, decision_text, f" → {note}")
 
+    # A decision is read from the words as decoded: a correction never makes one.
+    decision_text = transcript.heard or transcript.text
     if await decide_in_words(
         svc,
         message,
         where,
-        transcript.text,
+        decision_text,
         seen,
         via="voice",
         who=user.first_name if user else "",
@@ -184,10 +218,11 @@ async def _hear(
     ):
         return
     if transcript.confidence is not None and transcript.confidence < desk.low_confidence:
-        await _ask_to_confirm(message, desk, where, transcript.text)
+        await _ask_to_confirm(message, desk, where, transcript)
         return
-    await _reply(message, transcript.text)
-    await send_words(svc, bot, update, transcript.text, spoken=True, place=place)
+    await _reply(message, transcript.text, marked=_marked(transcript))
+    note = transcript_note(transcript)
+    await send_words(svc, bot, update, transcript.text, spoken=True, place=place, note=note)
 
 
 async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -201,7 +236,7 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if button is None or draft is None or draft[0] != Where.of(update).queue_key:
         await query.answer("That transcript is no longer waiting.")
         return
-    _, text, _ = draft
+    _, text, _, note = draft
     sending = button.kind is Kind.VOICE_SEND
     body, entities = echo(text, " → sent" if sending else " → cancelled")
     try:
@@ -210,7 +245,7 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         logger.debug("could not update the transcript question: %s", error)
     await query.answer()
     if sending:  # it gave up its place when it asked; it joins the queue now
-        await send_words(svc, context.bot, update, text, spoken=True)
+        await send_words(svc, context.bot, update, text, spoken=True, note=note)
 
 
 async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

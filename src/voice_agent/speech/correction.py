@@ -1,0 +1,303 @@
+"""Careful correction of a transcript towards the session's own words.
+
+A small model hears ``pytest`` as "pydice" and ``pyproject.toml`` as "pip reject.toml".
+:func:`correct` replaces a word, or a phrase of up to three words, by a session term
+only when both hold:
+
+* **the decoder was unsure**: the phrase's least probable word is below
+  ``unsure_below`` and its mean below ``mean_below`` (faster-whisper's per-word
+  probabilities, :class:`voice_agent.speech.base.HeardWord`);
+* **it sounds like the term**: the Metaphone codes (jellyfish) of the phrase and the
+  term, and their letters, are close by RapidFuzz's normalised Indel similarity;
+* **it is not plain English**: a phrase made only of ordinary English words
+  (wordfreq's Zipf frequency ≥ :data:`COMMON_ZIPF`) is kept, but for words that spell
+  a compound term exactly when joined ("git hub" → ``GitHub``).
+
+A phrase that already is the term (in any case), or differs from it only by an
+ending ("approved" / ``approve``, "tests" / ``test``), is left alone, so a plain
+sentence the model heard right is never changed. Every change is reported
+(:class:`voice_agent.speech.base.Correction`) so the echo can mark it and the model
+can be told.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jellyfish
+from rapidfuzz import fuzz
+from wordfreq import zipf_frequency
+
+from voice_agent.speech.base import Correction, HeardWord
+
+_EDGE = "\"'“”‘’¿¡([{)]}.,!?;:…-"
+_SPOKEN_SYMBOLS = frozenset({"dot", "underscore", "dash", "hyphen", "slash"})
+_NOT_LETTERS = re.compile(r"[^a-z0-9]+")
+COMMON_ZIPF = 3.0
+"""A word at least this frequent in English (wordfreq's Zipf scale: once per million
+words) is an ordinary word: a phrase made only of such words is never replaced."""
+_STRONG = (95.0, 80.0)  # sound, spelling: a match that may absorb a word that is a term
+_ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "'s")
+
+
+@dataclass(frozen=True)
+class CorrectionOptions:
+    """When a phrase may be replaced by a term (the defaults are tuned by ``bench.voice``).
+
+    Attributes:
+        unsure_below: The phrase's least probable word must be below this.
+        mean_below: The phrase's mean word probability must be below this.
+        sounds_like: Least similarity (0-100) of the Metaphone codes.
+        spelled_like: Least similarity (0-100) of the letters.
+        max_words: The longest phrase considered.
+        min_letters: Terms and phrases shorter than this (in letters) are never matched.
+        short_word: A phrase of at most this many letters must sound exactly like the
+            term (same Metaphone code).
+    """
+
+    unsure_below: float = 0.5
+    mean_below: float = 0.6
+    sounds_like: float = 80.0
+    spelled_like: float = 60.0
+    max_words: int = 3
+    min_letters: int = 4
+    short_word: int = 5
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """A transcript after :func:`correct`.
+
+    Attributes:
+        text: The words joined, with the corrections made.
+        corrections: What was replaced, in order.
+        unsure: The words the decoder was unsure of that were left as heard.
+    """
+
+    text: str
+    corrections: tuple[Correction, ...]
+    unsure: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Term:
+    written: str
+    letters: str
+    code: str
+
+
+def correct(
+    words: Sequence[HeardWord],
+    terms: Sequence[str],
+    options: CorrectionOptions | None = None,
+) -> Corrected:
+    """Replace unsure phrases that sound like a session term by the term.
+
+    Args:
+        words: The decoded words with their probabilities, in order.
+        terms: The session's terms (file names, tools…), most specific first.
+        options: The thresholds.
+
+    Returns:
+        The corrected text, the corrections and the unsure words left alone.
+    """
+    chosen = options or CorrectionOptions()
+    index = _index(tuple(terms), chosen.min_letters)
+    known = frozenset(term.letters for term in index)
+    cores = [_split(w.text) for w in words]
+    letters = [_letters(_spaced(core)) for _, core, _ in cores]
+    candidates: list[tuple[float, int, int, _Term]] = []
+    for start in range(len(words)):
+        for end in range(start + 1, min(len(words), start + chosen.max_words) + 1):
+            probabilities = [w.probability for w in words[start:end]]
+            if min(probabilities) >= chosen.unsure_below:
+                continue
+            if sum(probabilities) / len(probabilities) >= chosen.mean_below:
+                continue
+            if cores[start][1].lower() in _SPOKEN_SYMBOLS or cores[end - 1][1].lower() in (
+                _SPOKEN_SYMBOLS
+            ):
+                continue
+            phrase = " ".join(c[1] for c in cores[start:end])
+            # A word that already is a term was heard right: it stays, or becomes the
+            # same end of a longer term ("pip reject .toml" -> pyproject.toml).
+            window = letters[start:end]
+            if end - start == 1 and window[0] in known:
+                continue
+            inside = frozenset(w for w in window if w in known)
+            match = _best(phrase, index, chosen, inside=inside)
+            if match is not None and end - start > 1:
+                inner = (
+                    " ".join(c[1] for c in cores[start + 1 : end]),
+                    " ".join(c[1] for c in cores[start : end - 1]),
+                )
+                if max(_score(p, match[1]) for p in inner) >= match[0]:
+                    continue  # an edge word is not part of the term ("the stack trace")
+            heard = _strip("".join(w.text for w in words[start:end]).strip())
+            if match is not None and heard != match[1].written:  # already written so
+                candidates.append((match[0] + (end - start) * 0.01, start, end, match[1]))
+    taken: dict[int, tuple[int, _Term]] = {}
+    used: set[int] = set()
+    for _, start, end, term in sorted(candidates, key=lambda c: -c[0]):
+        if used.isdisjoint(range(start, end)):
+            taken[start] = (end, term)
+            used.update(range(start, end))
+    return _assemble(words, cores, taken, chosen.unsure_below)
+
+
+def _assemble(
+    words: Sequence[HeardWord],
+    cores: list[tuple[str, str, str]],
+    taken: dict[int, tuple[int, _Term]],
+    unsure_below: float,
+) -> Corrected:
+    """The words as decoded (their own spacing), with the taken phrases replaced."""
+    text = ""
+    corrections: list[Correction] = []
+    unsure: list[str] = []
+    i = 0
+    while i < len(words):
+        raw = words[i].text
+        space = raw[: len(raw) - len(raw.lstrip())] if text else ""
+        if i in taken:
+            end, term = taken[i]
+            lead, trail = cores[i][0], cores[end - 1][2]
+            heard = "".join(w.text for w in words[i:end]).strip()
+            corrections.append(Correction(_strip(heard), term.written, len(text + space + lead)))
+            text += f"{space}{lead}{term.written}{trail}"
+            i = end
+            continue
+        if words[i].probability < unsure_below and cores[i][1]:
+            unsure.append(cores[i][1])
+        text += space + raw.strip()
+        i += 1
+    return Corrected(text, tuple(corrections), tuple(unsure))
+
+
+def _split(word: str) -> tuple[str, str, str]:
+    """(leading punctuation, the word, trailing punctuation)."""
+    stripped = word.strip()
+    core = stripped.strip(_EDGE)
+    if not core:
+        return stripped, "", ""
+    start = stripped.index(core)
+    return stripped[:start], core, stripped[start + len(core) :]
+
+
+def _strip(text: str) -> str:
+    return text.strip(_EDGE)
+
+
+def _letters(text: str) -> str:
+    spoken = [w for w in text.lower().split() if w not in _SPOKEN_SYMBOLS]
+    return _NOT_LETTERS.sub("", "".join(spoken))
+
+
+def _code(letters: str) -> str:
+    return str(jellyfish.metaphone(letters)) if letters else ""
+
+
+@functools.lru_cache(maxsize=16)
+def _index(terms: tuple[str, ...], min_letters: int) -> tuple[_Term, ...]:
+    index: list[_Term] = []
+    seen: set[str] = set()
+    for term in terms:
+        letters = _letters(_spaced(term))
+        if len(letters) < min_letters or letters in seen:
+            continue
+        seen.add(letters)
+        index.append(_Term(term, letters, _code(letters)))
+    return tuple(index)
+
+
+def _spaced(text: str) -> str:
+    return text.replace(".", " ").replace("_", " ").replace("-", " ")
+
+
+def _best(
+    phrase: str,
+    index: tuple[_Term, ...],
+    options: CorrectionOptions,
+    *,
+    inside: frozenset[str] = frozenset(),
+) -> tuple[float, _Term] | None:
+    """The term ``phrase`` sounds most like, with its score, or None.
+
+    A phrase of several words spelled with the very letters of a term is that term
+    (joining them is the change). ``inside`` are the letters of the phrase's words
+    that are terms already: the match is never one of them, and it must be strong
+    (:data:`_STRONG`) unless it contains each of them.
+    """
+    letters = _letters(_spaced(phrase))
+    if len(letters) < options.min_letters:
+        return None
+    if " " in phrase.strip():
+        same = [t for t in index if t.letters == letters and _joined(t.written)]
+        if same:
+            return 200.0, same[0]
+    if any(t.letters == letters for t in index):
+        return None  # it is a term already, however it was spaced
+    if all(_common(w) for w in _spaced(phrase).split()):
+        return None  # ordinary English words: "returns" never becomes "retries"
+    code = _code(letters)
+    # A short word is matched only when it sounds exactly like the term.
+    least_sound = 100.0 if len(letters) <= options.short_word else options.sounds_like
+    best: tuple[float, _Term] | None = None
+    for term in index:
+        if not 0.75 <= len(letters) / len(term.letters) <= 1.34:
+            continue
+        if _same_word(letters, term.letters):
+            continue
+        if term.letters in inside:
+            continue
+        sound = fuzz.ratio(code, term.code)
+        if sound < least_sound:
+            continue
+        spelling = fuzz.ratio(letters, term.letters)
+        if spelling < options.spelled_like:
+            continue
+        weak = sound < _STRONG[0] or spelling < _STRONG[1]
+        if inside and weak and not all(w in term.letters for w in inside):
+            continue
+        score = sound + spelling
+        if best is None or score > best[0]:
+            best = (score, term)
+    return best
+
+
+def _joined(written: str) -> bool:
+    """Whether a term said as separate words is written as one word.
+
+    ``GitHub``, ``pyproject.toml``, ``test_api.py`` are; ``README`` ("read me") and
+    ``setup`` ("set up") are ordinary words run together, so they are not.
+    """
+    if " " in written:
+        return False
+    mixed_case = not written.islower() and not written.isupper()
+    return mixed_case or any(not c.isalnum() for c in written)
+
+
+def prepare() -> None:
+    """Load the word frequencies now (about 0.1 s), not on the first note."""
+    _common("the")
+
+
+@functools.lru_cache(maxsize=4096)
+def _common(word: str) -> bool:
+    """Whether ``word`` is an ordinary English word (:data:`COMMON_ZIPF`)."""
+    return zipf_frequency(word, "en") >= COMMON_ZIPF
+
+
+def _score(phrase: str, term: _Term) -> float:
+    """How alike a phrase and a term are, 0-200 (Metaphone and letters)."""
+    letters = _letters(_spaced(phrase))
+    return float(fuzz.ratio(_code(letters), term.code) + fuzz.ratio(letters, term.letters))
+
+
+def _same_word(heard: str, term: str) -> bool:
+    """Whether the two are one word but for an ending (then the heard one is kept)."""
+    short, long = sorted((heard, term), key=len)
+    return long.startswith(short) and long[len(short) :] in _ENDINGS
