@@ -105,7 +105,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_uses_wal_and_current_schema(store: SessionStorage) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 8
+    assert store.schema_version == 9
 
 
 def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
@@ -164,6 +164,8 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
         ],
         "open_prompts": ["request_id", "chat_id", "message_id", "text", "created_at"],
         "topics": ["chat_id", "thread_id", "session_id", "title"],
+        "session_machines": ["session_id", "machine"],
+        "remote_turns": ["turn_id", "machine", "chat_id", "session_name", "started_at"],
     }
 
 
@@ -373,7 +375,7 @@ def test_upgrade_from_version_7_gives_project_rules_to_the_chat(tmp_path: Path) 
     )
     conn.close()
     store = SessionStorage(path)
-    assert store.schema_version == 8
+    assert store.schema_version == 9
     assert [r.label for r in store.sticky.list(9, "api")] == ["make"]
     assert [r.label for r in store.sticky.project_rules(9)] == ["npm"]
     assert store.delete_session(9, "api")

@@ -20,12 +20,14 @@ from telegram.ext import (
     filters,
 )
 
+from voice_agent import __version__
 from voice_agent.access import AccessGate
 from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions import SessionManager, SessionStorage
+from voice_agent.sessions.turns import TurnRunner
 from voice_agent.speech.tts import EspeakTTS
-from voice_agent.telegram import commands, dialogs, files, prompts, topics, voice
+from voice_agent.telegram import commands, dialogs, files, machines, prompts, topics, voice
 from voice_agent.telegram.approvals import (
     ApprovalDesk,
     approvals_command,
@@ -57,12 +59,20 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
     storage.hold("the bot")  # `voice-agent sessions delete` is refused while the bot runs
     for moved in storage.moved_aside:
         logger.error("a damaged store file was moved aside to %s; nothing was deleted", moved)
+    hub = None
+    runner = None
+    if settings.nats_url:  # several machines: nats-py is imported only then
+        from voice_agent.machines.hub import Hub
+
+        hub = Hub(settings, storage.database, __version__)
+        runner = hub.runner(TurnRunner(agent))
     manager = SessionManager(
         default_cwd=str(settings.default_cwd),
         permission_timeout=settings.permission_timeout,
         storage=storage,
         agent=agent,
         jail=settings.build_jail(),
+        runner=runner,
     )
     gate = AccessGate(
         settings.allowed_chat_ids,
@@ -76,7 +86,14 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
     speaker = EspeakTTS()
     tts = speaker if speaker.available() else None
     return Services(
-        settings, manager, gate, desk, voice_desk, tts, stream_mode=settings.stream_mode
+        settings,
+        manager,
+        gate,
+        desk,
+        voice_desk,
+        tts,
+        stream_mode=settings.stream_mode,
+        machines=hub,
     )
 
 
@@ -108,6 +125,9 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     lapsed = await svc.desk.mark_lapsed()
     if lapsed:
         logger.info("marked %d approval prompt(s) from the last run as lapsed", lapsed)
+    if svc.machines is not None:
+        await svc.machines.start(svc.manager)
+        machines.pick_up_turns(application.bot, svc)
     await application.bot.set_my_commands([BotCommand(n, d) for n, d in commands.COMMANDS])
     if svc.gate.pairing_code:
         print(
@@ -125,6 +145,8 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     assert isinstance(svc, Services)
     await svc.workers.close()
     await svc.manager.aclose()
+    if svc.machines is not None:
+        await svc.machines.aclose()  # turns on other machines go on; the next run picks them up
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
@@ -158,6 +180,7 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("get",): files.get_command,
         ("footer",): commands.footer_command,
         ("quiet",): commands.quiet_command,
+        ("machines",): machines.machines_command,
     }
     return [CommandHandler(list(names), callback) for names, callback in table.items()]
 

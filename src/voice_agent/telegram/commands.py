@@ -16,6 +16,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.sessions.session import SessionBusy
+from voice_agent.telegram.machines import inherit_machine, new_on_machine
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -32,7 +33,8 @@ that works when just one request waits here.
 Approvers only: deciding, /mode, /cwd, /get, revoking rules.
 
 /sessions — list, switch, create, close sessions
-/new [name] — new session (in the current directory)
+/new [name] — new session (in the current directory); /new name@machine on another machine
+/machines — the machines of this bot, online or offline
 /switch name — make another session active
 /rename old new · /close name
 /cwd path — change the working directory
@@ -56,6 +58,7 @@ COMMANDS = [
     ("status", "Show the active session"),
     ("sessions", "List and manage sessions"),
     ("new", "Start a new session"),
+    ("machines", "List the machines"),
     ("switch", "Switch to another session"),
     ("rename", "Rename a session"),
     ("close", "Close a session"),
@@ -190,6 +193,9 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     where = Where.of(update)
     svc = services(context)
     manager = svc.manager
+    if context.args and "@" in context.args[0]:  # /new name@machine
+        await new_on_machine(update, svc, context.args[0])
+        return
     name = context.args[0] if context.args else manager.generate_session_name(where.chat_id)
     if not _valid_name(name):
         await _message(update).reply_text("Session names are 1-32 letters, digits, . _ or -.")
@@ -199,6 +205,7 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     now = in_use(svc, where)
     session = await start_new(svc, where, name, now.cwd if now else None)
+    inherit_machine(svc, now, session)  # a session on another machine begets one there
     await _message(update).reply_text(
         f"🆕 Session {session.name} in {session.cwd} is active{here(where)}."
     )

@@ -29,6 +29,7 @@ from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
 from voice_agent.telegram.files import MAX_UPLOAD_BYTES, save_upload
+from voice_agent.telegram.machines import machine_names, switch_machine
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
@@ -165,7 +166,7 @@ async def send_words(
     """
     where = Where.of(update)
     message = update.effective_message
-    target = route(text, svc.settings.projects)
+    target = route(text, [*svc.settings.projects, *machine_names(svc)])
     prompt = target.prompt or None
     refused = command_refusal(svc, where, prompt) if prompt is not None else None
     if refused is not None:
@@ -180,7 +181,14 @@ async def send_words(
         return
 
     async def switch_then_prompt() -> None:
-        session = await switch_project(svc, where, project)
+        if project in svc.settings.projects:
+            session = await switch_project(svc, where, project)
+        else:  # a machine's name: work in its session
+            found = await switch_machine(svc, where, project)
+            if isinstance(found, str):
+                await bot.send_message(where.chat_id, found, message_thread_id=where.thread_id)
+                return
+            session = found
         if session is None:
             return
         if prompt is not None:

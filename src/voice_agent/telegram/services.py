@@ -6,6 +6,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -18,6 +19,9 @@ from voice_agent.telegram.approval_desk import ApprovalDesk
 from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.voice_desk import VoiceDesk
 from voice_agent.telegram.workers import ChatWorkers
+
+if TYPE_CHECKING:
+    from voice_agent.machines.hub import Hub
 
 SERVICES_KEY = "voice_agent"
 
@@ -35,6 +39,7 @@ class Services:
         tts: The speech synthesizer for spoken replies (None when not installed).
         workers: One prompt queue per chat (and per forum topic).
         stream_mode: ``auto`` (drafts in private chats, edits elsewhere) or ``edit``.
+        machines: The hub of several machines (None without ``NATS_URL``).
     """
 
     settings: Settings
@@ -45,6 +50,7 @@ class Services:
     tts: EspeakTTS | None = None
     workers: ChatWorkers = field(default_factory=ChatWorkers)
     stream_mode: str = "edit"
+    machines: Hub | None = None
 
     def voice_replies(self, chat_id: int) -> bool:
         """Whether answers to voice notes are also spoken in this chat."""
