@@ -198,3 +198,48 @@ async def test_another_machines_user_cannot_publish_to_a_worker(
         assert any("subscription" in e for e in errors), errors
         assert "Publish Violation" in server.log
         assert not harness.fake.main_requests  # alpha never ran the forged prompt
+
+
+async def test_new_name_at_machine_and_the_hubs_own_machine_runs_in_the_hub(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        world.say("/new api@alpha")
+        started = await world.reply("Session api on 🖥 alpha")
+        assert str(world.dirs["alpha"]) in started.content
+        harness.fake.enqueue(Reply.text("api answers from alpha"))
+        world.say("hello api")
+        await world.reply(
+            lambda m: "api answers from alpha" in m.content and "🖥 alpha" in m.content
+        )
+        assert str(world.dirs["alpha"]) in _cwd_of(harness, 1)
+
+        world.say("let's work on hub-box")
+        await world.reply(f"Working on hub-box in {world.dirs['hub-box']}")
+        harness.fake.enqueue(Reply.text("the hub's own machine answers"))
+        world.say("hello hub")
+        answer = await world.reply(
+            lambda m: "the hub's own machine answers" in m.content and "tokens" in m.content
+        )
+        assert "🖥" not in answer.content  # the hub's own machine needs no name
+        assert str(world.dirs["hub-box"]) in _cwd_of(harness, 2)
+
+        world.say("/new x@nowhere")
+        await world.reply("No machine nowhere")
+
+
+async def test_doctor_checks_the_connection_and_permissions_on_both_sides(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    from tests.e2e.console import run
+
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        worker = world.workers["alpha"]
+        done = await run(["doctor"], worker.env, worker.cwd)
+        assert "✓ NATS (worker alpha)" in done.out, done.out + done.err
+        assert "permissions are tight" in done.out
+        hub = world.hub
+        done = await run(["doctor"], hub.env, hub.cwd)
+        line = next(x for x in done.out.splitlines() if "NATS (hub)" in x)
+        assert "JetStream" in line, done.out
+        assert world.nats_server.machines["alpha"] not in done.out + done.err
