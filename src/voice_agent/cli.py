@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         return worker_command(settings, __version__)
     if args.command in ("sessions", "audit"):
         return _store_command(settings, args)
+    if args.command == "chat" and args.machine:
+        from voice_agent.terminal.remote import chat_on_machine  # imports nats-py
+
+        return chat_on_machine(settings, machine=args.machine, session=args.session)
     if args.command == "chat":
         return terminal_chat.chat_command(settings, session=args.session, cwd=args.cwd)
     return _run_bot(settings)

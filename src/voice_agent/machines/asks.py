@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -68,17 +69,27 @@ def answer_of(request_id: str, request: PendingPermission) -> AskAnswer:
 class AskDesk:
     """Answers the permission requests of every machine, through the hub's sessions."""
 
-    def __init__(self, link: Link, manager: SessionManager, placement: Placement) -> None:
+    def __init__(
+        self,
+        link: Link,
+        manager: SessionManager,
+        placement: Placement,
+        chats: Callable[[int], bool],
+    ) -> None:
         """Ask people about requests of the sessions of ``manager``.
 
         Args:
             link: The hub's NATS connection.
             manager: The hub's sessions (their handlers show the prompts).
             placement: Which machine each session lives on.
+            chats: The chats this front end answers for (the bot: Telegram's; a
+                terminal attached to a machine: its own). Requests of other chats
+                are left to the front end that has them.
         """
         self._link = link
         self._manager = manager
         self._placement = placement
+        self._chats = chats
         self._waiting: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def start(self) -> None:
@@ -101,6 +112,8 @@ class AskDesk:
         except ProtocolError as error:
             logger.warning("refused a permission request: %s", error)
             return
+        if not self._chats(ask.chat_id):
+            return  # another front end's chat: it answers
         key = (machine, ask.request_id)
         task = asyncio.get_running_loop().create_task(self._answer(msg, machine, ask))
         self._waiting[key] = task

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 from nats.aio.msg import Msg
 
@@ -33,6 +33,15 @@ from voice_agent.store.database import Database
 from voice_agent.store.machines_table import MachinesTable, RemoteTurn
 
 logger = logging.getLogger(__name__)
+
+TERMINAL_CHAT = 0
+"""The chat ``voice-agent chat`` uses (Telegram chat ids are never 0)."""
+
+
+def telegram_chat(chat_id: int) -> bool:
+    """Whether ``chat_id`` is a Telegram chat (every chat but the terminal's)."""
+    return chat_id != TERMINAL_CHAT
+
 
 HUB = "hub"
 """The hub's name on NATS (its reply inbox is ``_INBOX.hub``); no machine may use it."""
@@ -87,11 +96,18 @@ class Hub:
         """The NATS connection, once started."""
         return self._link
 
-    async def start(self, manager: SessionManager) -> None:
+    async def start(
+        self, manager: SessionManager, chats: Callable[[int], bool] = telegram_chat
+    ) -> None:
         """Connect as the hub and serve the machines' heartbeats and requests.
 
         A failure is logged and kept in :attr:`problem`; local sessions go on
         working, and remote ones say NATS is not connected.
+
+        Args:
+            manager: The sessions whose permission requests this hub answers.
+            chats: Which chats' requests it answers (default: Telegram's, never 0:
+                the terminal's chat, which a terminal attached to a machine answers).
         """
         for chat in manager.sessions.values():
             for session in chat.values():
@@ -110,7 +126,7 @@ class Hub:
         try:
             await remote.ensure_stream()
             await link.client.subscribe(from_any("beat"), cb=self._on_beat)
-            self._asks = AskDesk(link, manager, self.placement)
+            self._asks = AskDesk(link, manager, self.placement, chats)
             await self._asks.start()
             await link.client.flush(timeout=math.ceil(self.settings.nats_request_timeout))
         except Exception as error:  # a half-set-up hub must say why, not limp on
