@@ -213,6 +213,14 @@ async def test_new_name_at_machine_and_the_hubs_own_machine_runs_in_the_hub(
             lambda m: "api answers from alpha" in m.content and "🖥 alpha" in m.content
         )
         assert str(world.dirs["alpha"]) in _cwd_of(harness, 1)
+        world.say("/get notes.txt")  # the hub's disk is not alpha's
+        await world.reply("lives on 🖥 alpha")
+        world.say("/cwd /no/such/dir")  # checked on alpha, before the turn
+        await world.reply("api now works in /no/such/dir")
+        world.say("hello again")
+        await world.reply("/no/such/dir is not a directory on alpha; nothing was sent")
+        world.say(f"/cwd {world.dirs['alpha']}")
+        await world.reply(f"api now works in {world.dirs['alpha']}")
 
         world.say("let's work on hub-box")
         await world.reply(f"Working on hub-box in {world.dirs['hub-box']}")

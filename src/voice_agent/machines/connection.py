@@ -110,7 +110,10 @@ async def connect(settings: Settings, *, machine: str, role: str) -> Link:
             logger.warning("NATS: %s", text)
 
     async def on_disconnect() -> None:
-        logger.warning("lost the NATS connection; reconnecting")
+        if client.is_closed or client.is_draining:
+            logger.debug("the NATS connection is closed")
+        else:
+            logger.warning("lost the NATS connection; reconnecting")
 
     async def on_reconnect() -> None:
         logger.info("reconnected to NATS")

@@ -16,7 +16,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.sessions.session import SessionBusy
-from voice_agent.telegram.machines import inherit_machine, new_on_machine
+from voice_agent.telegram.machines import inherit_machine, new_on_machine, remote_directory
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -282,7 +282,11 @@ async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if refused is not None:
         await _message(update).reply_text(f"{refused} {session.name} stays in {session.cwd}.")
         return
-    target = _directory(" ".join(context.args), session.cwd)
+    raw = " ".join(context.args)
+    if svc.machine_of(session) is not None:  # it is checked there, before the next turn
+        target: Path | str = Path(remote_directory(session, raw))
+    else:
+        target = _directory(raw, session.cwd)
     if isinstance(target, str):
         await _message(update).reply_text(f"{target} is not a directory; nothing changed.")
         return

@@ -14,6 +14,7 @@ All of it is only wired when ``NATS_URL`` is set (``svc.machines``).
 from __future__ import annotations
 
 import logging
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from telegram import Bot, Update
@@ -70,6 +71,12 @@ async def machines_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     message = update.effective_message
     if message is not None:
         await message.reply_text(machines_text(services(context)))
+
+
+def remote_directory(session: Session, raw: str) -> str:
+    """The directory ``raw`` names on the session's machine (checked there, at the next turn)."""
+    path = PurePosixPath(raw)
+    return str(path if path.is_absolute() else PurePosixPath(session.cwd) / path)
 
 
 def machine_names(svc: Services) -> list[str]:

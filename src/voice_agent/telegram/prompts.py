@@ -28,7 +28,7 @@ from voice_agent.sessions.image import MAX_IMAGE_BYTES, ImageError
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
-from voice_agent.telegram.files import MAX_UPLOAD_BYTES, save_upload
+from voice_agent.telegram.files import MAX_UPLOAD_BYTES, no_files_there, save_upload
 from voice_agent.telegram.machines import machine_names, switch_machine
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
@@ -262,6 +262,10 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     where = Where.of(update)
     svc = services(context)
     session = current(svc, where)
+    machine = svc.machine_of(session)
+    if machine is not None:
+        await message.reply_text(f"⚠️ Not saved: {no_files_there(machine)}.")
+        return
     try:
         data = bytes(await (await context.bot.get_file(document.file_id)).download_as_bytearray())
         name = document.file_name or "file"

@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.access import AccessGate
 from voice_agent.config import Settings
-from voice_agent.sessions import SessionManager
+from voice_agent.sessions import Session, SessionManager
 from voice_agent.speech.tts import EspeakTTS
 from voice_agent.telegram.approval_desk import ApprovalDesk
 from voice_agent.telegram.state.chat_settings import ChatSettingsTable
@@ -51,6 +51,10 @@ class Services:
     workers: ChatWorkers = field(default_factory=ChatWorkers)
     stream_mode: str = "edit"
     machines: Hub | None = None
+
+    def machine_of(self, session: Session) -> str | None:
+        """The other machine ``session`` lives on (None: this one, or a single machine)."""
+        return self.machines.machine_of(session) if self.machines is not None else None
 
     def voice_replies(self, chat_id: int) -> bool:
         """Whether answers to voice notes are also spoken in this chat."""

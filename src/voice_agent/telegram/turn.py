@@ -215,7 +215,7 @@ async def show_turn(
         )
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
-    if relay.changed:
+    if relay.changed and svc.machine_of(session) is None:  # their 📥 would read this disk
         await _list_changed(bot, where, relay.changed, session.cwd)
     answer = reply.text
     if spoken and isinstance(relay.result, TurnResult) and svc.voice_replies(where.chat_id):
