@@ -101,6 +101,10 @@ async def test_a_killed_worker_ends_its_turn_shows_offline_and_resumes_when_back
             world.say("/machines")
             listing = await world.reply("🖥 Machines", since=since)
             assert "alpha: offline" in listing.content, listing.content
+            since = time.monotonic()
+            world.say("/status")
+            status = await world.reply("Machine: 🖥 alpha", since=since)
+            assert "offline" in status.content
         finally:
             hang.set()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import nats
 import pytest
 
 from tests.e2e.conftest import CliHarness
@@ -22,8 +23,15 @@ async def test_the_terminal_attaches_to_a_session_on_a_worker(
     harness: CliHarness, tmp_path: Path
 ) -> None:
     with NatsServer(tmp_path / "nats", ["alpha"]) as server:
+        watcher = await nats.connect(
+            server.url, user="hub", password=server.hub_password, inbox_prefix="_INBOX.hub"
+        )
+        beat = await watcher.subscribe("va.m.alpha.beat", max_msgs=1)
+        await watcher.flush()
         worker = worker_proc(tmp_path, harness, server, "alpha")
         await worker.start()
+        await beat.next_msg(timeout=WAIT)  # alpha is connected
+        await watcher.close()
         work = worker.cwd / "work"
         target = work / "from-the-terminal.txt"
         harness.fake.enqueue(

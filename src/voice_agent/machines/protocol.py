@@ -39,6 +39,8 @@ STREAM = "VA_TURNS"
 STREAM_SUBJECTS = f"{PREFIX}.m.*.turn.*"
 STREAM_MAX_AGE = 24 * 3600.0
 """Seconds a turn's events are kept (a hub down longer finds the turn gone, and says so)."""
+STREAM_MAX_BYTES = 256 * 1024 * 1024
+"""At most this much is kept; the oldest turns' events go first."""
 
 COMMANDS = ("prompt", "interrupt", "close", "ping")
 """What the hub asks a worker (``va.w.M.<command>``)."""

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import nats.errors
-from nats.js.api import DeliverPolicy, StreamConfig
+from nats.js.api import DeliverPolicy, DiscardPolicy, StreamConfig
 from nats.js.client import JetStreamContext
 
 from voice_agent.agent.events import AgentEvent, TurnError
@@ -26,6 +26,7 @@ from voice_agent.machines.connection import Link
 from voice_agent.machines.protocol import (
     STREAM,
     STREAM_MAX_AGE,
+    STREAM_MAX_BYTES,
     STREAM_SUBJECTS,
     Beat,
     ImageData,
@@ -101,7 +102,13 @@ class RemoteTurns:
 
     async def ensure_stream(self) -> None:
         """Create (or update) the stream that keeps every turn's events."""
-        config = StreamConfig(name=STREAM, subjects=[STREAM_SUBJECTS], max_age=STREAM_MAX_AGE)
+        config = StreamConfig(
+            name=STREAM,
+            subjects=[STREAM_SUBJECTS],
+            max_age=STREAM_MAX_AGE,
+            max_bytes=STREAM_MAX_BYTES,
+            discard=DiscardPolicy.OLD,
+        )
         try:
             await self._js.add_stream(config)
         except nats.errors.Error:

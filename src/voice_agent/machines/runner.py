@@ -188,9 +188,8 @@ class MachineRunner:
         table = self._placement.table
         async with session.turn_lock:
             remote = self._remote()
-            if remote is None:
+            if remote is None:  # kept: the next start may reach it
                 yield TurnError(NOT_CONNECTED.format(machine=machine), kind="offline")
-                table.turn_ended(turn_id)
                 return
             ended = False
             try:

@@ -16,7 +16,12 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.sessions.session import SessionBusy
-from voice_agent.telegram.machines import inherit_machine, new_on_machine, remote_directory
+from voice_agent.telegram.machines import (
+    inherit_machine,
+    machine_line,
+    new_on_machine,
+    remote_directory,
+)
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -108,6 +113,8 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         lines.append(f"Queued prompts: {queued}")
     if others:
         lines.append(f"Other sessions in this chat: {others} (/sessions)")
+    if (machine := machine_line(svc, session)) is not None:
+        lines.append(machine)
     lines.extend(_usage_lines(svc, where.chat_id, session.name))
     command = terminal_command(session)
     if command is None:

@@ -79,6 +79,17 @@ def remote_directory(session: Session, raw: str) -> str:
     return str(path if path.is_absolute() else PurePosixPath(session.cwd) / path)
 
 
+def machine_line(svc: Services, session: Session) -> str | None:
+    """For /status: the machine a session on another machine lives on, and its state."""
+    hub = svc.machines
+    machine = hub.machine_of(session) if hub is not None else None
+    if hub is None or machine is None:
+        return None
+    seen = hub.registry.last_seen(machine)
+    state = "online" if hub.registry.online(machine) else f"offline · {_ago(seen)}"
+    return f"Machine: 🖥 {machine} ({state}); a terminal command below runs there."
+
+
 def machine_names(svc: Services) -> list[str]:
     """The names of the known machines (empty without NATS)."""
     return [] if svc.machines is None else [m.name for m in svc.machines.machines()]
