@@ -119,15 +119,19 @@ async def test_a_killed_worker_ends_its_turn_shows_offline_and_resumes_when_back
         assert any("remember the word kiwi" in t for t in last.user_texts())
 
 
-async def test_the_hub_killed_mid_turn_shows_the_answer_after_its_restart(
-    harness: CliHarness, tmp_path: Path
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+async def test_the_hub_stopped_mid_turn_shows_the_answer_after_its_restart(
+    harness: CliHarness, tmp_path: Path, stop: str
 ) -> None:
     async with machines_world(tmp_path, harness, ("alpha",)) as world:
         hang = threading.Event()
         harness.fake.enqueue(Reply.text("The answer that outlived the hub", hang=hang))
         world.say("on alpha: take your time")
         await harness.fake.until(lambda ex: any(e.request.is_main for e in ex), WAIT)
-        await world.hub.kill()
+        if stop == "kill -9":
+            await world.hub.kill()
+        else:
+            assert await world.hub.stop() == 0, world.hub.log
         hang.set()  # the turn ends on alpha while no hub listens
         await world.wait_beat("alpha")
         since = time.monotonic()
@@ -139,6 +143,33 @@ async def test_the_hub_killed_mid_turn_shows_the_answer_after_its_restart(
         )
         assert world.hub.process is not None
         assert world.hub.process.returncode is None
+
+
+async def test_an_approval_waiting_when_the_hub_dies_is_asked_again_after_its_restart(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        target = world.dirs["alpha"] / "after-restart.txt"
+        harness.fake.enqueue(
+            Reply.tool_use("Write", {"file_path": str(target), "content": "still asked\n"}),
+            Reply.text("Wrote it after the restart"),
+        )
+        world.say("on alpha: write after-restart.txt")
+        await world.reply(lambda m: "Approval #1" in m.content and m.callback_data)
+        await world.hub.kill()
+        since = time.monotonic()
+        await world.hub.start()
+        await world.reply("The bot restarted", since=since)
+        prompt = await world.reply(
+            lambda m: "Approval #" in m.content and m.callback_data and m.sent_at >= since,
+            since=since,
+        )
+        assert "after-restart.txt" in prompt.content
+        assert not target.exists()
+        button = next(b for b in prompt.buttons if "Approve" in str(b.get("text")))
+        world.tg.press_button(1001, None, prompt.message_id, str(button["callback_data"]))
+        await world.reply("Wrote it after the restart", since=since)
+        assert target.read_text() == "still asked\n"
 
 
 async def test_a_worker_with_wrong_credentials_is_refused(

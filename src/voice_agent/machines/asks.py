@@ -91,6 +91,7 @@ class AskDesk:
         self._placement = placement
         self._chats = chats
         self._waiting: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._repliers: dict[tuple[str, str], list[Msg]] = {}
 
     async def start(self) -> None:
         """Subscribe to every machine's requests and their ends."""
@@ -115,11 +116,20 @@ class AskDesk:
         if not self._chats(ask.chat_id):
             return  # another front end's chat: it answers
         key = (machine, ask.request_id)
-        task = asyncio.get_running_loop().create_task(self._answer(msg, machine, ask))
+        if key in self._waiting:  # asked again: the one prompt's answer goes to both
+            self._repliers[key].append(msg)
+            return
+        self._repliers[key] = [msg]
+        task = asyncio.get_running_loop().create_task(self._answer(key, machine, ask))
         self._waiting[key] = task
-        task.add_done_callback(lambda _: self._waiting.pop(key, None))
 
-    async def _answer(self, msg: Msg, machine: str, ask: Ask) -> None:
+        def done(_: object) -> None:
+            self._waiting.pop(key, None)
+            self._repliers.pop(key, None)
+
+        task.add_done_callback(done)
+
+    async def _answer(self, key: tuple[str, str], machine: str, ask: Ask) -> None:
         session = self._manager.get(ask.chat_id, ask.session)
         if session is None or self._placement.remote_machine(session) != machine:
             logger.warning(
@@ -133,7 +143,7 @@ class AskDesk:
                 action=REJECT,
                 reason=f"The hub has no session {ask.session} on {machine}",
             )
-            await self._respond(msg, refusal)
+            await self._respond(key, refusal)
             return
         handler = session.permission_handler
         handler.keep_rules = False  # an "Always" is kept on the machine, not here
@@ -141,11 +151,13 @@ class AskDesk:
             request = await handler.ask(ask.tool_name, dict(ask.input), tool_use_id=ask.tool_use_id)
         except asyncio.CancelledError:
             return  # ended on the worker (or the hub stopping): nothing to answer
-        await self._respond(msg, answer_of(ask.request_id, request))
+        await self._respond(key, answer_of(ask.request_id, request))
 
-    async def _respond(self, msg: Msg, answer: AskAnswer) -> None:
-        with contextlib.suppress(nats.errors.Error):
-            await msg.respond(answer.encode())
+    async def _respond(self, key: tuple[str, str], answer: AskAnswer) -> None:
+        """Answer every time the request was asked (the worker waits on the latest)."""
+        for msg in self._repliers.get(key, []):
+            with contextlib.suppress(nats.errors.Error):
+                await msg.respond(answer.encode())
 
     async def _on_resolved(self, msg: Msg) -> None:
         try:

@@ -51,6 +51,7 @@ from voice_agent.machines.protocol import (
 )
 from voice_agent.sessions import ImageAttachment, PendingPermission, Session, SessionManager
 from voice_agent.sessions.decisions import Decision, Scope, apply
+from voice_agent.sessions.pending import PermissionState
 from voice_agent.sessions.session import SessionBusy
 from voice_agent.sessions.storage import SessionStorage
 
@@ -284,16 +285,9 @@ class Worker:
             input=request.input_data,
             tool_use_id=request.tool_use_id,
         )
-        try:
-            msg = await self._link.client.request(
-                machine_subject(self.name, "ask"),
-                ask.encode(),
-                timeout=handler.timeout + ASK_MARGIN,
-            )
-            answer = AskAnswer.decode(msg.data)
-        except (nats.errors.Error, TimeoutError, ProtocolError) as error:
-            logger.warning("no decision from the hub for %s: %s", request.request_id, error)
-            handler.deny(f"No decision came from the hub ({error})", request.request_id)
+        answer = await self._answer_of(ask, request, handler.timeout + ASK_MARGIN)
+        if answer is None:
+            handler.deny("No decision came from the hub in time", request.request_id)
             return
         if answer.request_id != request.request_id:
             logger.error("the hub answered %s for %s", answer.request_id, request.request_id)
@@ -306,6 +300,38 @@ class Worker:
             answer.answers,
         )
         apply(handler, request, decision, user_id=answer.user_id)
+
+    async def _answer_of(
+        self, ask: Ask, request: PendingPermission, patience: float
+    ) -> AskAnswer | None:
+        """The hub's answer to ``ask``, asked again while none comes (a hub restarting).
+
+        Sent again every ``HEARTBEAT_TIMEOUT`` seconds: the hub shows one prompt
+        per request id however often it is asked, and a hub that started
+        meanwhile shows it anew. None: no answer within ``patience`` seconds, or
+        the request ended here first.
+        """
+        deadline = asyncio.get_running_loop().time() + patience
+        while request.state is PermissionState.PENDING:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return None
+            try:
+                msg = await self._link.client.request(
+                    machine_subject(self.name, "ask"),
+                    ask.encode(),
+                    timeout=min(left, max(self._settings.heartbeat_timeout, 1.0)),
+                )
+                return AskAnswer.decode(msg.data)
+            except nats.errors.NoRespondersError:
+                # No hub listens now: ask again once one may.
+                await asyncio.sleep(min(left, self._settings.heartbeat_interval))
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue  # still undecided, or the hub went away: ask again
+            except (nats.errors.Error, ProtocolError) as error:
+                logger.warning("no decision from the hub for %s: %s", ask.request_id, error)
+                return None
+        return None
 
     async def _on_resolved(self, session: Session, request: PendingPermission) -> None:
         # The hub takes its prompt down (one it decided itself stays as it is).
