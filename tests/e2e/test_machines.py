@@ -101,6 +101,7 @@ async def test_a_killed_worker_ends_its_turn_shows_offline_and_resumes_when_back
             world.say("/machines")
             listing = await world.reply("🖥 Machines", since=since)
             assert "alpha: offline" in listing.content, listing.content
+            assert "1 session here" in listing.content
             since = time.monotonic()
             world.say("/status")
             status = await world.reply("Machine: 🖥 alpha", since=since)

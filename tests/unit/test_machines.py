@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -210,3 +212,14 @@ def test_machine_settings_are_checked(tmp_path: Path, monkeypatch: pytest.Monkey
     settings = load_settings(nats_url="nats://127.0.0.1:4222", default_cwd=tmp_path)
     assert settings.serve_local
     assert settings.heartbeat_timeout > settings.heartbeat_interval
+
+
+def test_a_single_machine_never_imports_nats() -> None:
+    code = (
+        "import sys\n"
+        "import voice_agent.cli, voice_agent.telegram.app, voice_agent.terminal.chat\n"
+        "import voice_agent.ops.doctor\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'nats'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -45,21 +45,28 @@ def _ago(seconds: float | None) -> str:
     return f"last seen {seconds / 3600:.1f} h ago"
 
 
-def machines_text(svc: Services) -> str:
-    """The /machines listing."""
+def machines_text(svc: Services, chat_id: int) -> str:
+    """The /machines listing, with the sessions this chat has on each machine."""
     hub = svc.machines
     if hub is None:
         return NO_MACHINES
+    here: dict[str, int] = {}
+    for session in svc.manager.sessions_of(chat_id).values():
+        where = hub.placement.machine(session)
+        here[where] = here.get(where, 0) + 1
     lines = ["🖥 Machines"]
     for machine in hub.machines():
+        seen = _ago(hub.registry.last_seen(machine.name))
         if machine.local:
             state = f"online (this bot) · {svc.manager.live_clients} live"
         elif hub.registry.online(machine.name):
-            state = f"online · {_ago(hub.registry.last_seen(machine.name))} · {machine.live} live"
+            state = f"online · {seen} · {machine.live} live"
         else:
-            state = f"offline · {_ago(hub.registry.last_seen(machine.name))}"
+            state = f"offline · {seen}"
+        count = here.get(machine.name, 0)
+        sessions = f" · {count} session{'s' if count != 1 else ''} here" if count else ""
         version = f" · v{machine.version}" if machine.version else ""
-        lines.append(f"• {machine.name}: {state}{version}")
+        lines.append(f"• {machine.name}: {state}{sessions}{version}")
     if hub.problem:
         lines.append(f"⚠️ NATS: {hub.problem}")
     lines.append("/new name@machine starts a session there; or say “work on MACHINE”.")
@@ -70,7 +77,7 @@ async def machines_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """/machines — the machines, online or offline."""
     message = update.effective_message
     if message is not None:
-        await message.reply_text(machines_text(services(context)))
+        await message.reply_text(machines_text(services(context), Where.of(update).chat_id))
 
 
 def remote_directory(session: Session, raw: str) -> str:
