@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from pathlib import Path
 
 import nats
@@ -76,3 +78,37 @@ async def test_chat_on_a_machine_without_nats_says_what_is_missing(tmp_path: Pat
     done = await run(["chat", "--machine", "alpha"], user_env(tmp_path), tmp_path)
     assert done.status == 2
     assert "NATS_URL" in done.err
+
+
+def _certificate(directory: Path) -> dict[str, str]:
+    """A self-signed certificate for 127.0.0.1 (its own CA), made with openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = directory / "server.pem", directory / "server-key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=voice-agent test"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {"cert_file": str(cert), "key_file": str(key)}
+
+
+async def test_a_worker_connects_over_tls_only_with_the_servers_ca(tmp_path: Path) -> None:
+    from tests.e2e.console import run
+
+    tls = _certificate(tmp_path)
+    with NatsServer(tmp_path / "nats", ["alpha"], tls=tls) as server:
+        env = {**user_env(tmp_path), **server.env("alpha"), "MACHINE_NAME": "alpha"}
+        trusted = await run(["doctor"], {**env, "NATS_TLS_CA": tls["cert_file"]}, tmp_path)
+        untrusted = await run(["doctor"], env, tmp_path)
+    assert "✓ NATS (worker alpha)" in trusted.out, trusted.out + trusted.err
+    assert server.url.startswith("tls://")
+    line = next(x for x in untrusted.out.splitlines() if "NATS (worker alpha)" in x)
+    assert line.startswith("✗"), line
+    assert "certificate of the NATS server" in line, line
+    assert "NATS_TLS_CA" in line

@@ -50,8 +50,11 @@ class NatsServer:
         port: The client port.
     """
 
-    def __init__(self, directory: Path, machines: list[str]) -> None:
+    def __init__(
+        self, directory: Path, machines: list[str], tls: dict[str, str] | None = None
+    ) -> None:
         self.directory = directory
+        self.tls = tls
         self.machines = {name: secrets.token_urlsafe(12) for name in machines}
         self.hub_password = secrets.token_urlsafe(12)
         self.port = _free_port()
@@ -59,7 +62,7 @@ class NatsServer:
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     @property
     def log(self) -> str:
@@ -81,6 +84,7 @@ class NatsServer:
                 store_dir=self.directory / "jetstream",
                 hub_password=self.hub_password,
                 machines=self.machines,
+                tls=self.tls,
             )
         )
         log = open(self.directory / "nats.log", "ab")  # noqa: SIM115 (closed with the process)

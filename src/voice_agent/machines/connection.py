@@ -92,8 +92,8 @@ async def connect(settings: Settings, *, machine: str, role: str) -> Link:
     if not settings.nats_url:
         raise MachinesError("NATS_URL is not set: several machines need a NATS server")
     link: Link | None = None
-    refused: list[str] = []
-    was_refused = asyncio.Event()
+    seen: list[Exception] = []  # what went wrong while connecting, last one last
+    hopeless = asyncio.Event()  # refused credentials or certificate: retrying cannot help
 
     async def on_error(error: Exception) -> None:
         text = str(error)
@@ -102,12 +102,15 @@ async def connect(settings: Settings, *, machine: str, role: str) -> Link:
             if link is not None:
                 link.violations.append(text)
                 link.violated.set()
-        elif "authorization" in text.lower():
-            refused.append(text)
-            was_refused.set()
+            return
+        if link is None:
+            seen.append(error)
+            if _hopeless(error):
+                hopeless.set()
+        if "authorization" in text.lower():
             logger.error("NATS refused the credentials of %s: %s", machine, text)
         else:
-            logger.warning("NATS: %s", text)
+            logger.warning("NATS: %s", text or type(error).__name__)
 
     async def on_disconnect() -> None:
         if client.is_closed or client.is_draining:
@@ -134,8 +137,8 @@ async def connect(settings: Settings, *, machine: str, role: str) -> Link:
             **_options(settings),
         )
     )
-    # With reconnects on, nats-py would retry refused credentials for ever: stop at the first.
-    waiting = asyncio.get_running_loop().create_task(was_refused.wait())
+    # With reconnects on, nats-py would retry a hopeless connection for ever: stop it.
+    waiting = asyncio.get_running_loop().create_task(hopeless.wait())
     try:
         await asyncio.wait(
             {connecting, waiting},
@@ -144,26 +147,41 @@ async def connect(settings: Settings, *, machine: str, role: str) -> Link:
         )
     finally:
         waiting.cancel()
-    error: BaseException | None = None
+    if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
+        link = Link(client, machine)
+        return link
     if connecting.done() and not connecting.cancelled():
-        error = connecting.exception()
+        seen.append(connecting.exception())  # type: ignore[arg-type]
     else:
         connecting.cancel()
         with contextlib.suppress(BaseException):
             await connecting
-        with contextlib.suppress(Exception):
-            await client.close()
-        error = TimeoutError("no answer") if not refused else None
-    if refused or error is not None:
-        reason = refused[0] if refused else f"{type(error).__name__}: {error}"
-        if refused or "authorization" in str(error).lower():
-            raise MachinesError(
-                f"the NATS server {settings.nats_url} refused the credentials of {machine} "
-                f"({reason}); check NATS_USER / NATS_PASSWORD or NATS_NKEY_SEED_FILE"
-            ) from None
-        raise MachinesError(
-            f"cannot reach the NATS server {settings.nats_url} ({reason}); is it running, "
-            "and is NATS_URL right?"
-        ) from None
-    link = Link(client, machine)
-    return link
+    with contextlib.suppress(Exception):
+        await client.close()
+    raise _failure(settings.nats_url, machine, seen)
+
+
+def _hopeless(error: BaseException) -> bool:
+    """Whether connecting again cannot help: refused credentials, a bad certificate."""
+    return isinstance(error, ssl.SSLError) or "authorization" in str(error).lower()
+
+
+def _failure(url: str, machine: str, seen: list[Exception]) -> MachinesError:
+    """The error to report for a connection that did not open."""
+    refused = next((e for e in seen if "authorization" in str(e).lower()), None)
+    if refused is not None:
+        return MachinesError(
+            f"the NATS server {url} refused the credentials of {machine} ({refused}); "
+            "check NATS_USER / NATS_PASSWORD or NATS_NKEY_SEED_FILE"
+        )
+    certificate = next((e for e in seen if isinstance(e, ssl.SSLError)), None)
+    if certificate is not None:
+        return MachinesError(
+            f"the TLS certificate of the NATS server {url} is not trusted ({certificate}); "
+            "set NATS_TLS_CA to the CA that signed it"
+        )
+    last = seen[-1] if seen else TimeoutError("no answer")
+    return MachinesError(
+        f"cannot reach the NATS server {url} ({type(last).__name__}: {last}); is it "
+        "running, and is NATS_URL right?"
+    )
