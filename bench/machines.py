@@ -31,6 +31,8 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import psutil
+
 from bench.common import ms, percentile
 from tests.e2e.console import user_env
 from tests.e2e.machines_world import Proc
@@ -172,13 +174,30 @@ async def _turn(svc: Services, name: str, prompt: str) -> float:
     return time.monotonic() - start
 
 
+CPU: dict[str, float] = {}
+"""CPU seconds spent during the turns started together, by kind of process."""
+
+
+def _cpu() -> dict[str, float]:
+    """CPU seconds so far: this process (the hub, the fake model), the workers, their CLIs."""
+    spent = {"hub + fake model": sum(psutil.Process().cpu_times()[:2])}
+    workers = [p for p in psutil.Process().children() if "worker" in " ".join(p.cmdline())]
+    spent["workers"] = sum(sum(w.cpu_times()[:2]) for w in workers)
+    clis = [c for w in workers for c in w.children(recursive=True)]
+    spent["Claude Code CLIs"] = sum(sum(c.cpu_times()[:2]) for c in clis)
+    return spent
+
+
 async def _rounds(svc: Services, names: list[str]) -> tuple[list[float], list[float]]:
     """Each session's turn alone, one after the other; then all at once."""
     for name in names:
         await _turn(svc, name, "warm up")  # starts its Claude Code process
     alone = [await _turn(svc, name, "alone") for name in names]
     together: list[Awaitable[float]] = [_turn(svc, name, "together") for name in names]
-    return alone, list(await asyncio.gather(*together))
+    before = _cpu()
+    at_once = list(await asyncio.gather(*together))
+    CPU.update({kind: spent - before[kind] for kind, spent in _cpu().items()})
+    return alone, at_once
 
 
 async def concurrency(
@@ -231,6 +250,8 @@ async def run(prompts: int, sessions: int, model_seconds: float) -> None:
             f"  slowdown:  median {100 * (statistics.median(ratios) - 1):+.1f}%  "
             f"worst {100 * (max(ratios) - 1):+.1f}%  (goal: no turn over +20%)"
         )
+    spent = ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in CPU.items())
+    print(f"  CPU while they ran together ({psutil.cpu_count()} cores): {spent}")
 
 
 def main() -> None:

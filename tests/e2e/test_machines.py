@@ -257,6 +257,15 @@ async def test_new_name_at_machine_and_the_hubs_own_machine_runs_in_the_hub(
         await world.reply("/no/such/dir is not a directory on alpha; nothing was sent")
         world.say(f"/cwd {world.dirs['alpha']}")
         await world.reply(f"api now works in {world.dirs['alpha']}")
+        world.say("/footer off")
+        await world.reply("The answer footer is off")
+        harness.fake.enqueue(Reply.text("footer-less answer"))
+        world.say("answer without a footer")
+        quiet = await world.reply(lambda m: "footer-less answer" in m.content and "🖥" in m.content)
+        assert "🖥 alpha" in quiet.content  # a remote session's answer still names its machine
+        assert "tokens" not in quiet.content
+        world.say("/footer on")
+        await world.reply("The answer footer is on")
 
         world.say("let's work on hub-box")
         await world.reply(f"Working on hub-box in {world.dirs['hub-box']}")
@@ -266,7 +275,7 @@ async def test_new_name_at_machine_and_the_hubs_own_machine_runs_in_the_hub(
             lambda m: "the hub's own machine answers" in m.content and "tokens" in m.content
         )
         assert "🖥" not in answer.content  # the hub's own machine needs no name
-        assert str(world.dirs["hub-box"]) in _cwd_of(harness, 2)
+        assert str(world.dirs["hub-box"]) in _cwd_of(harness, 3)
 
         world.say("/new x@nowhere")
         await world.reply("No machine nowhere")

@@ -209,8 +209,10 @@ async def show_turn(
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")
     try:
+        ending = footer(relay.result, status, label, svc.footer_on(where.chat_id))
+        machine = svc.machines.label(session) if svc.machines is not None else ""
         await reply.finish(
-            footer(relay.result, status, label, svc.footer_on(where.chat_id)),
+            ending or (f"_{machine}_" if machine else ""),  # /footer off still names it
             alert=should_alert(svc, where.chat_id, relay.result, status.elapsed),
         )
     except TelegramError as error:
