@@ -1,7 +1,9 @@
 """The ``voice-agent`` command.
 
-``run`` (the Telegram bot, the default), ``chat`` (the terminal front end),
-``doctor`` (check the set-up), ``sessions`` and ``audit`` (the store).
+``run`` (the Telegram bot, the default; with ``NATS_URL`` the hub of several
+machines), ``worker`` (serve this machine's sessions to the hub), ``chat`` (the
+terminal front end), ``doctor`` (check the set-up), ``sessions`` and ``audit``
+(the store).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"voice-agent {__version__}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the Telegram bot (default)")
+    sub.add_parser("run", help="run the Telegram bot (default; with NATS_URL: the hub)")
+    sub.add_parser("worker", help="serve this machine's sessions to the hub (NATS_URL)")
     chat = sub.add_parser(
         "chat", help="talk to Claude Code in this terminal", description=terminal_chat.DESCRIPTION
     )
@@ -84,15 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voice-agent: {error}", file=sys.stderr)
         return 2
     token = settings.telegram_bot_token
-    setup_logging(
-        settings.log_level, [token.get_secret_value()] if token else [], settings.log_format
-    )
+    secrets = [s.get_secret_value() for s in (token, settings.nats_password) if s is not None]
+    setup_logging(settings.log_level, secrets, settings.log_format)
     if args.command == "doctor":
         from voice_agent.ops.doctor import doctor
 
         return doctor(settings)
+    if args.command == "worker":
+        from voice_agent.machines.worker import worker_command
+
+        return worker_command(settings, __version__)
     if args.command in ("sessions", "audit"):
         return _store_command(settings, args)
+    if args.command == "chat" and args.machine:
+        from voice_agent.terminal.remote import chat_on_machine  # imports nats-py
+
+        return chat_on_machine(settings, machine=args.machine, session=args.session)
     if args.command == "chat":
         return terminal_chat.chat_command(settings, session=args.session, cwd=args.cwd)
     return _run_bot(settings)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +34,16 @@ if TYPE_CHECKING:
     from voice_agent.speech.base import SpeechSettings
 
 IdSet = Annotated[frozenset[int], NoDecode]
+
+MACHINE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+"""Machine names: lower-case letters, digits and dashes (one NATS subject token)."""
+
+
+def default_machine_name() -> str:
+    """The host name, made a valid machine name (``Build_Box.lan`` -> ``build-box``)."""
+    host = socket.gethostname().split(".")[0].lower()
+    name = re.sub(r"[^a-z0-9-]+", "-", host).strip("-")[:32]
+    return name or "machine"
 
 
 def default_data_dir() -> Path:
@@ -203,6 +215,39 @@ class Settings(BaseSettings):
     jail_output_limit_mb: float = Field(
         default=4.0, gt=0, le=1024, description="Output (MB) a jailed command may print."
     )
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS server of several machines (nats://host:4222, tls://…); unset: "
+        "this machine alone, no NATS.",
+    )
+    machine_name: str = Field(
+        default_factory=default_machine_name,
+        pattern=MACHINE_NAME_PATTERN,
+        description="This machine's name on NATS (default: the host name).",
+    )
+    serve_local: bool = Field(
+        default=True, description="The hub also runs sessions on its own machine."
+    )
+    nats_user: str | None = Field(default=None, description="NATS user name of this machine.")
+    nats_password: SecretStr | None = Field(default=None, description="Its NATS password.")
+    nats_nkey_seed_file: Path | None = Field(
+        default=None, description="An NKey seed file (instead of user and password)."
+    )
+    nats_tls_ca: Path | None = Field(
+        default=None, description="CA certificate that signed the NATS server's (tls://)."
+    )
+    heartbeat_interval: float = Field(
+        default=5.0, gt=0, le=300, description="Seconds between a worker's heartbeats."
+    )
+    heartbeat_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="Seconds without a heartbeat before a machine counts as offline.",
+    )
+    nats_request_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds a NATS request waits for its answer."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field(
         default="text", pattern="^(text|json)$", description="text, or json: one object per line."
@@ -273,6 +318,10 @@ class Settings(BaseSettings):
         for name, path in self.projects.items():
             if not path.is_dir():
                 raise ValueError(f"PROJECTS: {name} -> {path} is not a directory")
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError("HEARTBEAT_TIMEOUT must be longer than HEARTBEAT_INTERVAL")
+        if self.nats_user and self.nats_nkey_seed_file:
+            raise ValueError("set NATS_USER/NATS_PASSWORD or NATS_NKEY_SEED_FILE, not both")
         return self
 
     def build_jail(self) -> Jail:
@@ -315,7 +364,7 @@ class Settings(BaseSettings):
 _CLAUDE_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "AWS_", "GOOGLE_", "VERTEX_", "MCP_", "DISABLE_")
 _PROXY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 # Our own secrets: Claude Code (and every command it runs) must not see them.
-_OWN_SECRETS = ("TELEGRAM_BOT_TOKEN", "STT_API_KEY")
+_OWN_SECRETS = ("TELEGRAM_BOT_TOKEN", "STT_API_KEY", "NATS_PASSWORD", "NATS_NKEY_SEED_FILE")
 
 
 def claude_environment(dotenv_file: str | os.PathLike[str] = ".env") -> dict[str, str]:

@@ -34,6 +34,16 @@ LAYERS = {
         "voice_agent.policy",
         "voice_agent.store",
     ),
+    # Several machines: the hub and worker run the core; no front end below them.
+    "voice_agent.machines": (
+        "voice_agent.machines",
+        "voice_agent.config",
+        "voice_agent.sessions",
+        "voice_agent.agent",
+        "voice_agent.policy",
+        "voice_agent.store",
+        "voice_agent.speech",
+    ),
     # The Telegram front end's own tables sit on the store's database only.
     "voice_agent.telegram.state": ("voice_agent.telegram.state", "voice_agent.store"),
 }

@@ -105,7 +105,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_uses_wal_and_current_schema(store: SessionStorage) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 9
+    assert store.schema_version == 10
 
 
 def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
@@ -176,6 +176,8 @@ def test_migrating_empty_database_gives_exact_schema(tmp_path: Path) -> None:
             "next_run",
             "created_at",
         ],
+        "session_machines": ["session_id", "machine"],
+        "remote_turns": ["turn_id", "machine", "chat_id", "session_name", "started_at"],
     }
 
 
@@ -385,7 +387,7 @@ def test_upgrade_from_version_7_gives_project_rules_to_the_chat(tmp_path: Path) 
     )
     conn.close()
     store = SessionStorage(path)
-    assert store.schema_version == 9
+    assert store.schema_version == 10
     assert [r.label for r in store.sticky.list(9, "api")] == ["make"]
     assert [r.label for r in store.sticky.project_rules(9)] == ["npm"]
     assert store.delete_session(9, "api")

@@ -19,7 +19,8 @@ from pathlib import Path
 from voice_agent.config import Settings
 from voice_agent.policy.jail import JailMode
 from voice_agent.sessions import SessionStorage
-from voice_agent.store.database import StorageError
+from voice_agent.store.database import Database, StorageError
+from voice_agent.store.machines_table import MachinesTable
 
 TELEGRAM_TIMEOUT = 15.0
 
@@ -293,7 +294,29 @@ def run_checks(settings: Settings) -> list[Check]:
         lambda: asyncio.run(_hear_sample(settings)),
         lambda: asyncio.run(_speak_sample()),
     ]
+    if settings.nats_url:
+        steps.append(lambda: _machines(settings))
     return [step() for step in steps]
+
+
+def _machines(settings: Settings) -> Check:
+    """NATS: the hub's (with a bot token) or this worker's connection and permissions."""
+    from voice_agent.machines import probe  # nats-py is imported only with NATS_URL set
+
+    if settings.telegram_bot_token is None:
+        result = asyncio.run(probe.probe_worker(settings))
+        return Check(
+            f"NATS (worker {settings.machine_name})", result.status, result.detail, result.fix
+        )
+    machines: list[str] = []
+    if settings.store_path.exists():
+        database = Database(settings.store_path)
+        try:
+            machines = MachinesTable(database).machines()
+        finally:
+            database.close()
+    result = asyncio.run(probe.probe_hub(settings, machines))
+    return Check("NATS (hub)", result.status, result.detail, result.fix)
 
 
 def doctor(settings: Settings, print_line: Callable[[str], None] = print) -> int:

@@ -21,7 +21,7 @@ from voice_agent.sessions.image import ImageAttachment
 from voice_agent.sessions.restore import persist
 from voice_agent.sessions.session import Session
 from voice_agent.sessions.storage import SessionStorage
-from voice_agent.sessions.turns import TurnRunner
+from voice_agent.sessions.turns import Runner
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +46,12 @@ class Conversations:
     """
 
     def __init__(
-        self, runner: TurnRunner, storage: SessionStorage | None, sessions: SessionLookup
+        self, runner: Runner, storage: SessionStorage | None, sessions: SessionLookup
     ) -> None:
         """Hold the turn runner, the store and the way to find sessions.
 
         Args:
-            runner: Runs turns on the pool of live Claude Code clients.
+            runner: Runs turns (on the pool of live Claude Code clients, or elsewhere).
             storage: Where session records and usage are written, if anywhere.
             sessions: Finds (or makes) a chat's sessions.
         """

@@ -23,7 +23,7 @@ from voice_agent.sessions.restore import persist, restore, to_stored
 from voice_agent.sessions.session import Session, SessionBusy, SessionInfo
 from voice_agent.sessions.storage import SessionStorage
 from voice_agent.sessions.topics import ForumTopics
-from voice_agent.sessions.turns import TurnRunner
+from voice_agent.sessions.turns import Runner, TurnRunner
 
 __all__ = ["Session", "SessionBusy", "SessionInfo", "SessionManager"]
 
@@ -58,6 +58,7 @@ class SessionManager:
         *,
         agent: AgentSettings | None = None,
         jail: Jail | None = None,
+        runner: Runner | None = None,
     ) -> None:
         """Initialize the session manager and restore stored sessions.
 
@@ -71,6 +72,8 @@ class SessionManager:
                 at most 4 live clients, 30 minutes idle timeout).
             jail: Where Bash commands that run unasked run (default: bubblewrap
                 with the default limits; see :mod:`voice_agent.policy.jail`).
+            runner: Runs the turns (default: a ``TurnRunner`` on ``agent``; the
+                machines hub passes one that runs remote sessions where they live).
         """
         self.sessions: dict[int, dict[str, Session]] = {}
         self.active_sessions: dict[int, str] = {}
@@ -86,7 +89,7 @@ class SessionManager:
             rename_session=self.rename_session,
             table=storage.topics if storage is not None else None,
         )
-        self._runner = TurnRunner(self.agent)
+        self._runner = runner or TurnRunner(self.agent)
         self.conversations = Conversations(self._runner, storage, self)
         self._notify_callbacks: dict[int, NotifyCallback] = {}
         self._relay = PermissionRelay(self.sessions)

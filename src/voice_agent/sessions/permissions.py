@@ -96,6 +96,9 @@ class PermissionHandler:
         jail: Where Bash commands that run unasked run.
         check_timeout: Seconds the automatic checks of one call may take before
             the user is asked instead.
+        keep_rules: False when the calls run elsewhere (a session on another
+            machine): an "Always" is then only passed on (``request.sticky``),
+            and no rule is kept or applied here.
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class PermissionHandler:
         self._evaluating = asyncio.Lock()
         self.check_timeout = CHECK_TIMEOUT
         self.rules = SessionRules(self, storage)
+        self.keep_rules = True
 
     # -- sticky rules: one-line delegates to :attr:`rules` -----------------------
 
@@ -341,15 +345,40 @@ class PermissionHandler:
             logger.exception("the automatic checks of a %s call failed; asking", tool_name)
             return None
 
-    async def _ask(
-        self, tool_name: str, input_data: dict[str, Any], tool_use_id: str | None
-    ) -> tuple[bool, str | None, dict[str, Any] | None]:
+    async def ask(
+        self, tool_name: str, input_data: dict[str, Any], *, tool_use_id: str | None = None
+    ) -> PendingPermission:
+        """Ask a person about a call, without the automatic checks, and wait for the answer.
+
+        For a call whose checks already ran where it will run (another machine's
+        checker asked): the request waits, is announced and times out like any other.
+
+        Args:
+            tool_name: Name of the tool.
+            input_data: Input parameters for the tool.
+            tool_use_id: The tool call's id from Claude, when known.
+
+        Returns:
+            The request, decided: its ``state``, ``deny_message``, ``sticky`` rule
+            (an "Always") and ``updated_input`` (answers) say how.
+        """
         request = PendingPermission(
             tool_name=tool_name,
             input_data=input_data,
             number=self._next_number(),
             tool_use_id=tool_use_id,
         )
+        await self._wait_for_person(request)
+        return request
+
+    async def _ask(
+        self, tool_name: str, input_data: dict[str, Any], tool_use_id: str | None
+    ) -> tuple[bool, str | None, dict[str, Any] | None]:
+        request = await self.ask(tool_name, input_data, tool_use_id=tool_use_id)
+        approved = request.state is PermissionState.APPROVED
+        return approved, request.deny_message, request.updated_input
+
+    async def _wait_for_person(self, request: PendingPermission) -> None:
         self._pending[request.request_id] = request
         try:
             if not await self._announce(request):
@@ -363,8 +392,6 @@ class PermissionHandler:
             raise
         finally:
             await self._report(request)
-        approved = request.state is PermissionState.APPROVED
-        return approved, request.deny_message, request.updated_input
 
     def _automatic_decision(
         self, tool_name: str, input_data: Mapping[str, Any], rules: Sequence[StickyApproval]
@@ -546,7 +573,8 @@ class PermissionHandler:
             rule.expires_at = time.time() + ttl
         if project and self.cwd:
             rule.project = os.path.realpath(self.cwd)
-        self.rules.add(rule)
+        if self.keep_rules:
+            self.rules.add(rule)
         request.sticky = rule
         self._finish(request, PermissionState.APPROVED, user_id=user_id)
         return rule

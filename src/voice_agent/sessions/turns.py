@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from claude_agent_sdk import ClaudeAgentOptions
 
@@ -25,6 +25,33 @@ from voice_agent.sessions.session import Session
 logger = logging.getLogger(__name__)
 
 _DRAIN_TIMEOUT = 15.0
+
+
+class Runner(Protocol):
+    """What runs a session's turns: :class:`TurnRunner` here, or one that sends some elsewhere.
+
+    The session manager (``runner=``) runs every turn through one; the machines
+    package gives one that runs sessions living on other machines there.
+    """
+
+    @property
+    def pool(self) -> ClientPool:
+        """The live Claude Code clients of this machine."""
+
+    def run(
+        self,
+        session: Session,
+        prompt: str,
+        images: list[ImageAttachment] | None,
+        on_session_id: Callable[[Session, str], None],
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """Run one turn and yield its events; the last is a result or an error."""
+
+    async def interrupt(self, session: Session) -> bool:
+        """Stop the session's running turn; True if one was running."""
+
+    async def close(self, session: Session) -> None:
+        """Close the session's Claude Code process (the conversation can resume)."""
 
 
 class TurnRunner:

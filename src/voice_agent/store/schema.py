@@ -238,6 +238,32 @@ def _schedules(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def _machines(conn: sqlite3.Connection) -> None:
+    """Several machines: the machine each session lives on, and turns running on others.
+
+    A session with no row lives on the machine that runs the bot. A row of
+    ``remote_turns`` is a turn sent to another machine whose end the bot has not
+    shown yet: after a restart the bot picks its stream up again.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE session_machines (
+            session_id INTEGER PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+            machine TEXT NOT NULL
+        );
+        CREATE TABLE remote_turns (
+            turn_id TEXT PRIMARY KEY,
+            machine TEXT NOT NULL,
+            chat_id INTEGER NOT NULL,
+            session_name TEXT NOT NULL,
+            started_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the caller's transaction.
 

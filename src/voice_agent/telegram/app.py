@@ -21,10 +21,12 @@ from telegram.ext import (
     filters,
 )
 
+from voice_agent import __version__
 from voice_agent.access import AccessGate
 from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.sessions import SessionManager, SessionStorage
+from voice_agent.sessions.turns import TurnRunner
 from voice_agent.speech.tts import EspeakTTS
 from voice_agent.store.schedules_table import SchedulesTable
 from voice_agent.telegram import (
@@ -33,6 +35,7 @@ from voice_agent.telegram import (
     diff_command,
     dir_picker,
     files,
+    machines,
     prompts,
     resume_all,
     schedules,
@@ -73,12 +76,20 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
     storage.hold("the bot")  # `voice-agent sessions delete` is refused while the bot runs
     for moved in storage.moved_aside:
         logger.error("a damaged store file was moved aside to %s; nothing was deleted", moved)
+    hub = None
+    runner = None
+    if settings.nats_url:  # several machines: nats-py is imported only then
+        from voice_agent.machines.hub import Hub
+
+        hub = Hub(settings, storage.database, __version__)
+        runner = hub.runner(TurnRunner(agent))
     manager = SessionManager(
         default_cwd=str(settings.default_cwd),
         permission_timeout=settings.permission_timeout,
         storage=storage,
         agent=agent,
         jail=settings.build_jail(),
+        runner=runner,
     )
     gate = AccessGate(
         settings.allowed_chat_ids,
@@ -102,6 +113,7 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
         stream_mode=settings.stream_mode,
         menus=menus,
         schedules=ScheduleDesk(SchedulesTable(storage.database), settings.zone()),
+        machines=hub,
     )
 
 
@@ -133,6 +145,9 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     lapsed = await svc.desk.mark_lapsed()
     if lapsed:
         logger.info("marked %d approval prompt(s) from the last run as lapsed", lapsed)
+    if svc.machines is not None:
+        await svc.machines.start(svc.manager)
+        machines.pick_up_turns(application.bot, svc)
     await application.bot.set_my_commands([BotCommand(n, d) for n, d in commands.COMMANDS])
     if application.job_queue is None:
         logger.error("no job queue (install python-telegram-bot[job-queue]): /schedule is off")
@@ -154,6 +169,8 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     assert isinstance(svc, Services)
     await svc.workers.close()
     await svc.manager.aclose()
+    if svc.machines is not None:
+        await svc.machines.aclose()  # turns on other machines go on; the next run picks them up
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
@@ -190,6 +207,7 @@ def _command_handlers() -> list[CommandHandler]:  # type: ignore[type-arg]
         ("quiet",): commands.quiet_command,
         ("schedule",): schedules.schedule_command,
         ("schedules",): schedules.schedules_command,
+        ("machines",): machines.machines_command,
     }
     return [CommandHandler(list(names), callback) for names, callback in table.items()]
 

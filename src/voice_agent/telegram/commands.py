@@ -17,6 +17,12 @@ from telegram.ext import ContextTypes
 from voice_agent.sessions import Session
 from voice_agent.sessions.session import SessionBusy
 from voice_agent.telegram.dir_picker import show_directory_keyboard
+from voice_agent.telegram.machines import (
+    inherit_machine,
+    machine_line,
+    new_on_machine,
+    remote_directory,
+)
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -34,6 +40,8 @@ Approvers only: deciding, /mode, /cwd, /get, /diff, /resume all, revoking rules.
 
 /sessions — list, switch, create, close sessions
 /new [name] — new session (in the current directory); /new alone: tap a directory
+/new name@machine — a new session on another machine
+/machines — the machines of this bot, online or offline
 /switch name — make another session active
 /rename old new · /close name
 /cwd [path] — change the working directory; /cwd alone: tap a directory
@@ -61,6 +69,7 @@ COMMANDS = [
     ("status", "Show the active session"),
     ("sessions", "List and manage sessions"),
     ("new", "Start a new session"),
+    ("machines", "List the machines"),
     ("switch", "Switch to another session"),
     ("rename", "Rename a session"),
     ("close", "Close a session"),
@@ -113,6 +122,8 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         lines.append(f"Queued prompts: {queued}")
     if others:
         lines.append(f"Other sessions in this chat: {others} (/sessions)")
+    if (machine := machine_line(svc, session)) is not None:
+        lines.append(machine)
     lines.extend(_usage_lines(svc, where.chat_id, session.name))
     command = terminal_command(session)
     if command is None:
@@ -204,6 +215,9 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     where = Where.of(update)
     svc = services(context)
     manager = svc.manager
+    if "@" in context.args[0]:  # /new name@machine
+        await new_on_machine(update, svc, context.args[0])
+        return
     name = context.args[0]
     if not _valid_name(name):
         await _message(update).reply_text("Session names are 1-32 letters, digits, . _ or -.")
@@ -213,6 +227,7 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     now = in_use(svc, where)
     session = await start_new(svc, where, name, now.cwd if now else None)
+    inherit_machine(svc, now, session)  # a session on another machine begets one there
     await _message(update).reply_text(
         f"🆕 Session {session.name} in {session.cwd} is active{here(where)}."
     )
@@ -292,7 +307,11 @@ async def cwd_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if refused is not None:
         await _message(update).reply_text(f"{refused} {session.name} stays in {session.cwd}.")
         return
-    target = _directory(" ".join(context.args), session.cwd)
+    raw = " ".join(context.args)
+    if svc.machine_of(session) is not None:  # it is checked there, before the next turn
+        target: Path | str = Path(remote_directory(session, raw))
+    else:
+        target = _directory(raw, session.cwd)
     if isinstance(target, str):
         await _message(update).reply_text(f"{target} is not a directory; nothing changed.")
         return

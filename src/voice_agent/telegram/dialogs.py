@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
 from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.machines import inherit_machine
 from voice_agent.telegram.resume_all import resume_all_command
 from voice_agent.telegram.services import Where, services
 from voice_agent.telegram.topics import current, current_name, in_use, start_new, use
@@ -67,7 +68,8 @@ async def on_sessions_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     elif button.kind is Kind.NEW:
         now = in_use(svc, where)
         name = manager.generate_session_name(where.chat_id)
-        await start_new(svc, where, name, now.cwd if now else None)
+        created = await start_new(svc, where, name, now.cwd if now else None)
+        inherit_machine(svc, now, created)  # on the machine the current one lives on
         note = f"Created {name}."
     elif button.kind is Kind.CLOSE:
         confirm = InlineKeyboardMarkup(

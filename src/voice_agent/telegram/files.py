@@ -122,9 +122,19 @@ async def get_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if refused is not None:
         await message.reply_text(refused)
         return
-    reason = await send_file(context.bot, where, path, session.cwd)
+    machine = svc.machine_of(session)
+    reason = no_files_there(machine) if machine else None
+    reason = reason or await send_file(context.bot, where, path, session.cwd)
     if reason is not None:
         await message.reply_text(f"I won't send {path}: {reason}.")
+
+
+def no_files_there(machine: str) -> str:
+    """Why a file cannot go to or come from a session on another machine."""
+    return (
+        f"this session lives on 🖥 {machine}, and files go to and come from the bot's "
+        "own machine only (not yet the others)"
+    )
 
 
 def changed_files_keyboard(paths: list[str], cwd: str) -> tuple[str, InlineKeyboardMarkup]:
@@ -159,5 +169,7 @@ async def on_get_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if refused is not None:
         await query.answer(refused, show_alert=True)
         return
-    reason = await send_file(context.bot, where, path, session.cwd)
+    machine = svc.machine_of(session)
+    reason = no_files_there(machine) if machine else None
+    reason = reason or await send_file(context.bot, where, path, session.cwd)
     await query.answer(f"I won't send it: {reason}." if reason else None)

@@ -28,7 +28,8 @@ from voice_agent.sessions.image import MAX_IMAGE_BYTES, ImageError
 from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
-from voice_agent.telegram.files import MAX_UPLOAD_BYTES, save_upload
+from voice_agent.telegram.files import MAX_UPLOAD_BYTES, no_files_there, save_upload
+from voice_agent.telegram.machines import machine_names, switch_machine
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
@@ -168,7 +169,7 @@ async def send_words(
     """
     where = Where.of(update)
     message = update.effective_message
-    target = route(text, svc.settings.projects)
+    target = route(text, [*svc.settings.projects, *machine_names(svc)])
     prompt = target.prompt or None
     if prompt is not None and note and _command_name(prompt) is None:
         prompt = f"{prompt}\n\n{note}"
@@ -185,7 +186,14 @@ async def send_words(
         return
 
     async def switch_then_prompt() -> None:
-        session = await switch_project(svc, where, project)
+        if project in svc.settings.projects:
+            session = await switch_project(svc, where, project)
+        else:  # a machine's name: work in its session
+            found = await switch_machine(svc, where, project)
+            if isinstance(found, str):
+                await bot.send_message(where.chat_id, found, message_thread_id=where.thread_id)
+                return
+            session = found
         if session is None:
             return
         if prompt is not None:
@@ -261,6 +269,10 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     where = Where.of(update)
     svc = services(context)
     session = current(svc, where)
+    machine = svc.machine_of(session)
+    if machine is not None:
+        await message.reply_text(f"⚠️ Not saved: {no_files_there(machine)}.")
+        return
     try:
         data = bytes(await (await context.bot.get_file(document.file_id)).download_as_bytearray())
         name = document.file_name or "file"

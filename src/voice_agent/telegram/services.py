@@ -6,13 +6,14 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from voice_agent.access import AccessGate
 from voice_agent.config import Settings
-from voice_agent.sessions import SessionManager
+from voice_agent.sessions import Session, SessionManager
 from voice_agent.speech.tts import EspeakTTS
 from voice_agent.telegram.approval_desk import ApprovalDesk
 from voice_agent.telegram.command_menu import CommandMenus
@@ -21,6 +22,9 @@ from voice_agent.telegram.schedule_desk import ScheduleDesk
 from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.voice_desk import VoiceDesk
 from voice_agent.telegram.workers import ChatWorkers
+
+if TYPE_CHECKING:
+    from voice_agent.machines.hub import Hub
 
 SERVICES_KEY = "voice_agent"
 
@@ -41,6 +45,7 @@ class Services:
         diff_links: What the buttons under ``/diff`` messages name.
         menus: Each chat's command menu, following Claude Code's commands.
         schedules: The scheduled prompts (``/schedule``).
+        machines: The hub of several machines (None without ``NATS_URL``).
     """
 
     settings: Settings
@@ -54,6 +59,11 @@ class Services:
     diff_links: DiffLinks = field(default_factory=DiffLinks)
     menus: CommandMenus = field(default_factory=lambda: CommandMenus((), None))
     schedules: ScheduleDesk = field(default_factory=lambda: ScheduleDesk(None))
+    machines: Hub | None = None
+
+    def machine_of(self, session: Session) -> str | None:
+        """The other machine ``session`` lives on (None: this one, or a single machine)."""
+        return self.machines.machine_of(session) if self.machines is not None else None
 
     def voice_replies(self, chat_id: int) -> bool:
         """Whether answers to voice notes are also spoken in this chat."""

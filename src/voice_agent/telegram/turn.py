@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from telegram import Bot, InlineKeyboardMarkup
@@ -33,8 +34,13 @@ logger = logging.getLogger(__name__)
 
 
 def session_label(svc: Services, session: Session) -> str:
-    """The session's name when its chat has more than one session, else ""."""
-    return session.name if svc.manager.count(session.chat_id) > 1 else ""
+    """The session's name when its chat has more than one session, and its machine.
+
+    A session living on another machine is always labelled with it (``🖥 build-box``).
+    """
+    name = session.name if svc.manager.count(session.chat_id) > 1 else ""
+    machine = svc.machines.label(session) if svc.machines is not None else ""
+    return " · ".join(part for part in (name, machine) if part)
 
 
 CONTEXT_WINDOW = 200_000
@@ -168,6 +174,31 @@ async def run_prompt(
     chat_context.set(where.chat_id)
     session_context.set(session.name)
     logger.debug("prompt: %s", prompt)  # prompts are logged only at DEBUG
+    events = svc.manager.stream(where.chat_id, prompt, images, name=session.name)
+    await show_turn(bot, svc, where, session, events, spoken=spoken, watched=watched)
+
+
+async def show_turn(
+    bot: Bot,
+    svc: Services,
+    where: Where,
+    session: Session,
+    events: AsyncGenerator[AgentEvent, None],
+    *,
+    spoken: bool = False,
+    watched: bool = True,
+) -> None:
+    """Stream a turn's events into the chat: one live reply, its footer, changed files.
+
+    Args:
+        bot: The bot.
+        svc: The shared state.
+        where: The chat (and topic) the answer goes to.
+        session: The session the turn runs in.
+        events: The turn's events (closed here, also when this task is cancelled).
+        spoken: Speak the answer too, if the chat wants it.
+        watched: Whether the user is watching it start (False: its answer alerts).
+    """
     label = session_label(svc, session)
     mode = "draft" if svc.stream_mode == "auto" and where.private else "edit"
     reply = StreamingReply(bot, where.chat_id, where.thread_id, mode=mode)
@@ -175,7 +206,6 @@ async def run_prompt(
     relay = _Relay(reply, status)
     async with status:
         try:
-            events = svc.manager.stream(where.chat_id, prompt, images, name=session.name)
             # Its approval prompts go there; the stream is closed even when this task
             # is cancelled (a stopping bot).
             with svc.desk.turn_from(session, where.thread_id):
@@ -190,13 +220,15 @@ async def run_prompt(
             logger.exception("the turn failed in chat %s", where.chat_id)
             relay.result = TurnError(f"The turn failed: {type(error).__name__}: {error}")
     try:
+        ending = footer(relay.result, status, label, svc.footer_on(where.chat_id))
+        machine = svc.machines.label(session) if svc.machines is not None else ""
         await reply.finish(
-            footer(relay.result, status, label, svc.footer_on(where.chat_id)),
+            ending or (f"_{machine}_" if machine else ""),  # /footer off still names it
             alert=should_alert(svc, where.chat_id, relay.result, status.elapsed, watched),
         )
     except TelegramError as error:
         logger.error("could not deliver the answer in chat %s: %s", where.chat_id, error)
-    if relay.changed:
+    if relay.changed and svc.machine_of(session) is None:  # their 📥 would read this disk
         await _list_changed(bot, svc, where, relay.changed, session.cwd)
     answer = reply.text
     if spoken and isinstance(relay.result, TurnResult) and svc.voice_replies(where.chat_id):

@@ -288,7 +288,7 @@ DESCRIPTION = "Talk to Claude Code in this terminal."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options of ``voice-agent chat`` (``--session NAME``, ``--cwd PATH``).
+    """Add the options of ``voice-agent chat`` (``--session``, ``--cwd``, ``--machine``).
 
     Args:
         parser: The ``chat`` command's parser.
@@ -296,6 +296,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", metavar="NAME", help="session to use (created if missing)")
     parser.add_argument(
         "--cwd", metavar="PATH", type=_directory, help="working directory of the session"
+    )
+    parser.add_argument(
+        "--machine",
+        metavar="NAME",
+        help="run the session on another machine, through NATS (needs NATS_URL)",
     )
 
 

@@ -1,0 +1,93 @@
+"""``voice-agent chat --machine NAME``: the terminal chat in a session on another machine.
+
+The terminal becomes a second client of the machines protocol: with the hub's
+NATS credentials (``NATS_URL``, ``NATS_USER``…) it runs the chat's session on
+worker ``NAME`` exactly as the bot does — the worker's checker, jail and rules
+decide what runs unasked, and what they ask is asked here, in the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from dataclasses import replace
+
+from voice_agent import __version__
+from voice_agent.agent.options import AgentSettings
+from voice_agent.config import Settings, claude_environment
+from voice_agent.machines.hub import TERMINAL_CHAT, Hub
+from voice_agent.sessions.manager import SessionManager
+from voice_agent.sessions.storage import SessionStorage
+from voice_agent.sessions.turns import TurnRunner
+from voice_agent.terminal.chat import EXIT_INTERRUPTED, run_chat
+
+
+def _manager(settings: Settings, storage: SessionStorage, hub: Hub) -> SessionManager:
+    base = AgentSettings(
+        max_live_clients=settings.max_live_clients,
+        idle_timeout=settings.idle_timeout,
+        start_timeout=settings.start_timeout,
+    )
+    agent = replace(base, env={**claude_environment(), **base.env})
+    return SessionManager(
+        default_cwd=str(settings.default_cwd),
+        permission_timeout=settings.permission_timeout,
+        storage=storage,
+        agent=agent,
+        jail=settings.build_jail(),
+        runner=hub.runner(TurnRunner(agent)),
+    )
+
+
+async def attach(settings: Settings, machine: str, session: str | None) -> int:
+    """Connect, open the session on ``machine`` and run the chat until it is left.
+
+    Returns:
+        The chat's exit status, or 2 when NATS or the machine cannot be reached.
+    """
+    storage = SessionStorage(settings.store_path)
+    try:
+        hub = Hub(settings, storage.database, __version__)
+        manager = _manager(settings, storage, hub)
+        await hub.start(manager, chats=lambda chat_id: chat_id == TERMINAL_CHAT)
+        try:
+            remote = hub.remote
+            beat = await remote.ping(machine) if remote is not None else hub.problem or ""
+            if isinstance(beat, str):
+                print(f"voice-agent chat: {beat}", file=sys.stderr)
+                await manager.aclose()
+                return 2
+            name = session or machine
+            found = manager.get(TERMINAL_CHAT, name)
+            if found is not None and hub.machine_of(found) != machine:
+                where = hub.machine_of(found) or hub.name
+                print(f"voice-agent chat: session {name} lives on {where}", file=sys.stderr)
+                await manager.aclose()
+                return 2
+            if found is None:
+                created = manager.get_or_create(TERMINAL_CHAT, cwd=beat.cwd, name=name)
+                hub.placement.bind(created, machine)
+            print(f"Attached to 🖥 {machine} through {settings.nats_url}.", flush=True)
+            return await run_chat(manager, chat_id=TERMINAL_CHAT, session=name)
+        finally:
+            await hub.aclose()
+    finally:
+        storage.close()
+
+
+def chat_on_machine(settings: Settings, *, machine: str, session: str | None) -> int:
+    """``voice-agent chat --machine NAME``: the exit status (2 without ``NATS_URL``)."""
+    if not settings.nats_url:
+        print(
+            "voice-agent chat: --machine needs NATS_URL and the hub's NATS credentials "
+            "(see docs/machines.md)",
+            file=sys.stderr,
+        )
+        return 2
+    if isinstance(sys.stdout, io.TextIOWrapper):  # emoji on a non-UTF-8 terminal
+        sys.stdout.reconfigure(errors="replace")
+    try:
+        return asyncio.run(attach(settings, machine, session))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
