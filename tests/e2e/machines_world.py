@@ -69,6 +69,10 @@ class Proc:
         finally:
             out.close()
 
+    def descendants(self) -> list[psutil.Process]:
+        """What the process started and is still running (its Claude Code CLIs)."""
+        return self._tree()
+
     def _tree(self) -> list[psutil.Process]:
         if self.process is None:
             return []

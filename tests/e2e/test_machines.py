@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.e2e.conftest import CliHarness
@@ -296,3 +298,43 @@ async def test_doctor_checks_the_connection_and_permissions_on_both_sides(
         line = next(x for x in done.out.splitlines() if "NATS (hub)" in x)
         assert "JetStream" in line, done.out
         assert world.nats_server.machines["alpha"] not in done.out + done.err
+
+
+async def test_cancel_stops_a_turn_on_the_worker_and_clear_forgets_its_conversation(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        harness.fake.enqueue(Reply.text("Noted: kiwi"))
+        world.say("on alpha: remember kiwi")
+        await world.reply("Noted: kiwi")
+
+        hang = threading.Event()
+        harness.fake.enqueue(Reply.text("a very long answer", hang=hang))
+        world.say("now a long one")
+        await harness.fake.until(lambda ex: len([e for e in ex if e.request.is_main]) >= 2, WAIT)
+        try:
+            world.say("/cancel")
+            await world.reply(lambda m: "Stopped" in m.content and "🖥 alpha" in m.content)
+        finally:
+            hang.set()
+
+        harness.fake.enqueue(Reply.text("Still here after the stop"))
+        world.say("are you there?")
+        await world.reply("Still here after the stop")
+        assert "Noted: kiwi" in harness.fake.main_requests[-1].assistant_texts()
+
+        world.say("/clear")
+        await world.reply("Claude's context is cleared")
+        harness.fake.enqueue(Reply.text("A fresh start"))
+        world.say("what do you remember?")
+        await world.reply("A fresh start")
+        fresh = harness.fake.main_requests[-1]
+        assert "Noted: kiwi" not in fresh.assistant_texts(), dump(world)
+        assert str(world.dirs["alpha"]) in json.dumps(fresh.body)
+
+        clis = world.workers["alpha"].descendants()
+        assert clis, "no Claude Code process runs on alpha"
+        world.say("/close alpha")
+        await world.reply("Closed session alpha")
+        _, alive = await asyncio.to_thread(psutil.wait_procs, clis, WAIT)
+        assert not alive  # closing on the phone closed its Claude Code on alpha
