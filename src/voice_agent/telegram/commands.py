@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 from voice_agent.sessions import Session
 from voice_agent.sessions.session import SessionBusy
 from voice_agent.telegram.dir_picker import show_directory_keyboard
+from voice_agent.telegram.render import TELEGRAM_LIMIT, utf16_len
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -117,10 +118,12 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     command = terminal_command(session)
     if command is None:
         lines.append("Nothing to resume in a terminal yet: no Claude conversation so far.")
-        await _message(update).reply_text("\n".join(lines))
+        await _message(update).reply_text(_clipped(lines, TELEGRAM_LIMIT))
         return
+    ending = f"\n\nContinue in a terminal:\n{command}"
+    body = _clipped(lines, TELEGRAM_LIMIT - utf16_len(ending))
     text = (
-        f"{html.escape(chr(10).join(lines))}\n\nContinue in a terminal:\n"
+        f"{html.escape(body)}\n\nContinue in a terminal:\n"
         f'<pre><code class="language-sh">{html.escape(command)}</code></pre>'
     )
     markup = None
@@ -131,6 +134,14 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 COPY_TEXT_LIMIT = 256  # Telegram's limit for a CopyTextButton's text
+
+
+def _clipped(lines: list[str], limit: int) -> str:
+    """``lines`` joined, cut at ``limit`` UTF-16 units (a pending command can be a script)."""
+    text = "\n".join(lines)
+    while utf16_len(text) > limit:
+        text = text[: limit - 1 - max(utf16_len(text) - len(text), 0)].rstrip() + "…"
+    return text
 
 
 def terminal_command(session: Session) -> str | None:
