@@ -25,7 +25,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from voice_agent.policy.bash import is_secret_below, is_within
-from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.callbacks import Kind, answer_text, decode, encode
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Where, services
 from voice_agent.telegram.topics import current
@@ -160,4 +160,4 @@ async def on_get_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.answer(refused, show_alert=True)
         return
     reason = await send_file(context.bot, where, path, session.cwd)
-    await query.answer(f"I won't send it: {reason}." if reason else None)
+    await query.answer(answer_text(f"I won't send it: {reason}.") if reason else None)
