@@ -18,7 +18,9 @@ from tests.e2e.helpers import cli_processes
 from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
 from tests.e2e.test_telegram_e2e import final_answer
 from tests.fakes.anthropic import Reply
+from tests.fakes.telegram import MAX_TEXT_LENGTH, utf16_len
 from tests.fakes.telegram_types import StoredMessage
+from voice_agent.telegram.commands import terminal_command
 
 pytestmark = pytest.mark.e2e
 
@@ -162,3 +164,29 @@ async def test_a_crashed_clis_error_alerts(
             release.set()
         assert "⚠️" in error.content
         assert not error.silent  # the turn stopped: the user hears of it
+
+
+async def test_status_with_a_long_pending_command_still_fits_one_message(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch) as bot:
+        bot.cli.fake.enqueue(Reply.text("hello"))
+        bot.tg.send_text(OWNER, None, "hi")
+        await bot.reply(final_answer(bot, "hello"))
+        script = "cat > notes.md <<'EOF'\n" + "<b>a line</b> & more words\n" * 300 + "EOF"
+        bot.cli.fake.enqueue(Reply.tool_use("Bash", {"command": script}), Reply.text("Noted."))
+        bot.tg.send_text(OWNER, None, "write the notes")
+        prompt = await bot.approval_prompt()
+        bot.tg.send_text(OWNER, None, "/status")
+        status = await bot.reply(lambda m: m.from_bot and "claude --resume" in m.content)
+        assert utf16_len(status.content) <= MAX_TEXT_LENGTH
+        assert "Pending approval #1: Run command: cat > notes.md <<'EOF'\n<b>a line</b> &" in (
+            status.content
+        )
+        session = bot.svc.manager.get(OWNER)
+        assert session is not None
+        command = terminal_command(session)
+        assert command is not None
+        assert status.content.endswith(command)
+        await bot.press(prompt, "Reject")
+        await bot.reply(lambda m: m.from_bot and "Noted." in m.content)

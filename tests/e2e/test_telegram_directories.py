@@ -259,3 +259,25 @@ async def test_a_hundred_projects_still_give_a_keyboard(
         assert pinned == [f"📌 p{n:03}" for n in range(PROJECTS)]
         _, menu = await tap(bot, menu, "📌 p007")
         assert f"Here: {projects['p007'].resolve()}" in menu.content
+
+
+async def test_a_deep_directory_busy_session_gets_an_answer_telegram_accepts(
+    bot: BotHarness,
+) -> None:
+    deep = bot.cli.workdir / "services" / ("payments-" * 12) / "api"
+    deep.mkdir(parents=True)
+    bot.svc.manager.set_cwd(OWNER, str(deep))
+    release = threading.Event()
+    bot.cli.fake.enqueue(Reply.text("thinking", hang=release))
+    bot.tg.send_text(OWNER, None, "think hard")
+    await bot.cli.fake.main_request(1)
+    try:
+        bot.tg.send_text(OWNER, None, "/cwd")
+        menu = await bot.reply(lambda m: m.from_bot and "Choose its new directory" in m.content)
+        _, menu = await tap(bot, menu, "⬆️ ..")
+        answer, _ = await tap(bot, menu, USE)
+        assert answer.startswith("⏳ main is running a turn in")
+        assert len(answer) <= 200  # Telegram's most for a button's answer
+    finally:
+        release.set()
+    await bot.reply(lambda m: m.from_bot and "thinking" in m.content)

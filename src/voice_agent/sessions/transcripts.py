@@ -43,7 +43,7 @@ __all__ = [
 HEAD_BYTES = 64 * 1024
 """How much of each record is read (the directory, a prompt's start: its first kilobytes)."""
 
-SCAN_BYTES = 16 * 1024 * 1024
+SCAN_BYTES = 4 * 1024 * 1024
 """The most bytes of one transcript gone through (long records are skipped, not kept)."""
 
 MAX_FILES = 5000

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_DATA_BYTES = 64
+MAX_ANSWER = 200
+"""Characters of a button press's answer (Telegram refuses a longer one)."""
 
 
 class Kind(StrEnum):
@@ -96,3 +98,8 @@ def pattern(*kinds: Kind) -> str:
         *kinds: The button kinds the handler serves.
     """
     return "^(?:" + "|".join(k.value for k in kinds) + "):"
+
+
+def answer_text(text: str) -> str:
+    """``text`` cut to fit a button press's answer (``MAX_ANSWER``, "…" when cut)."""
+    return text if len(text) <= MAX_ANSWER else text[: MAX_ANSWER - 1] + "…"

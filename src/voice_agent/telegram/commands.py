@@ -23,6 +23,7 @@ from voice_agent.telegram.machines import (
     new_on_machine,
     remote_directory,
 )
+from voice_agent.telegram.render import TELEGRAM_LIMIT, utf16_len
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, here, in_use, start_new, use
@@ -128,10 +129,14 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     command = terminal_command(session)
     if command is None:
         lines.append("Nothing to resume in a terminal yet: no Claude conversation so far.")
-        await _message(update).reply_text("\n".join(lines))
+        await _message(update).reply_text(_clipped(lines, TELEGRAM_LIMIT))
         return
+    machine = svc.machine_of(session)
+    lead = f"Continue in a terminal on {machine}:" if machine else "Continue in a terminal:"
+    ending = f"\n\n{lead}\n{command}"
+    body = _clipped(lines, TELEGRAM_LIMIT - utf16_len(ending))
     text = (
-        f"{html.escape(chr(10).join(lines))}\n\nContinue in a terminal:\n"
+        f"{html.escape(body)}\n\n{html.escape(lead)}\n"
         f'<pre><code class="language-sh">{html.escape(command)}</code></pre>'
     )
     markup = None
@@ -142,6 +147,14 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 COPY_TEXT_LIMIT = 256  # Telegram's limit for a CopyTextButton's text
+
+
+def _clipped(lines: list[str], limit: int) -> str:
+    """``lines`` joined, cut at ``limit`` UTF-16 units (a pending command can be a script)."""
+    text = "\n".join(lines)
+    while utf16_len(text) > limit:
+        text = text[: limit - 1 - max(utf16_len(text) - len(text), 0)].rstrip() + "…"
+    return text
 
 
 def terminal_command(session: Session) -> str | None:

@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
-from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.callbacks import Kind, answer_text, decode, encode
 from voice_agent.telegram.machines import inherit_machine
 from voice_agent.telegram.resume_all import resume_all_command
 from voice_agent.telegram.services import Where, services
@@ -142,7 +142,9 @@ async def on_resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     if await asyncio.to_thread(get_session_info, button.arg, session.cwd) is None:
         # Listed for another directory (the session moved since), or not a conversation.
-        await query.answer(f"That is not a conversation of {session.cwd}; nothing changed.")
+        await query.answer(
+            answer_text(f"That is not a conversation of {session.cwd}; nothing changed.")
+        )
         return
     await manager.restart(where.chat_id, session.name)
     manager.set_claude_session_id(where.chat_id, button.arg, session.name)

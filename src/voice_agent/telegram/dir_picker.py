@@ -25,7 +25,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions.session import SessionBusy
-from voice_agent.telegram.callbacks import Kind, encode
+from voice_agent.telegram.callbacks import Kind, answer_text, encode
 from voice_agent.telegram.dir_listing import Entry, Roots, page_of, subdirectories
 from voice_agent.telegram.offers import STALE, OfferTable, offer_table
 from voice_agent.telegram.roles import refusal
@@ -336,7 +336,7 @@ async def _move_session(
     try:
         svc.manager.set_cwd(where.chat_id, str(path), name=session.name)
     except SessionBusy as busy:  # its Claude Code process still runs in the old directory
-        await query.answer(f"⏳ {busy}", show_alert=True)
+        await query.answer(answer_text(f"⏳ {busy}"), show_alert=True)
         return
     await _finish(
         query, f"📁 {session.name} now works in {_shown(str(path), 300)}", "Directory changed."

@@ -25,7 +25,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from voice_agent.policy.bash import is_secret_below, is_within
-from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.callbacks import Kind, answer_text, decode, encode
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Where, services
 from voice_agent.telegram.topics import current
@@ -172,4 +172,4 @@ async def on_get_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     machine = svc.machine_of(session)
     reason = no_files_there(machine) if machine else None
     reason = reason or await send_file(context.bot, where, path, session.cwd)
-    await query.answer(f"I won't send it: {reason}." if reason else None)
+    await query.answer(answer_text(f"I won't send it: {reason}.") if reason else None)

@@ -35,7 +35,7 @@ from voice_agent.sessions.transcripts import (
     recent_transcripts,
     resumable_here,
 )
-from voice_agent.telegram.callbacks import Kind, encode
+from voice_agent.telegram.callbacks import Kind, answer_text, encode
 from voice_agent.telegram.dir_listing import page_of
 from voice_agent.telegram.offers import STALE, OfferTable, offer_table
 from voice_agent.telegram.roles import refusal
@@ -296,7 +296,7 @@ async def _take_over(
     try:
         manager.set_cwd(where.chat_id, transcript.cwd, name=session.name)
     except SessionBusy as busy:
-        await query.answer(f"⏳ {busy}", show_alert=True)
+        await query.answer(answer_text(f"⏳ {busy}"), show_alert=True)
         return
     manager.set_claude_session_id(where.chat_id, transcript.session_id, session.name)
     await manager.restart(where.chat_id, session.name)
