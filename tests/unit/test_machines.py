@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from voice_agent.agent.events import (
+    CommandsReported,
     SessionStarted,
+    SlashCommand,
     TextBlockDone,
     TextDelta,
     ToolFinished,
@@ -81,6 +83,9 @@ def test_subjects_name_the_machine_as_one_token() -> None:
 
 EVENTS = [
     SessionStarted("s1"),
+    CommandsReported(
+        (SlashCommand("code-review", "Review it", builtin=False), SlashCommand("compact", "", True))
+    ),
     TextDelta("Hel"),
     TextBlockDone("Hello"),
     ToolStarted("tu1", "Bash", {"command": "ls"}, "ls"),
@@ -101,6 +106,38 @@ def test_an_unknown_event_is_skipped_and_a_wrong_one_refused() -> None:
     assert decode_event({"type": "FutureEvent", "x": 1}) is None
     with pytest.raises(ProtocolError):
         decode_event({"type": "TextDelta", "words": "no such field"})
+
+
+def test_reported_commands_come_back_as_slash_commands() -> None:
+    event = CommandsReported((SlashCommand("frontend:build", "Build"),))
+    wrapped = TurnEvent(turn_id="t", n=0, event=encode_event(event))
+    again = decode_event(TurnEvent.decode(wrapped.encode()).event)
+    assert isinstance(again, CommandsReported)
+    assert again.commands == (SlashCommand("frontend:build", "Build", False),)
+    assert isinstance(again.commands[0], SlashCommand)  # not a dict
+    assert decode_event({"type": "CommandsReported", "commands": [{"name": "x"}]}) == (
+        CommandsReported((SlashCommand("x"),))
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "CommandsReported"},
+        {"type": "CommandsReported", "commands": "compact"},
+        {"type": "CommandsReported", "commands": [], "extra": 1},
+        {"type": "CommandsReported", "commands": ["compact"]},
+        {"type": "CommandsReported", "commands": [{"description": "no name"}]},
+        {"type": "CommandsReported", "commands": [{"name": ""}]},
+        {"type": "CommandsReported", "commands": [{"name": 3}]},
+        {"type": "CommandsReported", "commands": [{"name": "x", "description": None}]},
+        {"type": "CommandsReported", "commands": [{"name": "x", "builtin": "yes"}]},
+        {"type": "CommandsReported", "commands": [{"name": "x", "run": "rm -rf /"}]},
+    ],
+)
+def test_reported_commands_that_do_not_fit_are_refused(raw: dict[str, object]) -> None:
+    with pytest.raises(ProtocolError, match="CommandsReported|slash command"):
+        decode_event(raw)
 
 
 def _beat(boot: str = "b1") -> Beat:

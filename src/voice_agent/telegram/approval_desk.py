@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,11 +92,17 @@ class Seen:
 class ApprovalDesk:
     """Shows permission requests and carries out button presses."""
 
-    def __init__(self, manager: SessionManager) -> None:
+    def __init__(
+        self, manager: SessionManager, elsewhere: Callable[[Session], str | None] | None = None
+    ) -> None:
         """Start with no prompts; :meth:`attach` gives the bot.
 
         Args:
             manager: The session manager whose requests are shown.
+            elsewhere: The machine a session lives on when it is not this one (None:
+                every session is here). The file an Edit of a session elsewhere
+                changes is on that machine, so it is never read here: its prompt
+                shows the plain hunk.
 
         Attributes:
             threads: Where each session's turns came from (forum topic, by session
@@ -105,6 +111,7 @@ class ApprovalDesk:
                 session without a turn uses its topic, if it has one.
         """
         self._manager = manager
+        self._elsewhere = elsewhere
         storage = manager.storage
         self._open_prompts = OpenPromptsTable(storage.database) if storage is not None else None
         self._bot: Bot | None = None
@@ -129,7 +136,8 @@ class ApprovalDesk:
         asking = request.tool_name == ASK_USER_QUESTION
         # The file an Edit changes, read off the loop: its diff shows real line numbers.
         file_text = None
-        if target_path(request.tool_name, request.input_data) is not None:
+        here = self._elsewhere is None or self._elsewhere(session) is None
+        if here and target_path(request.tool_name, request.input_data) is not None:
             file_text = await asyncio.to_thread(
                 read_target, request.tool_name, request.input_data, session.cwd
             )

@@ -9,7 +9,9 @@ A file's button sends that file's own diff, asked of git again, with its picture
 
 Reading a diff reads files of the working directory without Claude's policy, so,
 like ``/get``, only approvers may (:mod:`voice_agent.telegram.roles`). git and the
-drawing run off the event loop.
+drawing run off the event loop. For a session on another machine ``/diff`` is
+refused with that reason (this machine's disk is not that one's); the 📄 Diff
+button is only put under turns that ran here.
 """
 
 from __future__ import annotations
@@ -262,7 +264,20 @@ async def diff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if refused is not None:
         await message.reply_text(refused)
         return
+    machine = svc.machine_of(session)
+    if machine is not None:
+        await message.reply_text(not_here(machine))
+        return
     await send_workdir_diff(context.bot, svc, where, session.cwd)
+
+
+def not_here(machine: str) -> str:
+    """Why /diff is refused for a session on another machine, and what to do instead."""
+    return (
+        f"I won't show a diff: this session lives on 🖥 {machine}, and /diff reads the "
+        "bot's own machine only (not yet the others). Ask Claude there instead, "
+        "e.g. “show me git diff”."
+    )
 
 
 def _pressed(svc: Services, data: str | None, chat_id: int) -> tuple[DiffList, str | None] | None:
