@@ -136,7 +136,7 @@ def test_reported_commands_come_back_as_slash_commands() -> None:
     ],
 )
 def test_reported_commands_that_do_not_fit_are_refused(raw: dict[str, object]) -> None:
-    with pytest.raises(ProtocolError, match="CommandsReported|slash command"):
+    with pytest.raises(ProtocolError, match=r"CommandsReported|slash command"):
         decode_event(raw)
 
 

@@ -1,0 +1,129 @@
+"""A session on another machine: the phone's features use that machine, or say why not.
+
+The hub and a worker are processes on a real nats-server (:mod:`tests.e2e.machines_world`).
+In the tests both share one disk, which is what makes a wrong read visible: a feature
+that read the hub's disk at the worker's path would find the worker's file there.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CliHarness
+from tests.e2e.machines_world import OWNER, dump, machines_world
+from tests.fakes.anthropic import Reply
+
+pytestmark = pytest.mark.e2e
+
+SCOPE = {"type": "chat", "chat_id": OWNER}
+APP = "".join(f"value_{n} = {n}\n" for n in range(1, 13))
+
+
+async def test_a_remote_sessions_menu_lists_that_machines_project_commands(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        commands = world.dirs["alpha"] / ".claude" / "commands"
+        commands.mkdir(parents=True)
+        (commands / "deploy-alpha.md").write_text(
+            "---\ndescription: Ship it from alpha\n---\nDEPLOY-MARKER $ARGUMENTS\n"
+        )
+        assert world.tg.commands_for(SCOPE) == []
+        harness.fake.enqueue(Reply.text("hello from alpha"))
+        world.say("on alpha: hi")
+        await world.reply(lambda m: "hello from alpha" in m.content and "🖥 alpha" in m.content)
+        menu = {c["command"]: c["description"] for c in world.tg.commands_for(SCOPE)}
+        assert menu.get("deploy_alpha", "").startswith("Ship it from alpha"), dump(world)
+        assert "compact" in menu  # Claude Code's own, as alpha's CLI reported them
+
+        harness.fake.enqueue(Reply.text("deploying"))
+        world.say("/deploy_alpha now")  # mapped back, and expanded by alpha's CLI
+        await world.reply(lambda m: "deploying" in m.content and "🖥 alpha" in m.content)
+        assert any("DEPLOY-MARKER now" in t for t in harness.fake.main_requests[-1].user_texts())
+
+
+async def test_what_reads_the_hubs_disk_is_refused_or_left_out_for_a_remote_session(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        alpha = world.dirs["alpha"]
+        target = alpha / "app.py"
+        target.write_text(APP)  # the same path on the hub's disk: it must not be read
+        edit = {"file_path": str(target), "old_string": "value_6 = 6\n"}
+        edit["new_string"] = "value_6 = 60\n"
+        harness.fake.enqueue(
+            Reply.tool_use("Read", {"file_path": str(target)}),
+            Reply.tool_use("Edit", edit),
+            Reply.text("Edited on alpha."),
+        )
+        world.say("on alpha: change value 6")
+        prompt = await world.reply(lambda m: "Approval #1" in m.content and m.callback_data)
+        assert "-value_6 = 6" in prompt.content
+        assert "+value_6 = 60" in prompt.content
+        assert "value_5 = 5" not in prompt.content  # no context read off the hub's disk
+        assert "@@ -6" not in prompt.content
+        assert "@@ -3" not in prompt.content
+        button = next(b for b in prompt.buttons if "Approve" in str(b.get("text")))
+        world.tg.press_button(OWNER, None, prompt.message_id, str(button["callback_data"]))
+        await world.reply(lambda m: "Edited on alpha." in m.content and "🖥 alpha" in m.content)
+        assert "value_6 = 60\n" in target.read_text()
+
+        since = time.monotonic()
+        world.say("/diff")
+        refused = await world.reply("I won't show a diff", since=since)
+        assert "🖥 alpha" in refused.content
+        assert "git diff" in refused.content
+        assert not [m for m in world.tg.messages(OWNER) if m.from_bot and m.document is not None]
+
+        world.say("/resume all")
+        refused = await world.reply("/resume all lists the conversations of the bot's own")
+        assert "🖥 alpha" in refused.content
+        assert "/cwd path" in refused.content
+
+        world.say("/cwd")
+        refused = await world.reply("The directory keyboard lists the bot's own machine")
+        assert "/cwd path moves it (the path is checked on alpha" in refused.content
+        assert not refused.callback_data
+
+        since = time.monotonic()
+        world.say("/new")
+        refused = await world.reply("The directory keyboard lists the bot's own", since=since)
+        assert "/new name starts a session on alpha too" in refused.content
+        assert not refused.callback_data
+
+
+async def test_a_remote_sessions_schedule_runs_on_its_machine_after_a_hub_restart(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        harness.fake.enqueue(Reply.text("alpha is ready"))
+        world.say("on alpha: get ready")
+        await world.reply("alpha is ready")
+        world.say("/schedule in 30m run the nightly check")
+        scheduled = await world.reply(" scheduled in session alpha")
+        assert "#1" in scheduled.content
+        assert await world.hub.stop() == 0, world.hub.log
+        # Its time comes while the hub is down (the stored time moved to the past).
+        database = tmp_path / "hub" / "data" / "sessions.db"
+        past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        with sqlite3.connect(database) as db:
+            assert db.execute("UPDATE schedules SET next_run = ?", (past,)).rowcount == 1
+        db.close()
+
+        harness.fake.enqueue(Reply.text("nightly check done"))
+        since = time.monotonic()
+        await world.hub.start()
+        late = await world.reply("is late: the bot was down at its time", since=since)
+        assert "run the nightly check" in late.content
+        await world.reply(
+            lambda m: "nightly check done" in m.content and "🖥 alpha" in m.content, since=since
+        )
+        request = harness.fake.main_requests[-1]
+        assert any("run the nightly check" in t for t in request.user_texts())
+        assert str(world.dirs["alpha"]) in str(request.body), dump(world)
+        assert "alpha is ready" in request.assistant_texts()  # alpha's conversation went on
