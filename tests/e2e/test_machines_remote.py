@@ -8,6 +8,7 @@ that read the hub's disk at the worker's path would find the worker's file there
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,13 +74,6 @@ async def test_what_reads_the_hubs_disk_is_refused_or_left_out_for_a_remote_sess
         await world.reply(lambda m: "Edited on alpha." in m.content and "🖥 alpha" in m.content)
         assert "value_6 = 60\n" in target.read_text()
 
-        since = time.monotonic()
-        world.say("/diff")
-        refused = await world.reply("I won't show a diff", since=since)
-        assert "🖥 alpha" in refused.content
-        assert "git diff" in refused.content
-        assert not [m for m in world.tg.messages(OWNER) if m.from_bot and m.document is not None]
-
         world.say("/resume all")
         refused = await world.reply("/resume all lists the conversations of the bot's own")
         assert "🖥 alpha" in refused.content
@@ -127,3 +121,62 @@ async def test_a_remote_sessions_schedule_runs_on_its_machine_after_a_hub_restar
         assert any("run the nightly check" in t for t in request.user_texts())
         assert str(world.dirs["alpha"]) in str(request.body), dump(world)
         assert "alpha is ready" in request.assistant_texts()  # alpha's conversation went on
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+async def test_diff_of_a_remote_session_is_taken_on_its_machine(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        alpha = world.dirs["alpha"]
+        _git(alpha, "init", "-q")
+        (alpha / "app.py").write_text(APP)
+        (alpha / "README.md").write_text("# Demo\n")
+        _git(alpha, "add", "app.py", "README.md")
+        _git(alpha, "commit", "-qm", "first")
+        (alpha / "app.py").write_text(APP.replace("value_4 = 4", "value_4 = 40"))
+        (alpha / "todo.txt").write_text("write the docs\n")
+        (alpha / ".env").write_text("TOKEN=CANARY-secret\n")  # secret-looking: left out
+        world.say("/new api@alpha")
+        await world.reply("Session api on 🖥 alpha")
+
+        since = time.monotonic()
+        world.say("/diff")
+        sent = await world.reply(lambda m: m.document is not None, since=since)
+        assert sent.document is not None
+        text = world.tg.download(sent.document.file_id).decode()
+        assert "-value_4 = 4\n+value_4 = 40\n" in text
+        assert "+++ b/todo.txt\n@@ -0,0 +1 @@\n+write the docs\n" in text
+        assert "CANARY" not in text
+        assert sent.content.startswith(f"📄 Uncommitted changes in {alpha}")
+        assert "🔒 Left out, they look secret: .env" in sent.content
+        labels = [str(b["text"]) for b in sent.buttons]
+        assert labels == ["📄 app.py +1 −1", "📄 todo.txt (new)"], labels
+
+        button = next(b for b in sent.buttons if "app.py" in str(b["text"]))
+        world.tg.press_button(OWNER, None, sent.message_id, str(button["callback_data"]))
+        one = await world.reply(
+            lambda m: m.document is not None and m.document.filename == "app.py.diff"
+        )
+        assert one.content == "📄 app.py · +1 −1"
+        own = world.tg.download(one.document.file_id).decode()
+        assert "+value_4 = 40" in own
+        assert "todo" not in own
+
+        # With alpha gone the same /diff is not read off the hub's disk (the same path here).
+        await world.workers["alpha"].kill()
+        since = time.monotonic()
+        world.say("/diff")
+        gone = await world.reply("No diff", since=since)
+        assert "alpha" in gone.content, gone.content
+        assert not [
+            m for m in world.tg.messages(OWNER) if m.document is not None and m.sent_at >= since
+        ]

@@ -260,3 +260,27 @@ def test_a_single_machine_never_imports_nats() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_workers_diff_round_trips_and_is_capped_to_fit_a_message() -> None:
+    from voice_agent.machines.diffs import MAX_REPLY_BYTES, diff_reply, found_of
+    from voice_agent.machines.protocol import DiffReply
+    from voice_agent.workdir_diff import ChangedFile, FileDiff, WorkdirDiff
+
+    found = WorkdirDiff(
+        "/code/api",
+        (ChangedFile("app.py", "modified", unstaged=True, added=1, removed=1),),
+        "--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-a\n+b\n",
+        left_out=(".env",),
+    )
+    assert found_of(DiffReply.decode(diff_reply(found).encode())) == found
+    one = FileDiff("app.py", "-a\n+b\n")
+    assert found_of(DiffReply.decode(diff_reply(one).encode())) == one
+    assert found_of(diff_reply("not a git repository")) == "not a git repository"
+
+    quotes = '+"\\"\n' * 400_000  # JSON escapes make this text longer on the wire
+    big = diff_reply(WorkdirDiff("/code", (), quotes))
+    assert len(big.encode()) <= MAX_REPLY_BYTES
+    assert big.cut
+    assert big.text.endswith("\n")
+    assert quotes.startswith(big.text)
