@@ -17,7 +17,9 @@ import pytest
 
 from tests.e2e.conftest import CliHarness
 from tests.e2e.machines_world import OWNER, dump, machines_world
+from tests.e2e.telegram_harness import running_bot
 from tests.fakes.anthropic import Reply
+from voice_agent.telegram.services import Services
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +50,13 @@ async def test_a_remote_sessions_menu_lists_that_machines_project_commands(
         assert any("DEPLOY-MARKER now" in t for t in harness.fake.main_requests[-1].user_texts())
 
 
-async def test_what_reads_the_hubs_disk_is_refused_or_left_out_for_a_remote_session(
+async def test_a_remote_edit_is_placed_by_its_machine_and_the_rest_refused_with_the_reason(
     harness: CliHarness, tmp_path: Path
 ) -> None:
     async with machines_world(tmp_path, harness, ("alpha",)) as world:
         alpha = world.dirs["alpha"]
         target = alpha / "app.py"
-        target.write_text(APP)  # the same path on the hub's disk: it must not be read
+        target.write_text(APP)
         edit = {"file_path": str(target), "old_string": "value_6 = 6\n"}
         edit["new_string"] = "value_6 = 60\n"
         harness.fake.enqueue(
@@ -64,11 +66,15 @@ async def test_what_reads_the_hubs_disk_is_refused_or_left_out_for_a_remote_sess
         )
         world.say("on alpha: change value 6")
         prompt = await world.reply(lambda m: "Approval #1" in m.content and m.callback_data)
-        assert "-value_6 = 6" in prompt.content
-        assert "+value_6 = 60" in prompt.content
-        assert "value_5 = 5" not in prompt.content  # no context read off the hub's disk
-        assert "@@ -6" not in prompt.content
-        assert "@@ -3" not in prompt.content
+        lines = prompt.content.splitlines()  # placed in the file by alpha, which has it
+        assert "@@ -3,7 +3,7 @@" in lines, prompt.content
+        assert lines[lines.index("@@ -3,7 +3,7 @@") + 1 :][:5] == [
+            " value_3 = 3",
+            " value_4 = 4",
+            " value_5 = 5",
+            "-value_6 = 6",
+            "+value_6 = 60",
+        ]
         button = next(b for b in prompt.buttons if "Approve" in str(b.get("text")))
         world.tg.press_button(OWNER, None, prompt.message_id, str(button["callback_data"]))
         await world.reply(lambda m: "Edited on alpha." in m.content and "🖥 alpha" in m.content)
@@ -180,3 +186,33 @@ async def test_diff_of_a_remote_session_is_taken_on_its_machine(
         assert not [
             m for m in world.tg.messages(OWNER) if m.document is not None and m.sent_at >= since
         ]
+
+
+async def test_the_hub_never_reads_the_file_an_edit_on_another_machine_changes(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The machines world shares one disk, so this checks the desk's rule in the bot's
+    # own process: its session is said to live on alpha (the turn runs here), and the
+    # file at the Edit's path, readable here, must not be read for the prompt.
+    target = harness.workdir / "app.py"
+    target.write_text(APP)
+
+    def on_alpha(svc: Services) -> None:
+        svc.desk.elsewhere = lambda session: "alpha"
+
+    async with running_bot(harness, tmp_path, monkeypatch, prepare=on_alpha) as bot:
+        edit = {"file_path": str(target), "old_string": "value_6 = 6\n"}
+        edit["new_string"] = "value_6 = 60\n"
+        harness.fake.enqueue(
+            Reply.tool_use("Read", {"file_path": str(target)}),
+            Reply.tool_use("Edit", edit),
+            Reply.text("Edited."),
+        )
+        bot.tg.send_text(OWNER, None, "change value 6")
+        prompt = await bot.approval_prompt()
+        lines = prompt.content.splitlines()
+        assert "@@ -1 +1 @@" in lines, prompt.content  # the plain hunk: nothing read here
+        assert "-value_6 = 6" in lines
+        assert "value_5 = 5" not in prompt.content
+        await bot.press(prompt, "Approve")
+        await bot.reply(lambda m: m.from_bot and "Edited." in m.content)

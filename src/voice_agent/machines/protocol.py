@@ -285,6 +285,9 @@ class Ask(Message):
         tool_name: The tool.
         input: Its input.
         tool_use_id: Claude's id of the call.
+        placed: For an Edit or Write: the change placed in its file as it is on
+            the worker (real line numbers, context), when it could be; the hub
+            never reads its own disk at the worker's path.
     """
 
     request_id: str
@@ -293,6 +296,7 @@ class Ask(Message):
     tool_name: str
     input: dict[str, Any]
     tool_use_id: str | None = None
+    placed: str | None = None
 
 
 AskAction = Literal["approve", "always", "reject", "answer"]

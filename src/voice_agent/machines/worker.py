@@ -33,6 +33,7 @@ from nats.js import JetStreamContext
 from voice_agent.agent.events import AgentEvent, TurnError
 from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
+from voice_agent.edit_preview import placed_preview
 from voice_agent.machines.codec import encode_event, is_final
 from voice_agent.machines.connection import Link, MachinesError, connect
 from voice_agent.machines.diffs import diff_reply
@@ -298,6 +299,9 @@ class Worker:
 
     async def _ask_hub(self, session: Session, request: PendingPermission) -> None:
         handler = session.permission_handler
+        placed = await asyncio.to_thread(
+            placed_preview, request.tool_name, request.input_data, session.cwd
+        )
         ask = Ask(
             request_id=request.request_id,
             chat_id=session.chat_id,
@@ -305,6 +309,7 @@ class Worker:
             tool_name=request.tool_name,
             input=request.input_data,
             tool_use_id=request.tool_use_id,
+            placed=placed,
         )
         answer = await self._answer_of(ask, request, handler.timeout + ASK_MARGIN)
         if answer is None:

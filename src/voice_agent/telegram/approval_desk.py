@@ -100,18 +100,20 @@ class ApprovalDesk:
         Args:
             manager: The session manager whose requests are shown.
             elsewhere: The machine a session lives on when it is not this one (None:
-                every session is here). The file an Edit of a session elsewhere
-                changes is on that machine, so it is never read here: its prompt
-                shows the plain hunk.
+                every session is here); kept as :attr:`elsewhere`.
 
         Attributes:
+            elsewhere: The other machine a session lives on, or None. The file an
+                Edit of a session elsewhere changes is on that machine, so it is
+                never read here: its prompt shows the diff that machine placed
+                (``request.placed_diff``), or the plain hunk.
             threads: Where each session's turns came from (forum topic, by session
                 key), oldest first: the oldest is the running turn (the others
                 wait for the session in order), and its prompts go there. A
                 session without a turn uses its topic, if it has one.
         """
         self._manager = manager
-        self._elsewhere = elsewhere
+        self.elsewhere = elsewhere
         storage = manager.storage
         self._open_prompts = OpenPromptsTable(storage.database) if storage is not None else None
         self._bot: Bot | None = None
@@ -136,7 +138,7 @@ class ApprovalDesk:
         asking = request.tool_name == ASK_USER_QUESTION
         # The file an Edit changes, read off the loop: its diff shows real line numbers.
         file_text = None
-        here = self._elsewhere is None or self._elsewhere(session) is None
+        here = self.elsewhere is None or self.elsewhere(session) is None
         if here and target_path(request.tool_name, request.input_data) is not None:
             file_text = await asyncio.to_thread(
                 read_target, request.tool_name, request.input_data, session.cwd
@@ -256,7 +258,12 @@ class ApprovalDesk:
         """Add a picture of a long diff under the prompt (never blocks the approval)."""
         assert self._bot is not None
         png = await asyncio.to_thread(
-            diff_png, request.tool_name, request.input_data, session.cwd, file_text
+            diff_png,
+            request.tool_name,
+            request.input_data,
+            session.cwd,
+            file_text,
+            request.placed_diff,
         )
         if png is None:
             return
