@@ -19,6 +19,8 @@ from tests.e2e.conftest import CliHarness
 from tests.e2e.machines_world import OWNER, dump, machines_world
 from tests.e2e.telegram_harness import running_bot
 from tests.fakes.anthropic import Reply
+from tests.fakes.audio import voice_note
+from tests.fakes.speech_servers import Answer, FakeSpeechServer
 from voice_agent.telegram.services import Services
 
 pytestmark = pytest.mark.e2e
@@ -216,3 +218,23 @@ async def test_the_hub_never_reads_the_file_an_edit_on_another_machine_changes(
         assert "value_5 = 5" not in prompt.content
         await bot.press(prompt, "Approve")
         await bot.reply(lambda m: m.from_bot and "Edited." in m.content)
+
+
+async def test_a_voice_note_for_a_remote_session_is_not_biased_by_the_hubs_disk(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with FakeSpeechServer("openai") as stt:
+        stt.enqueue(Answer.transcript("list the files"))
+        env = {"WHISPER_URL": stt.endpoint, "STT_BACKEND": "http"}
+        async with machines_world(tmp_path, harness, ("alpha",), hub_env=env) as world:
+            # alpha's directory, at the same path on the hub's disk: names only it has
+            (world.dirs["alpha"] / "zephyrclient.py").write_text("x = 1\n")
+            world.say("/new quokka@alpha")
+            await world.reply("Session quokka on 🖥 alpha")
+            harness.fake.enqueue(Reply.text("Here are the files"))
+            world.tg.send_voice(OWNER, None, voice_note("list the files"), duration=1)
+            await world.reply(lambda m: "Here are the files" in m.content and "🖥" in m.content)
+            assert stt.requests, dump(world)
+            prompt = stt.requests[0].fields.get("prompt", "")
+            assert "quokka" in prompt  # the session's own name still biases it
+            assert "zephyr" not in prompt.lower()  # nothing read off the hub's disk there
