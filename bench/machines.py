@@ -18,6 +18,10 @@ Code CLI against the scripted model.
   bot uses). Goal: no turn slower than alone by more than 20%. Each Claude Code
   CLI spends some CPU on every prompt, so on a small machine (all processes here
   share its cores) the turns started together also wait for the CPUs.
+* The baseline: as many sessions on the hub's own machine (no NATS, no worker:
+  the CLIs run under the hub), timed the same way in the same run, first. The
+  slowdown there is what that many CLIs at once cost on this machine; the
+  difference between the two slowdowns is what the machines layer adds.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from voice_agent.telegram.services import Services
 OWNER = 1001
 BENCH_CHAT = 2
 WORKERS = ("alpha", "beta")
+LOCAL = "on the hub's own machine (no NATS)"
+REMOTE = "over two workers"
 
 
 async def _online(svc: Services) -> None:
@@ -114,8 +120,11 @@ async def _world(
             heartbeat_interval=1,
             heartbeat_timeout=10,
         )
-        agent = AgentSettings(
-            env=cli_env(fake.base_url, home), setting_sources=(), idle_timeout=None
+        agent = AgentSettings(  # the hub's own pool holds all its sessions' CLIs too
+            env=cli_env(fake.base_url, home),
+            setting_sources=(),
+            idle_timeout=None,
+            max_live_clients=live,
         )
         svc = build_services(settings, agent)
         app = build_application(settings, svc)
@@ -174,8 +183,8 @@ async def _turn(svc: Services, name: str, prompt: str) -> float:
     return time.monotonic() - start
 
 
-CPU: dict[str, float] = {}
-"""CPU seconds spent during the turns started together, by kind of process."""
+CPU: dict[str, dict[str, float]] = {}
+"""CPU seconds spent during the turns started together, by round and kind of process."""
 
 
 def _cpu() -> dict[str, float]:
@@ -183,12 +192,22 @@ def _cpu() -> dict[str, float]:
     spent = {"hub + fake model": sum(psutil.Process().cpu_times()[:2])}
     workers = [p for p in psutil.Process().children() if "worker" in " ".join(p.cmdline())]
     spent["workers"] = sum(sum(w.cpu_times()[:2]) for w in workers)
+    ours = [p for p in psutil.Process().children() if p not in workers]  # the hub's own CLIs
     clis = [c for w in workers for c in w.children(recursive=True)]
-    spent["Claude Code CLIs"] = sum(sum(c.cpu_times()[:2]) for c in clis)
+    clis += [c for p in ours for c in [p, *p.children(recursive=True)]]
+    spent["Claude Code CLIs"] = sum(sum(_times(c)) for c in clis)
     return spent
 
 
-async def _rounds(svc: Services, names: list[str]) -> tuple[list[float], list[float]]:
+def _times(process: psutil.Process) -> tuple[float, float]:
+    try:
+        user, system = process.cpu_times()[:2]
+    except psutil.NoSuchProcess:  # ended meanwhile
+        return 0.0, 0.0
+    return user, system
+
+
+async def _rounds(svc: Services, where: str, names: list[str]) -> tuple[list[float], list[float]]:
     """Each session's turn alone, one after the other; then all at once."""
     for name in names:
         await _turn(svc, name, "warm up")  # starts its Claude Code process
@@ -196,7 +215,7 @@ async def _rounds(svc: Services, names: list[str]) -> tuple[list[float], list[fl
     together: list[Awaitable[float]] = [_turn(svc, name, "together") for name in names]
     before = _cpu()
     at_once = list(await asyncio.gather(*together))
-    CPU.update({kind: spent - before[kind] for kind, spent in _cpu().items()})
+    CPU[where] = {kind: spent - before.get(kind, 0.0) for kind, spent in _cpu().items()}
     return alone, at_once
 
 
@@ -216,6 +235,13 @@ async def concurrency(
         async with _world(tmp, fake, sessions + 1) as (_, svc):
             hub = svc.machines
             assert hub is not None
+            results: dict[str, tuple[list[float], list[float]]] = {}
+            here = [f"h{i}" for i in range(sessions)]  # the baseline: no NATS, no worker
+            for name in here:
+                svc.manager.get_or_create(BENCH_CHAT, cwd=str(svc.settings.default_cwd), name=name)
+            results[LOCAL] = await _rounds(svc, LOCAL, here)
+            for name in here:  # their CLIs end before the workers' start
+                await svc.manager.close_session_async(BENCH_CHAT, name)
             remote = [f"s{i}" for i in range(sessions)]
             for index, name in enumerate(remote):
                 machine = WORKERS[index % len(WORKERS)]
@@ -223,7 +249,8 @@ async def concurrency(
                 assert state is not None
                 session = svc.manager.get_or_create(BENCH_CHAT, cwd=state.cwd, name=name)
                 hub.placement.bind(session, machine)
-            return {"over two workers": await _rounds(svc, remote)}
+            results[REMOTE] = await _rounds(svc, REMOTE, remote)
+            return results
 
 
 async def run(prompts: int, sessions: int, model_seconds: float) -> None:
@@ -241,17 +268,30 @@ async def run(prompts: int, sessions: int, model_seconds: float) -> None:
     added = [r - loc for r, loc in zip(remote, local, strict=True)]
     median, p95 = ms(statistics.median(added)), ms(percentile(added, 0.95))
     print(f"  NATS + worker add: median {median}  p95 {p95}  (goal: median ≤5 ms)")
+    slowdowns: dict[str, tuple[float, float]] = {}
     for where, (alone, at_once) in results.items():
         ratios = [t / a for t, a in zip(at_once, alone, strict=True)]
+        median_slow, worst = statistics.median(ratios) - 1, max(ratios) - 1
+        slowdowns[where] = (median_slow, worst)
         print(f"{sessions} sessions, {where}, model ~{model_seconds:.1f} s a turn:")
         print(f"  alone:     median {ms(statistics.median(alone))}  max {ms(max(alone))}")
         print(f"  at once:   median {ms(statistics.median(at_once))}  max {ms(max(at_once))}")
         print(
-            f"  slowdown:  median {100 * (statistics.median(ratios) - 1):+.1f}%  "
-            f"worst {100 * (max(ratios) - 1):+.1f}%  (goal: no turn over +20%)"
+            f"  slowdown:  median {100 * median_slow:+.1f}%  "
+            f"worst {100 * worst:+.1f}%  (goal: no turn over +20%)"
         )
-    spent = ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in CPU.items())
-    print(f"  CPU while they ran together ({psutil.cpu_count()} cores): {spent}")
+        spent = ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in CPU[where].items())
+        print(f"  CPU while they ran together ({psutil.cpu_count()} cores): {spent}")
+    if LOCAL in slowdowns and REMOTE in slowdowns:
+        (local_median, local_worst), (remote_median, remote_worst) = (
+            slowdowns[LOCAL],
+            slowdowns[REMOTE],
+        )
+        print(
+            f"the machines layer adds: median {100 * (remote_median - local_median):+.1f} "
+            f"points, worst {100 * (remote_worst - local_worst):+.1f} points of slowdown "
+            f"over {sessions} local sessions"
+        )
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ from voice_agent.policy.paths import is_secret_below, is_within
 __all__ = [
     "CONTEXT",
     "MAX_FILE_BYTES",
+    "MAX_PLACED_BYTES",
     "hunks",
+    "placed_preview",
     "planned_diff",
     "read_target",
     "snippet_diff",
@@ -41,6 +43,8 @@ CONTEXT = 3
 """Unchanged lines shown around each change."""
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """Largest file read to place an edit in it; a bigger one gets the snippet diff."""
+MAX_PLACED_BYTES = 256 * 1024
+"""Largest placed diff another machine sends with its permission request."""
 EXACT_LINES = 400
 """Longest changed region (lines, either side) compared exactly; longer ones quickly."""
 FILE_TOOLS = frozenset({"Edit", "MultiEdit", "Write"})
@@ -212,3 +216,34 @@ def planned_diff(
             return None
         after = after.replace(old, new) if every else after.replace(old, new, 1)
     return _unified(shown, split_lines(file_text), split_lines(after), CONTEXT) or None
+
+
+def shown_name(path: str, cwd: str | None) -> str:
+    """``path`` as a diff header shows it: relative to ``cwd`` when inside it."""
+    if cwd and os.path.isabs(path):
+        relative = os.path.relpath(path, cwd)
+        if not relative.startswith(".."):
+            return relative
+    return path
+
+
+def placed_preview(tool_name: str, input_data: Mapping[str, Any], cwd: str | None) -> str | None:
+    """The change a call makes, placed in its file as it is here (blocking).
+
+    For a permission request asked on another machine's front end: the file is
+    read here, where it is (:func:`read_target`'s rules), and only the placed diff
+    travels, at most ``MAX_PLACED_BYTES``.
+
+    Returns:
+        :func:`planned_diff` of the call against the file's text here, or None
+        when the call changes no file, the file cannot be read safely, the change
+        cannot be placed, or the diff is too long.
+    """
+    path = target_path(tool_name, input_data)
+    text = read_target(tool_name, input_data, cwd)
+    if path is None or text is None:
+        return None
+    placed = planned_diff(tool_name, input_data, shown_name(path, cwd), text)
+    if placed is None or len(placed.encode()) > MAX_PLACED_BYTES:
+        return None
+    return placed

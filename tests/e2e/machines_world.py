@@ -189,7 +189,9 @@ def worker_proc(
     return Proc(name, ["worker"], values, home)
 
 
-def hub_proc(tmp_path: Path, cli: CliHarness, server: NatsServer, tg: FakeTelegram) -> Proc:
+def hub_proc(
+    tmp_path: Path, cli: CliHarness, server: NatsServer, tg: FakeTelegram, **env: str
+) -> Proc:
     home = tmp_path / "hub"
     home.mkdir(exist_ok=True)
     work = home / "work"
@@ -203,15 +205,19 @@ def hub_proc(tmp_path: Path, cli: CliHarness, server: NatsServer, tg: FakeTelegr
         "STREAM_MODE": "edit",
         "LOG_LEVEL": "INFO",
         **HEARTBEAT,
+        **env,
     }
     return Proc("hub", ["run"], values, home)
 
 
 @asynccontextmanager
 async def machines_world(
-    tmp_path: Path, cli: CliHarness, names: tuple[str, ...] = ("alpha", "beta")
+    tmp_path: Path,
+    cli: CliHarness,
+    names: tuple[str, ...] = ("alpha", "beta"),
+    hub_env: dict[str, str] | None = None,
 ) -> AsyncIterator[World]:
-    """The NATS server, the hub and a worker per name, all running and online."""
+    """The NATS server, the hub (with ``hub_env`` too) and a worker per name, all online."""
     with NatsServer(tmp_path / "nats", [*names, "stranger"]) as server:
         async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
             tg.private_chat(OWNER, "Ada")
@@ -219,7 +225,7 @@ async def machines_world(
                 server.url, user="hub", password=server.hub_password, inbox_prefix="_INBOX.hub"
             )
             workers = {n: worker_proc(tmp_path, cli, server, n) for n in names}
-            hub = hub_proc(tmp_path, cli, server, tg)
+            hub = hub_proc(tmp_path, cli, server, tg, **(hub_env or {}))
             world = World(
                 server,
                 tg,

@@ -212,9 +212,16 @@ async def test_another_machines_user_cannot_publish_to_a_worker(
 
     async with machines_world(tmp_path, harness, ("alpha",)) as world:
         errors: list[str] = []
+        changed = asyncio.Condition()
 
         async def on_error(error: Exception) -> None:
-            errors.append(str(error))
+            async with changed:
+                errors.append(str(error))
+                changed.notify_all()
+
+        def both_refused() -> bool:
+            published = any("publish" in e and "va.w.alpha.prompt" in e for e in errors)
+            return published and any("subscription" in e for e in errors)
 
         server = world.nats_server
         beta = await nats.connect(
@@ -230,11 +237,13 @@ async def test_another_machines_user_cannot_publish_to_a_worker(
             )
             await beta.publish(command_subject("alpha", "prompt"), forged.encode())
             await beta.subscribe("va.w.alpha.>")
-            await beta.flush()  # the server's verdicts are read before its answer to this
+            await beta.flush()
+            # nats-py runs error_cb in tasks of their own: wait for both verdicts to arrive.
+            async with changed, asyncio.timeout(WAIT):
+                await changed.wait_for(both_refused)
         finally:
             await beta.close()
-        assert any("publish" in e and "va.w.alpha.prompt" in e for e in errors), errors
-        assert any("subscription" in e for e in errors), errors
+        assert both_refused(), errors
         assert "Publish Violation" in server.log
         assert not harness.fake.main_requests  # alpha never ran the forged prompt
 

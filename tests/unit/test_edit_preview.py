@@ -133,3 +133,20 @@ def test_the_terminal_shows_the_same_placed_diff() -> None:
     assert "   line 6" in text.splitlines()
     fallback = describe_request("Edit", _edit(old, "line III\nline 4\n"), "/code", None)
     assert "  @@ -1,2 +1,2 @@" in fallback.splitlines()
+
+
+def test_a_placed_preview_is_made_where_the_file_is_and_bounded(tmp_path: Path) -> None:
+    from voice_agent.edit_preview import MAX_PLACED_BYTES, placed_preview
+
+    target = tmp_path / "app.py"
+    target.write_text("".join(f"line {n}\n" for n in range(1, 11)))
+    edit = {"file_path": str(target), "old_string": "line 6\n", "new_string": "line six\n"}
+    placed = placed_preview("Edit", edit, str(tmp_path))
+    assert placed is not None
+    assert placed.startswith("--- a/app.py\n+++ b/app.py\n@@ -3,7 +3,7 @@\n line 3\n")
+    assert placed_preview("Edit", edit, str(tmp_path / "elsewhere")) is None  # outside cwd
+    assert placed_preview("Bash", {"command": "ls"}, str(tmp_path)) is None
+    missing = {**edit, "old_string": "no such line\n"}
+    assert placed_preview("Edit", missing, str(tmp_path)) is None
+    huge = {"file_path": str(target), "content": "x\n" * (MAX_PLACED_BYTES // 2)}
+    assert placed_preview("Write", huge, str(tmp_path)) is None  # too long to send

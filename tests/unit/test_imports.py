@@ -43,6 +43,9 @@ LAYERS = {
         "voice_agent.policy",
         "voice_agent.store",
         "voice_agent.speech",
+        # Core helpers the worker runs for the hub (/diff there; an Edit's placed preview).
+        "voice_agent.workdir_diff",
+        "voice_agent.edit_preview",
     ),
     # The Telegram front end's own tables sit on the store's database only.
     "voice_agent.telegram.state": ("voice_agent.telegram.state", "voice_agent.store"),

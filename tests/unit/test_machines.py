@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from voice_agent.agent.events import (
+    CommandsReported,
     SessionStarted,
+    SlashCommand,
     TextBlockDone,
     TextDelta,
     ToolFinished,
@@ -81,6 +83,9 @@ def test_subjects_name_the_machine_as_one_token() -> None:
 
 EVENTS = [
     SessionStarted("s1"),
+    CommandsReported(
+        (SlashCommand("code-review", "Review it", builtin=False), SlashCommand("compact", "", True))
+    ),
     TextDelta("Hel"),
     TextBlockDone("Hello"),
     ToolStarted("tu1", "Bash", {"command": "ls"}, "ls"),
@@ -101,6 +106,38 @@ def test_an_unknown_event_is_skipped_and_a_wrong_one_refused() -> None:
     assert decode_event({"type": "FutureEvent", "x": 1}) is None
     with pytest.raises(ProtocolError):
         decode_event({"type": "TextDelta", "words": "no such field"})
+
+
+def test_reported_commands_come_back_as_slash_commands() -> None:
+    event = CommandsReported((SlashCommand("frontend:build", "Build"),))
+    wrapped = TurnEvent(turn_id="t", n=0, event=encode_event(event))
+    again = decode_event(TurnEvent.decode(wrapped.encode()).event)
+    assert isinstance(again, CommandsReported)
+    assert again.commands == (SlashCommand("frontend:build", "Build", False),)
+    assert isinstance(again.commands[0], SlashCommand)  # not a dict
+    assert decode_event({"type": "CommandsReported", "commands": [{"name": "x"}]}) == (
+        CommandsReported((SlashCommand("x"),))
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "CommandsReported"},
+        {"type": "CommandsReported", "commands": "compact"},
+        {"type": "CommandsReported", "commands": [], "extra": 1},
+        {"type": "CommandsReported", "commands": ["compact"]},
+        {"type": "CommandsReported", "commands": [{"description": "no name"}]},
+        {"type": "CommandsReported", "commands": [{"name": ""}]},
+        {"type": "CommandsReported", "commands": [{"name": 3}]},
+        {"type": "CommandsReported", "commands": [{"name": "x", "description": None}]},
+        {"type": "CommandsReported", "commands": [{"name": "x", "builtin": "yes"}]},
+        {"type": "CommandsReported", "commands": [{"name": "x", "run": "rm -rf /"}]},
+    ],
+)
+def test_reported_commands_that_do_not_fit_are_refused(raw: dict[str, object]) -> None:
+    with pytest.raises(ProtocolError, match=r"CommandsReported|slash command"):
+        decode_event(raw)
 
 
 def _beat(boot: str = "b1") -> Beat:
@@ -223,3 +260,27 @@ def test_a_single_machine_never_imports_nats() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_workers_diff_round_trips_and_is_capped_to_fit_a_message() -> None:
+    from voice_agent.machines.diffs import MAX_REPLY_BYTES, diff_reply, found_of
+    from voice_agent.machines.protocol import DiffReply
+    from voice_agent.workdir_diff import ChangedFile, FileDiff, WorkdirDiff
+
+    found = WorkdirDiff(
+        "/code/api",
+        (ChangedFile("app.py", "modified", unstaged=True, added=1, removed=1),),
+        "--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-a\n+b\n",
+        left_out=(".env",),
+    )
+    assert found_of(DiffReply.decode(diff_reply(found).encode())) == found
+    one = FileDiff("app.py", "-a\n+b\n")
+    assert found_of(DiffReply.decode(diff_reply(one).encode())) == one
+    assert found_of(diff_reply("not a git repository")) == "not a git repository"
+
+    quotes = '+"\\"\n' * 400_000  # JSON escapes make this text longer on the wire
+    big = diff_reply(WorkdirDiff("/code", (), quotes))
+    assert len(big.encode()) <= MAX_REPLY_BYTES
+    assert big.cut
+    assert big.text.endswith("\n")
+    assert quotes.startswith(big.text)

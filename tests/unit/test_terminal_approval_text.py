@@ -151,3 +151,11 @@ def test_footer() -> None:
     assert footer(TurnResult("s", duration_ms=2400, cost_usd=0.01316)) == "— 2.4 s · $0.0132"
     assert footer(TurnResult("s", duration_ms=100, interrupted=True)) == "— 0.1 s · interrupted"
     assert footer(TurnResult("s", is_error=True, errors=["boom"])) == "— 0.0 s · error: boom"
+
+
+def test_an_edit_placed_on_another_machine_is_shown_as_placed() -> None:
+    placed = "--- a/app.py\n+++ b/app.py\n@@ -7 +7 @@\n-old\n+new\n"
+    edit = {"file_path": "/code/app.py", "old_string": "old\n", "new_string": "new\n"}
+    text = describe_request("Edit", edit, "/code", None, placed)
+    assert "@@ -7 +7 @@" in text
+    assert "@@ -1 +1 @@" not in text

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import nats.errors
 from nats.aio.msg import Msg
 
+from voice_agent.edit_preview import MAX_PLACED_BYTES
 from voice_agent.machines.connection import Link
 from voice_agent.machines.protocol import (
     Ask,
@@ -64,6 +65,14 @@ def answer_of(request_id: str, request: PendingPermission) -> AskAnswer:
         chosen = {str(k): str(v) for k, v in answers.items()}
         return AskAnswer(request_id=request_id, action=ANSWER, answers=chosen, user_id=user)
     return AskAnswer(request_id=request_id, action=APPROVE, user_id=user)
+
+
+def _placed(ask: Ask) -> str | None:
+    """The worker's placed diff, when it is one a prompt can show (else the plain hunk)."""
+    placed = ask.placed
+    if placed is None or len(placed.encode()) > MAX_PLACED_BYTES or "\n@@ " not in placed:
+        return None
+    return placed
 
 
 class AskDesk:
@@ -148,7 +157,12 @@ class AskDesk:
         handler = session.permission_handler
         handler.keep_rules = False  # an "Always" is kept on the machine, not here
         try:
-            request = await handler.ask(ask.tool_name, dict(ask.input), tool_use_id=ask.tool_use_id)
+            request = await handler.ask(
+                ask.tool_name,
+                dict(ask.input),
+                tool_use_id=ask.tool_use_id,
+                placed_diff=_placed(ask),
+            )
         except asyncio.CancelledError:
             return  # ended on the worker (or the hub stopping): nothing to answer
         await self._respond(key, answer_of(ask.request_id, request))

@@ -4,6 +4,10 @@
 other keys its fields. An event of a type this version does not know is skipped
 by :func:`decode_event` (returns None), so a newer worker does not break an
 older hub; a known type with wrong fields is a :class:`ProtocolError`.
+
+``CommandsReported`` nests its commands: ``{"type": "CommandsReported",
+"commands": [{"name": "code-review", "description": "…", "builtin": false}, …]}``,
+decoded back into :class:`~voice_agent.agent.events.SlashCommand` objects.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from typing import Any
 
 from voice_agent.agent.events import (
     AgentEvent,
+    CommandsReported,
     SessionStarted,
+    SlashCommand,
     TextBlockDone,
     TextDelta,
     ToolFinished,
@@ -27,6 +33,7 @@ _TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (
         SessionStarted,
+        CommandsReported,
         TextDelta,
         TextBlockDone,
         ToolStarted,
@@ -52,11 +59,32 @@ def decode_event(raw: dict[str, Any]) -> AgentEvent | None:
     cls = _TYPES.get(str(fields.pop("type", "")))
     if cls is None:
         return None
+    if cls is CommandsReported:
+        return _commands(fields)
     try:
         event: AgentEvent = cls(**fields)
     except TypeError as error:
         raise ProtocolError(f"a {cls.__name__} event does not fit: {error}") from None
     return event
+
+
+def _commands(fields: dict[str, Any]) -> CommandsReported:
+    """A ``CommandsReported`` from its fields, each command checked."""
+    raw = fields.pop("commands", None)
+    if fields or not isinstance(raw, list):
+        raise ProtocolError("a CommandsReported event needs exactly a list of commands")
+    commands = []
+    for item in raw:
+        if not isinstance(item, dict) or set(item) - {"name", "description", "builtin"}:
+            raise ProtocolError(f"a slash command does not fit: {item!r:.80}")
+        name, description = item.get("name"), item.get("description", "")
+        builtin = item.get("builtin", False)
+        if not isinstance(name, str) or not name or not isinstance(description, str):
+            raise ProtocolError(f"a slash command does not fit: {item!r:.80}")
+        if not isinstance(builtin, bool):
+            raise ProtocolError(f"a slash command does not fit: {item!r:.80}")
+        commands.append(SlashCommand(name, description, builtin))
+    return CommandsReported(tuple(commands))
 
 
 def is_final(event: AgentEvent) -> bool:

@@ -12,6 +12,7 @@ subject                    from → to     message (reply)
 ``va.w.M.interrupt``       hub → M       :class:`SessionCommand` (:class:`Reply`)
 ``va.w.M.close``           hub → M       :class:`SessionCommand` (:class:`Reply`)
 ``va.w.M.ping``            hub → M       :class:`Ping` (:class:`Beat`)
+``va.w.M.diff``            hub → M       :class:`DiffCommand` (:class:`DiffReply`)
 ``va.m.M.beat``            M → hub       :class:`Beat`, every ``HEARTBEAT_INTERVAL``
 ``va.m.M.ask``             M → hub       :class:`Ask` (:class:`AskAnswer`)
 ``va.m.M.resolved``        M → hub       :class:`Resolved`
@@ -42,7 +43,7 @@ STREAM_MAX_AGE = 24 * 3600.0
 STREAM_MAX_BYTES = 256 * 1024 * 1024
 """At most this much is kept; the oldest turns' events go first."""
 
-COMMANDS = ("prompt", "interrupt", "close", "ping")
+COMMANDS = ("prompt", "interrupt", "close", "ping", "diff")
 """What the hub asks a worker (``va.w.M.<command>``)."""
 
 
@@ -216,6 +217,64 @@ class Reply(Message):
     cwd: str | None = None
 
 
+class DiffCommand(Message):
+    """Show a session's uncommitted changes on the worker (``/diff``, a file's button).
+
+    Attributes:
+        chat_id: The chat.
+        session: The session's name.
+        cwd: Its working directory on the worker (None: the worker's default).
+        path: One file's diff (relative to the working tree's top, as a
+            :class:`DiffFile` named it); None: the whole working tree's.
+    """
+
+    chat_id: int
+    session: str
+    cwd: str | None = None
+    path: str | None = None
+
+
+class DiffFile(Message):
+    """A changed file of a :class:`DiffReply` (:class:`~voice_agent.workdir_diff.ChangedFile`)."""
+
+    path: str
+    status: str
+    staged: bool = False
+    unstaged: bool = False
+    added: int | None = 0
+    removed: int | None = 0
+
+
+class DiffReply(Message):
+    """The worker's diff: :class:`~voice_agent.workdir_diff.WorkdirDiff` or ``FileDiff`` fields.
+
+    Attributes:
+        ok: Whether there is a diff; else ``error`` says why not (fit to show).
+        error: Why not.
+        path: For one file's diff: its path (then ``files`` is empty).
+        top: The working tree's top directory on the worker.
+        files: The changed files (at most ``MAX_DIFF_FILES``).
+        text: The unified diff, cut at ``MAX_DIFF_TEXT`` bytes (``cut`` then says so).
+        cut: The text was cut.
+        untracked_shown: Untracked files whose content is in ``text``.
+        not_shown: Untracked files whose content is not in it though there was room.
+        left_out: Secret-looking files left out.
+        listing_cut: git listed more untracked files than could be read.
+    """
+
+    ok: bool
+    error: str = ""
+    path: str | None = None
+    top: str = ""
+    files: list[DiffFile] = Field(default_factory=list)
+    text: str = ""
+    cut: bool = False
+    untracked_shown: int = 0
+    not_shown: list[str] = Field(default_factory=list)
+    left_out: list[str] = Field(default_factory=list)
+    listing_cut: bool = False
+
+
 class Ask(Message):
     """A worker's permission request: its checker could not let the call run unasked.
 
@@ -226,6 +285,9 @@ class Ask(Message):
         tool_name: The tool.
         input: Its input.
         tool_use_id: Claude's id of the call.
+        placed: For an Edit or Write: the change placed in its file as it is on
+            the worker (real line numbers, context), when it could be; the hub
+            never reads its own disk at the worker's path.
     """
 
     request_id: str
@@ -234,6 +296,7 @@ class Ask(Message):
     tool_name: str
     input: dict[str, Any]
     tool_use_id: str | None = None
+    placed: str | None = None
 
 
 AskAction = Literal["approve", "always", "reject", "answer"]

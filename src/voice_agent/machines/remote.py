@@ -23,12 +23,15 @@ from nats.js.client import JetStreamContext
 from voice_agent.agent.events import AgentEvent, TurnError
 from voice_agent.machines.codec import decode_event, is_final
 from voice_agent.machines.connection import Link
+from voice_agent.machines.diffs import found_of
 from voice_agent.machines.protocol import (
     STREAM,
     STREAM_MAX_AGE,
     STREAM_MAX_BYTES,
     STREAM_SUBJECTS,
     Beat,
+    DiffCommand,
+    DiffReply,
     ImageData,
     Ping,
     PromptCommand,
@@ -41,6 +44,7 @@ from voice_agent.machines.protocol import (
 )
 from voice_agent.machines.registry import Machines
 from voice_agent.sessions.image import ImageAttachment
+from voice_agent.workdir_diff import FileDiff, WorkdirDiff
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +130,30 @@ class RemoteTurns:
             return Reply(ok=False, error=f"{machine} did not answer ({type(error).__name__})")
         except ProtocolError as error:
             return Reply(ok=False, error=f"{machine} answered nonsense: {error}")
+
+    async def diff(
+        self, machine: str, chat_id: int, session: str, cwd: str | None, path: str | None = None
+    ) -> WorkdirDiff | FileDiff | str:
+        """A session's uncommitted changes on ``machine`` (``path``: one file's).
+
+        Returns:
+            What the worker found, or why there is nothing to show (fit to show):
+            offline, no answer in time, its answer did not fit the protocol.
+        """
+        if not self.registry.online(machine):
+            return f"{machine} is offline"
+        command = DiffCommand(chat_id=chat_id, session=session, cwd=cwd, path=path)
+        try:
+            msg = await self._link.client.request(
+                command_subject(machine, "diff"), command.encode(), timeout=self.request_timeout
+            )
+            return found_of(DiffReply.decode(msg.data))
+        except nats.errors.NoRespondersError:
+            return f"{machine} is not connected"
+        except (nats.errors.Error, TimeoutError) as error:
+            return f"{machine} did not answer ({type(error).__name__})"
+        except ProtocolError as error:
+            return f"{machine} answered nonsense: {error}"
 
     async def run(
         self, request: TurnRequest, turn_id: str | None = None

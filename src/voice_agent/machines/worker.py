@@ -33,12 +33,16 @@ from nats.js import JetStreamContext
 from voice_agent.agent.events import AgentEvent, TurnError
 from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
+from voice_agent.edit_preview import placed_preview
 from voice_agent.machines.codec import encode_event, is_final
 from voice_agent.machines.connection import Link, MachinesError, connect
+from voice_agent.machines.diffs import diff_reply
 from voice_agent.machines.protocol import (
     Ask,
     AskAnswer,
     Beat,
+    DiffCommand,
+    DiffReply,
     PromptCommand,
     ProtocolError,
     Reply,
@@ -54,6 +58,7 @@ from voice_agent.sessions.decisions import Decision, Scope, apply
 from voice_agent.sessions.pending import PermissionState
 from voice_agent.sessions.session import SessionBusy
 from voice_agent.sessions.storage import SessionStorage
+from voice_agent.workdir_diff import file_diff, working_tree_diff
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +182,9 @@ class Worker:
             elif command == "ping":
                 await msg.respond(self.beat_message().encode())
                 return
+            elif command == "diff":  # git may take seconds: the other commands go on meanwhile
+                self._spawn(self._diff(msg, DiffCommand.decode(msg.data)))
+                return
             else:
                 reply = Reply(ok=False, error=f"unknown command {command}")
         except ProtocolError as error:
@@ -215,6 +223,20 @@ class Worker:
         task = self._spawn(self._run_turn(command))
         task.add_done_callback(lambda _: self._turns.pop(key, None))
         return Reply(ok=True, cwd=found.cwd)
+
+    async def _diff(self, msg: Msg, command: DiffCommand) -> None:
+        """Answer with the session's uncommitted changes here (see :mod:`.diffs`)."""
+        known = self.manager.get(command.chat_id, command.session)
+        cwd = command.cwd or (known.cwd if known is not None else str(self._settings.default_cwd))
+        reply = await asyncio.to_thread(self._diff_here, cwd, command.path)
+        if msg.reply:
+            with contextlib.suppress(nats.errors.Error):
+                await msg.respond(reply.encode())
+
+    def _diff_here(self, cwd: str, path: str | None) -> DiffReply:
+        if not Path(cwd).is_dir():
+            return DiffReply(ok=False, error=f"{cwd} is not a directory on {self.name}")
+        return diff_reply(working_tree_diff(cwd) if path is None else file_diff(cwd, path))
 
     async def _close(self, command: SessionCommand) -> Reply:
         manager = self.manager
@@ -277,6 +299,9 @@ class Worker:
 
     async def _ask_hub(self, session: Session, request: PendingPermission) -> None:
         handler = session.permission_handler
+        placed = await asyncio.to_thread(
+            placed_preview, request.tool_name, request.input_data, session.cwd
+        )
         ask = Ask(
             request_id=request.request_id,
             chat_id=session.chat_id,
@@ -284,6 +309,7 @@ class Worker:
             tool_name=request.tool_name,
             input=request.input_data,
             tool_use_id=request.tool_use_id,
+            placed=placed,
         )
         answer = await self._answer_of(ask, request, handler.timeout + ASK_MARGIN)
         if answer is None:

@@ -36,6 +36,9 @@ class PendingPermission:
         tool_use_id: The tool call's id from Claude, when known.
         decided_by: User id of whoever decided, when a person did.
         sticky: The sticky rule created by an "Always" decision.
+        placed_diff: The change an Edit or Write makes, where it is in its file (real
+            line numbers, context), made on the machine that has the file; None: the
+            front end places it itself (or shows the plain hunk).
         updated_input: The input to run the tool with, when the decision changed it
             (the answers to an ``AskUserQuestion``).
     """
@@ -51,6 +54,7 @@ class PendingPermission:
     decided_by: int | None = None
     sticky: StickyApproval | None = None
     updated_input: dict[str, Any] | None = None
+    placed_diff: str | None = None
 
     @property
     def description(self) -> str:

@@ -346,7 +346,12 @@ class PermissionHandler:
             return None
 
     async def ask(
-        self, tool_name: str, input_data: dict[str, Any], *, tool_use_id: str | None = None
+        self,
+        tool_name: str,
+        input_data: dict[str, Any],
+        *,
+        tool_use_id: str | None = None,
+        placed_diff: str | None = None,
     ) -> PendingPermission:
         """Ask a person about a call, without the automatic checks, and wait for the answer.
 
@@ -357,6 +362,8 @@ class PermissionHandler:
             tool_name: Name of the tool.
             input_data: Input parameters for the tool.
             tool_use_id: The tool call's id from Claude, when known.
+            placed_diff: The change placed in its file where the file is
+                (:attr:`PendingPermission.placed_diff`).
 
         Returns:
             The request, decided: its ``state``, ``deny_message``, ``sticky`` rule
@@ -367,6 +374,7 @@ class PermissionHandler:
             input_data=input_data,
             number=self._next_number(),
             tool_use_id=tool_use_id,
+            placed_diff=placed_diff,
         )
         await self._wait_for_person(request)
         return request

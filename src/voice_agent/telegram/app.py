@@ -97,7 +97,7 @@ def build_services(settings: Settings, agent: AgentSettings | None = None) -> Se
         storage.owners,
         settings.approver_user_ids,
     )
-    desk = ApprovalDesk(manager)
+    desk = ApprovalDesk(manager, hub.machine_of if hub is not None else None)
     manager.set_permission_listeners(desk.on_request, desk.on_resolved)
     voice_desk = VoiceDesk(settings.speech_settings(), settings.low_confidence)
     speaker = EspeakTTS()

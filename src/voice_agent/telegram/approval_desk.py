@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,19 +92,28 @@ class Seen:
 class ApprovalDesk:
     """Shows permission requests and carries out button presses."""
 
-    def __init__(self, manager: SessionManager) -> None:
+    def __init__(
+        self, manager: SessionManager, elsewhere: Callable[[Session], str | None] | None = None
+    ) -> None:
         """Start with no prompts; :meth:`attach` gives the bot.
 
         Args:
             manager: The session manager whose requests are shown.
+            elsewhere: The machine a session lives on when it is not this one (None:
+                every session is here); kept as :attr:`elsewhere`.
 
         Attributes:
+            elsewhere: The other machine a session lives on, or None. The file an
+                Edit of a session elsewhere changes is on that machine, so it is
+                never read here: its prompt shows the diff that machine placed
+                (``request.placed_diff``), or the plain hunk.
             threads: Where each session's turns came from (forum topic, by session
                 key), oldest first: the oldest is the running turn (the others
                 wait for the session in order), and its prompts go there. A
                 session without a turn uses its topic, if it has one.
         """
         self._manager = manager
+        self.elsewhere = elsewhere
         storage = manager.storage
         self._open_prompts = OpenPromptsTable(storage.database) if storage is not None else None
         self._bot: Bot | None = None
@@ -129,7 +138,8 @@ class ApprovalDesk:
         asking = request.tool_name == ASK_USER_QUESTION
         # The file an Edit changes, read off the loop: its diff shows real line numbers.
         file_text = None
-        if target_path(request.tool_name, request.input_data) is not None:
+        here = self.elsewhere is None or self.elsewhere(session) is None
+        if here and target_path(request.tool_name, request.input_data) is not None:
             file_text = await asyncio.to_thread(
                 read_target, request.tool_name, request.input_data, session.cwd
             )
@@ -248,7 +258,12 @@ class ApprovalDesk:
         """Add a picture of a long diff under the prompt (never blocks the approval)."""
         assert self._bot is not None
         png = await asyncio.to_thread(
-            diff_png, request.tool_name, request.input_data, session.cwd, file_text
+            diff_png,
+            request.tool_name,
+            request.input_data,
+            session.cwd,
+            file_text,
+            request.placed_diff,
         )
         if png is None:
             return

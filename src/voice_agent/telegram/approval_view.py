@@ -180,7 +180,13 @@ def _relative(path: str, cwd: str | None) -> str:
     return path
 
 
-def edit_diff(tool: str, data: Mapping[str, Any], shown: str, file_text: str | None) -> str:
+def edit_diff(
+    tool: str,
+    data: Mapping[str, Any],
+    shown: str,
+    file_text: str | None,
+    placed: str | None = None,
+) -> str:
     """The unified diff an Edit or MultiEdit will make, where it is in the file.
 
     With the file's text (:func:`voice_agent.edit_preview.read_target`) the hunks
@@ -192,8 +198,9 @@ def edit_diff(tool: str, data: Mapping[str, Any], shown: str, file_text: str | N
         data: The call's input.
         shown: The file's name as the diff header shows it.
         file_text: The file's current text, or None.
+        placed: The diff already placed where the file is (another machine), if any.
     """
-    placed = planned_diff(tool, data, shown, file_text)
+    placed = placed or planned_diff(tool, data, shown, file_text)
     if placed is not None:
         return placed
     edits = [data] if tool == "Edit" else data.get("edits", [])
@@ -205,7 +212,12 @@ def edit_diff(tool: str, data: Mapping[str, Any], shown: str, file_text: str | N
 
 
 def _details(
-    tool: str, data: Mapping[str, Any], cwd: str | None, out: _Details, file_text: str | None
+    tool: str,
+    data: Mapping[str, Any],
+    cwd: str | None,
+    out: _Details,
+    file_text: str | None,
+    placed: str | None = None,
 ) -> str:
     path = str(data.get("file_path") or data.get("notebook_path") or "")
     relative = _relative(path, cwd)
@@ -216,11 +228,12 @@ def _details(
         command = out.block(str(data.get("command", "")), "bash", "command", ".sh")
         return f"💻 *Run command*{note}\n{command}"
     if tool == "Edit":
-        diff = edit_diff(tool, data, relative, file_text)
+        diff = edit_diff(tool, data, relative, file_text, placed)
         return f"✏️ *Edit* `{shown}`\n{out.block(diff, 'diff', 'change', '.diff')}"
     if tool == "MultiEdit":
         count = len([e for e in data.get("edits", []) if isinstance(e, Mapping)])
-        block = out.block(edit_diff(tool, data, relative, file_text), "diff", "change", ".diff")
+        diff = edit_diff(tool, data, relative, file_text, placed)
+        block = out.block(diff, "diff", "change", ".diff")
         return f"✏️ *Edit* `{shown}` ({count} changes)\n{block}"
     if tool == "Write":
         content = str(data.get("content", ""))
@@ -267,7 +280,8 @@ def prompt_view(
         session_label: The session's name, shown when the chat has several.
         file_text: The current text of the file an Edit changes
             (:func:`voice_agent.edit_preview.read_target`): its diff then shows the
-            file's own line numbers and context.
+            file's own line numbers and context. ``request.placed_diff`` (placed on
+            the machine that has the file) is used in its stead when set.
 
     Returns:
         The prompt's Markdown; with an attachment when some details did not fit
@@ -275,7 +289,8 @@ def prompt_view(
     """
     where = f" · {session_label}" if session_label else ""
     out = _Details(request.number)
-    details = _details(request.tool_name, request.input_data, cwd, out, file_text)
+    placed = request.placed_diff
+    details = _details(request.tool_name, request.input_data, cwd, out, file_text, placed)
     if utf16_len(details) > PROMPT_ROOM:  # something shown inline (a path?) is too long
         out = _Details(request.number)
         details = _as_json(request.tool_name, request.input_data, out)

@@ -9,7 +9,11 @@ A file's button sends that file's own diff, asked of git again, with its picture
 
 Reading a diff reads files of the working directory without Claude's policy, so,
 like ``/get``, only approvers may (:mod:`voice_agent.telegram.roles`). git and the
-drawing run off the event loop.
+drawing run off the event loop. For a session on another machine the worker
+runs the same diff there and sends it through the protocol (capped:
+:mod:`voice_agent.machines.diffs`); its file buttons ask that machine again. The
+📄 Diff button is only put under turns that ran here (their "Files changed" 📥
+buttons would read this disk).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -41,6 +47,9 @@ from voice_agent.workdir_diff import (
     in_work_tree,
     working_tree_diff,
 )
+
+if TYPE_CHECKING:  # nats-py is imported only with NATS_URL set
+    from voice_agent.machines.remote import RemoteTurns
 
 logger = logging.getLogger(__name__)
 
@@ -204,21 +213,47 @@ def _nothing(found: WorkdirDiff | str) -> str:
     return _fit(f"✨ No uncommitted changes in {_shown(found.top)}{left}.", 4096)
 
 
-async def send_workdir_diff(bot: Bot, svc: Services, where: Where, cwd: str) -> None:
-    """Send the uncommitted changes of ``cwd``'s working tree (see the module).
+def _remote(svc: Services) -> RemoteTurns | None:
+    return svc.machines.remote if svc.machines is not None else None
+
+
+async def _tree_diff(svc: Services, place: DiffList) -> WorkdirDiff | str:
+    """The working tree's changes, here or on the machine ``place`` names."""
+    if place.machine is None:
+        return await asyncio.to_thread(working_tree_diff, place.cwd)
+    remote = _remote(svc)
+    if remote is None:
+        return "NATS is not connected"
+    found = await remote.diff(place.machine, place.chat_id, place.session, place.cwd)
+    return found if not isinstance(found, FileDiff) else "the machine answered for one file"
+
+
+async def _file_diff(svc: Services, place: DiffList, path: str) -> FileDiff | str:
+    """One file's change, here or on the machine ``place`` names."""
+    if place.machine is None:
+        return await asyncio.to_thread(file_diff, place.cwd, path)
+    remote = _remote(svc)
+    if remote is None:
+        return "NATS is not connected"
+    found = await remote.diff(place.machine, place.chat_id, place.session, place.cwd, path)
+    return found if not isinstance(found, WorkdirDiff) else "the machine answered for every file"
+
+
+async def send_workdir_diff(bot: Bot, svc: Services, where: Where, place: DiffList) -> None:
+    """Send the uncommitted changes of ``place.cwd``'s working tree (see the module).
 
     Args:
         bot: The bot.
         svc: The shared state (the diff lists the buttons name).
         where: The chat (and topic) to send to.
-        cwd: The working directory.
+        place: The working directory (on ``place.machine`` when set), no paths yet.
     """
-    found = await asyncio.to_thread(working_tree_diff, cwd)
+    found = await _tree_diff(svc, place)
     if isinstance(found, str) or not found.files:
         await bot.send_message(where.chat_id, _nothing(found), message_thread_id=where.thread_id)
         return
     buttons = tuple(f.path for f in found.files[:MAX_BUTTONS])
-    token = svc.diff_links.add(DiffList(where.chat_id, cwd, buttons))
+    token = svc.diff_links.add(replace(place, paths=buttons))
     name = safe_name(os.path.basename(found.top) or "changes")
     await bot.send_document(
         where.chat_id,
@@ -262,7 +297,8 @@ async def diff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if refused is not None:
         await message.reply_text(refused)
         return
-    await send_workdir_diff(context.bot, svc, where, session.cwd)
+    place = DiffList(where.chat_id, session.cwd, machine=svc.machine_of(session))
+    await send_workdir_diff(context.bot, svc, where, replace(place, session=session.name))
 
 
 def _pressed(svc: Services, data: str | None, chat_id: int) -> tuple[DiffList, str | None] | None:
@@ -297,9 +333,9 @@ async def on_diff_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     if path is None:
         await query.answer()
-        await send_workdir_diff(context.bot, svc, where, shown.cwd)
+        await send_workdir_diff(context.bot, svc, where, replace(shown, paths=()))
         return
-    found = await asyncio.to_thread(file_diff, shown.cwd, path)
+    found = await _file_diff(svc, shown, path)
     if isinstance(found, str):
         await query.answer(_fit(f"No diff: {_shown(found)}.", ANSWER_LIMIT), show_alert=True)
         return

@@ -391,7 +391,11 @@ def _draw_line(
 
 
 def diff_png(
-    tool_name: str, data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+    tool_name: str,
+    data: Mapping[str, Any],
+    cwd: str | None,
+    file_text: str | None = None,
+    placed: str | None = None,
 ) -> bytes | None:
     """A PNG of the change an Edit, MultiEdit or Write would make, when it is long.
 
@@ -401,6 +405,7 @@ def diff_png(
         cwd: The session's working directory (paths are shown relative to it).
         file_text: The file's current text (:func:`voice_agent.edit_preview.read_target`):
             the picture then shows the change where it is in the file.
+        placed: The change already placed where the file is (another machine).
 
     Returns:
         PNG bytes, or None for short changes, other tools, or when drawing fails.
@@ -409,7 +414,7 @@ def diff_png(
     if tool_name not in ("Edit", "MultiEdit", "Write") or not path:
         return None
     shown = os.path.relpath(path, cwd) if cwd and os.path.isabs(path) else path
-    text = planned_diff(tool_name, data, shown, file_text)
+    text = placed or planned_diff(tool_name, data, shown, file_text)
     if text is None and tool_name != "Write":
         edits = [data] if tool_name == "Edit" else data.get("edits", [])
         text = "\n".join(

@@ -25,11 +25,15 @@ class DiffList:
         chat_id: The chat it was shown in (a press from another chat is stale).
         cwd: The working directory it was taken in.
         paths: The files listed, in button order (relative to the working tree's top).
+        machine: The other machine the working directory is on (None: this one).
+        session: The session's name (a worker is told it with the directory).
     """
 
     chat_id: int
     cwd: str
     paths: tuple[str, ...] = ()
+    machine: str | None = None
+    session: str = ""
 
 
 class DiffLinks:

@@ -233,6 +233,19 @@ async def _render(
     )
 
 
+def not_here(machine: str, *, new: bool) -> str:
+    """Why the keyboard is not offered for a session on another machine, and what to type."""
+    typed = (
+        f"/new name starts a session on {machine} too (in its directory)"
+        if new
+        else f"/cwd path moves it (the path is checked on {machine}, before the next turn)"
+    )
+    return (
+        f"📁 The directory keyboard lists the bot's own machine, and this session lives "
+        f"on 🖥 {machine}. {typed[0].upper()}{typed[1:]}."
+    )
+
+
 async def show_directory_keyboard(
     update: Update, context: ContextTypes.DEFAULT_TYPE, *, new: bool
 ) -> None:
@@ -251,8 +264,12 @@ async def show_directory_keyboard(
         now = in_use(svc, where)
         purpose, cwd = Purpose(new=True), (now.cwd if now else str(svc.settings.default_cwd))
     else:
-        session = current(svc, where)
-        purpose, cwd = Purpose(new=False, session_key=session.key), session.cwd
+        now = current(svc, where)
+        purpose, cwd = Purpose(new=False, session_key=now.key), now.cwd
+    machine = svc.machine_of(now) if now is not None else None
+    if machine is not None:
+        await message.reply_text(not_here(machine, new=new))
+        return
     start = await asyncio.to_thread(roots_of(svc).start, cwd)
     view = await _render(context, where, purpose, start, 0)
     assert view is not None  # the session was just found
@@ -332,6 +349,10 @@ async def _move_session(
     refused = refusal(svc, where, ACTION, f"/cwd {path} (keyboard)", session.name)
     if refused is not None:
         await query.answer(refused, show_alert=True)
+        return
+    machine = svc.machine_of(session)
+    if machine is not None:  # this machine's directory is not that machine's
+        await _finish(query, not_here(machine, new=False))
         return
     try:
         svc.manager.set_cwd(where.chat_id, str(path), name=session.name)

@@ -175,6 +175,15 @@ def _table(context: ContextTypes.DEFAULT_TYPE) -> OfferTable[Choice]:
     return offer_table(context, Kind.RESUME_ALL)
 
 
+def not_here(machine: str) -> str:
+    """Why ``/resume all`` is refused for a session on another machine, and what to do."""
+    return (
+        f"/resume all lists the conversations of the bot's own machine, and this session "
+        f"lives on 🖥 {machine} (its transcripts are there). Use /resume there, or "
+        "/cwd path (checked on that machine)."
+    )
+
+
 async def resume_all_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/resume all — the recent Claude Code conversations of every directory (approvers only)."""
     where = Where.of(update)
@@ -185,6 +194,10 @@ async def resume_all_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     refused = refusal(svc, where, ACTION, "/resume all", session.name)
     if refused is not None:
         await message.reply_text(refused)
+        return
+    machine = svc.machine_of(session)
+    if machine is not None:
+        await message.reply_text(not_here(machine))
         return
     root = projects_dir(svc.manager.agent.env)
     listing = await asyncio.to_thread(recent_transcripts, root, limit=LISTED, scan=SCANNED)
@@ -217,6 +230,10 @@ async def on_resume_all_button(update: Update, context: ContextTypes.DEFAULT_TYP
     refused = refusal(svc, where, ACTION, attempt, session.name)
     if refused is not None:
         await query.answer(refused, show_alert=True)
+        return
+    machine = svc.machine_of(session)
+    if machine is not None:  # listed while a session here was in use: not this one's
+        await query.answer(not_here(machine), show_alert=True)
         return
     if isinstance(choice, ShowPage):
         text, markup = page_view(

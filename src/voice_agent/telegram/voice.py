@@ -185,7 +185,10 @@ async def _hear(
             where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id
         )
         audio = bytes(await (await bot.get_file(file_id)).download_as_bytearray())
-        terms = await desk.terms(session.key, session.cwd, [*svc.settings.projects, session.name])
+        # A session on another machine: its directory is not on this disk, so only
+        # the configured words and its recent tool calls bias the recognition.
+        cwd = None if svc.machine_of(session) is not None else session.cwd
+        terms = await desk.terms(session.key, cwd, [*svc.settings.projects, session.name])
         vocabulary = vocabulary_for(terms)
         transcript = await desk.transcribe(audio, mime, vocabulary)
     except SpeechError as error:

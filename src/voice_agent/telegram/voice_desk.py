@@ -51,8 +51,12 @@ class VoiceDesk:
         """Remember the program and file names of a session's tool call."""
         self.recent.setdefault(session_key, RecentTerms()).add(tool, tool_input)
 
-    async def terms(self, session_key: int, cwd: str, names: Sequence[str]) -> list[str]:
-        """The session's own words (:func:`session_terms`), read in a worker thread."""
+    async def terms(self, session_key: int, cwd: str | None, names: Sequence[str]) -> list[str]:
+        """The session's own words (:func:`session_terms`), read in a worker thread.
+
+        ``cwd`` is None for a session whose directory is not on this machine: then
+        only ``names`` and its recent tool calls are used.
+        """
         recent = self.recent[session_key].terms() if session_key in self.recent else []
         return await asyncio.to_thread(session_terms, cwd, names, recent)
 

@@ -70,7 +70,11 @@ def _flat(text: str) -> str:
 
 
 def describe_request(
-    tool_name: str, input_data: Mapping[str, Any], cwd: str | None, file_text: str | None = None
+    tool_name: str,
+    input_data: Mapping[str, Any],
+    cwd: str | None,
+    file_text: str | None = None,
+    placed: str | None = None,
 ) -> str:
     r"""Describe a tool call for an approval prompt, over several lines.
 
@@ -99,6 +103,8 @@ def describe_request(
         cwd: The session's working directory, if known.
         file_text: The current text of the file an Edit or MultiEdit changes
             (:func:`voice_agent.edit_preview.read_target`), if known.
+        placed: For an Edit or MultiEdit: its diff already placed in the file where
+            the file is (another machine); shown instead of placing it here.
 
     Returns:
         Plain text, lines separated by ``\n``, no trailing newline.
@@ -108,7 +114,10 @@ def describe_request(
     if tool_name == "Bash" and isinstance(input_data.get("command"), str):
         headline = f"Run command in {_flat(cwd)}:" if cwd else "Run command:"
     note = [INDENT + HIDDEN_NOTE] if has_hidden(input_data) else []
-    shown = details(input_data, cwd, file_text)
+    if placed is not None and tool_name in ("Edit", "MultiEdit"):
+        shown = [*_outside(input_data.get("file_path"), cwd), *_cut_lines(placed, DIFF_LINES)]
+    else:
+        shown = details(input_data, cwd, file_text)
     lines = [headline, *note, *(INDENT + line for line in shown)]
     return "\n".join(line.rstrip() for line in lines)
 

@@ -94,13 +94,16 @@ def to_decision(choice: Choice, rest: str) -> Decision:
 class ApprovalDesk:
     """Shows each permission request of one chat and takes the typed decision."""
 
-    def __init__(self, console: Console, chat_id: int) -> None:
+    def __init__(self, console: Console, chat_id: int, *, read_files: bool = True) -> None:
         """Ask at ``console`` about the requests of chat ``chat_id``.
 
         Args:
             console: Where prompts are written.
             chat_id: Requests of other chats are ignored.
+            read_files: Whether an Edit's file is on this disk (False for a session
+                on another machine: its diff is the one placed there, or the plain hunk).
         """
+        self._read_files = read_files
         self._console = console
         self._chat_id = chat_id
         self._queue: asyncio.Queue[tuple[Session, PendingPermission]] = asyncio.Queue()
@@ -171,11 +174,15 @@ class ApprovalDesk:
 
     async def _ask(self, session: Session, request: PendingPermission) -> None:
         self._console.line(f"⚠ Approval #{request.number} · session {session.name}")
-        file_text = await asyncio.to_thread(
-            read_target, request.tool_name, request.input_data, session.cwd
-        )
+        file_text = None
+        if self._read_files:
+            file_text = await asyncio.to_thread(
+                read_target, request.tool_name, request.input_data, session.cwd
+            )
         self._console.line(
-            describe_request(request.tool_name, request.input_data, session.cwd, file_text)
+            describe_request(
+                request.tool_name, request.input_data, session.cwd, file_text, request.placed_diff
+            )
         )
         while request.state is PermissionState.PENDING:
             line = await self._next_answer(request)

@@ -59,6 +59,7 @@ async def run_chat(
     input_stream: TextIO | None = None,
     output: TextIO | None = None,
     session: str | None = None,
+    read_files: bool = True,
 ) -> int:
     """Run the terminal chat until ``/quit``, the end of the input or Ctrl-C at the prompt.
 
@@ -71,6 +72,8 @@ async def run_chat(
         input_stream: Where lines are read (default ``sys.stdin``).
         output: Where everything is written (default ``sys.stdout``).
         session: Session to start in (created if missing); default the active one.
+        read_files: Whether the sessions' files are on this disk (False: they are on
+            another machine, and an Edit's approval never reads this disk).
 
     Returns:
         0 after ``/quit`` or the end of the input, 130 after Ctrl-C at the prompt,
@@ -80,7 +83,14 @@ async def run_chat(
     stream_out = output if output is not None else sys.stdout
     echoes = _isatty(stream_in) and _isatty(stream_out)
     console = Console(stream_out, echoes_input=echoes)
-    chat = _Chat(manager, chat_id, stream_in, console, interactive=_isatty(stream_in))
+    chat = _Chat(
+        manager,
+        chat_id,
+        stream_in,
+        console,
+        interactive=_isatty(stream_in),
+        read_files=read_files,
+    )
     return await chat.run(session)
 
 
@@ -112,13 +122,14 @@ class _Chat:
         console: Console,
         *,
         interactive: bool,
+        read_files: bool = True,
     ) -> None:
         self._manager = manager
         self._interactive = interactive
         self._chat_id = chat_id
         self._lines = LineReader(stream, on_interrupt=self._on_ctrl_c)
         self._console = console
-        self._desk = ApprovalDesk(console, chat_id)
+        self._desk = ApprovalDesk(console, chat_id, read_files=read_files)
         self._commands = Commands(manager, chat_id, console)
         self._running: str | None = None  # the session whose turn runs
         self._status = 0

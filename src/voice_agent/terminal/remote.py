@@ -69,7 +69,9 @@ async def attach(settings: Settings, machine: str, session: str | None) -> int:
                 created = manager.get_or_create(TERMINAL_CHAT, cwd=beat.cwd, name=name)
                 hub.placement.bind(created, machine)
             print(f"Attached to 🖥 {machine} through {settings.nats_url}.", flush=True)
-            return await run_chat(manager, chat_id=TERMINAL_CHAT, session=name)
+            return await run_chat(  # its files are on the machine: never read here
+                manager, chat_id=TERMINAL_CHAT, session=name, read_files=False
+            )
         finally:
             await hub.aclose()
     finally:
