@@ -40,6 +40,10 @@ COMMON_ZIPF = 3.0
 """A word at least this frequent in English (wordfreq's Zipf scale: once per million
 words) is an ordinary word: a phrase made only of such words is never replaced."""
 _STRONG = (95.0, 80.0)  # sound, spelling: a match that may absorb a word that is a term
+EVERYDAY_ZIPF = 5.0
+"""Words at least this frequent ("my", "the", "it": ten per million words and more) are
+never absorbed into a term by a word beside them that is a term already."""
+_EXACT = 200.0  # the score of words that spell a joined term exactly ("git hub")
 _ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "'s")
 
 
@@ -129,6 +133,11 @@ def correct(
                 continue
             inside = frozenset(w for w in window if w in known)
             match = _best(phrase, index, chosen, inside=inside)
+            if match is not None and inside and match[0] < _EXACT:
+                others = [c[1] for c, w in zip(cores[start:end], window, strict=True)]
+                others = [o for o, w in zip(others, window, strict=True) if w not in known]
+                if others and all(_everyday(o) for o in _spaced(" ".join(others)).split()):
+                    continue  # a term heard right never swallows "my": "README, my"
             if match is not None and end - start > 1:
                 inner = (
                     " ".join(c[1] for c in cores[start + 1 : end]),
@@ -237,7 +246,7 @@ def _best(
     if " " in phrase.strip():
         same = [t for t in index if t.letters == letters and _joined(t.written)]
         if same:
-            return 200.0, same[0]
+            return _EXACT, same[0]
     if any(t.letters == letters for t in index):
         return None  # it is a term already, however it was spaced
     if all(_common(w) for w in _spaced(phrase).split()):
@@ -289,6 +298,12 @@ def prepare() -> None:
 def _common(word: str) -> bool:
     """Whether ``word`` is an ordinary English word (:data:`COMMON_ZIPF`)."""
     return zipf_frequency(word, "en") >= COMMON_ZIPF
+
+
+@functools.lru_cache(maxsize=4096)
+def _everyday(word: str) -> bool:
+    """Whether ``word`` is one of the most frequent English words (:data:`EVERYDAY_ZIPF`)."""
+    return zipf_frequency(word, "en") >= EVERYDAY_ZIPF
 
 
 def _score(phrase: str, term: _Term) -> float:
