@@ -420,9 +420,10 @@ def why(result: Score, prompt_words: Sequence[str], all_terms: Sequence[str]) ->
     """Sorts each miss of ``result`` by cause and prints it; returns the counts.
 
     A miss is *a hinted term not produced* when a word said is in the decoder's
-    prompt, *a term only the correction knew* when it is among the session's terms
-    but not in the prompt, *a hint written where it was not said* when only the
-    heard words are terms, else *an ordinary word*.
+    prompt, *a term only the correction knew* when it is in the vocabulary (the
+    session's terms and the built-in words) but not in the prompt, *a term written
+    where it was not said* when only the heard words are terms, else *an ordinary
+    word*.
     """
     hinted = _term_words(prompt_words)
     known = _term_words(all_terms)
@@ -432,7 +433,7 @@ def why(result: Score, prompt_words: Sequence[str], all_terms: Sequence[str]) ->
             if hinted.intersection(said):
                 cause = "a hinted term the decoder did not produce"
             elif known.intersection(said):
-                cause = "a session term only the correction knew"
+                cause = "a term only the correction knew (not in the prompt)"
             elif known.intersection(got):
                 cause = "a term written where it was not said"
             else:
@@ -442,7 +443,7 @@ def why(result: Score, prompt_words: Sequence[str], all_terms: Sequence[str]) ->
     return causes
 
 
-async def accuracy(engines: Engines, terms: Sequence[str]) -> dict[str, Compared]:
+async def accuracy(engines: Engines) -> dict[str, Compared]:
     print(
         "\nWord error rate, before -> after session biasing and correction (alike in form,"
         " see scored_words;\n  strict: every spacing and spelling difference an error)"
@@ -477,7 +478,7 @@ async def accuracy(engines: Engines, terms: Sequence[str]) -> dict[str, Compared
     prompt = prompt_words(engines.session_words)
     for voice, _ in voices:
         print(f"\n  Why the tuning half ({voice}) is misheard after biasing (word by word):")
-        causes = why(results[f"tuning, {voice}"].after, prompt, terms)
+        causes = why(results[f"tuning, {voice}"].after, prompt, engines.session_words)
         print("    " + "; ".join(f"{n} words: {c}" for c, n in causes.most_common()))
     return results
 
@@ -625,7 +626,7 @@ async def main(runs: int, quick: bool, base: bool) -> None:
         print(f"\nModel load: {load:.2f} s ({time.perf_counter() - started:.2f} s for both)")
         print(f"  model: {engines.after.model_dir}")
         print(f"  session terms ({len(terms)}), first 12: {', '.join(terms[:12])}")
-        results = await accuracy(engines, terms)
+        results = await accuracy(engines)
         figures = await latencies(engines, project, runs)
         rss = peak_rss_mb()
         print(f"\nPeak resident memory: {rss:.0f} MB ({before_rss:.0f} MB before the models)")
