@@ -70,3 +70,12 @@ def test_a_term_heard_right_never_swallows_a_plain_word() -> None:
     assert result.corrections == ()
     # while words that spell a joined term exactly are still joined
     assert correct(heard((" git", 0.1), (" hub.", 0.3)), terms).text == "GitHub."
+
+
+def test_a_fairly_sure_misheard_term_is_corrected_but_a_plain_word_is_not() -> None:
+    words = heard((" Restart", 0.9), (" nginx", 0.9), (" with", 0.95), (" systemed.", 0.7))
+    result = correct(words, SESSION)
+    assert result.text == "Restart nginx with systemd."
+    assert result.unsure == ()  # 0.7 is not named as unsure in the note
+    words = heard((" Restart", 0.9), (" the", 0.7), (" system.", 0.7))
+    assert correct(words, SESSION).corrections == ()

@@ -14,8 +14,10 @@ only when both hold:
   a compound term exactly when joined ("git hub" → ``GitHub``).
 
 A phrase that already is the term (in any case), or differs from it only by an
-ending ("approved" / ``approve``, "tests" / ``test``), is left alone, so a plain
-sentence the model heard right is never changed. Every change is reported
+ending ("approved" / ``approve``, "tests" / ``test``), is left alone, and a word
+that is a term never takes an everyday word beside it (:data:`EVERYDAY_ZIPF`:
+"README, my" is not ``README.md``), so a plain sentence the model heard right is
+never changed. Every change is reported
 (:class:`voice_agent.speech.base.Correction`) so the echo can mark it and the model
 can be told.
 """
@@ -52,8 +54,12 @@ class CorrectionOptions:
     """When a phrase may be replaced by a term (the defaults are tuned by ``bench.voice``).
 
     Attributes:
-        unsure_below: The phrase's least probable word must be below this.
+        unsure_below: The phrase's least probable word must be below this (0.8: on
+            the bench's tuning commands "systemed" at 0.5-0.8 was still a misheard
+            ``systemd``, and no plain word was changed).
         mean_below: The phrase's mean word probability must be below this.
+        listed_below: Words left as heard that are less probable than this are
+            named as unsure in the transcript's note.
         sounds_like: Least similarity (0-100) of the Metaphone codes.
         spelled_like: Least similarity (0-100) of the letters.
         max_words: The longest phrase considered.
@@ -62,8 +68,9 @@ class CorrectionOptions:
             term (same Metaphone code).
     """
 
-    unsure_below: float = 0.5
-    mean_below: float = 0.6
+    unsure_below: float = 0.8
+    mean_below: float = 0.85
+    listed_below: float = 0.5
     sounds_like: float = 80.0
     spelled_like: float = 60.0
     max_words: int = 3
@@ -154,14 +161,14 @@ def correct(
         if used.isdisjoint(range(start, end)):
             taken[start] = (end, term)
             used.update(range(start, end))
-    return _assemble(words, cores, taken, chosen.unsure_below)
+    return _assemble(words, cores, taken, chosen.listed_below)
 
 
 def _assemble(
     words: Sequence[HeardWord],
     cores: list[tuple[str, str, str]],
     taken: dict[int, tuple[int, _Term]],
-    unsure_below: float,
+    listed_below: float,
 ) -> Corrected:
     """The words as decoded (their own spacing), with the taken phrases replaced."""
     text = ""
@@ -179,7 +186,7 @@ def _assemble(
             text += f"{space}{lead}{term.written}{trail}"
             i = end
             continue
-        if words[i].probability < unsure_below and cores[i][1]:
+        if words[i].probability < listed_below and cores[i][1]:
             unsure.append(cores[i][1])
         text += space + raw.strip()
         i += 1
