@@ -34,7 +34,8 @@ class WhisperOptions:
         vad_filter: Whether Silero VAD drops silence first (no gain on voice notes).
         vocabulary_as: ``hotwords`` (the vocabulary sentence before every 30 s window),
             ``prompt`` (Whisper's initial prompt: the first window only) or ``auto``:
-            the prompt for a note of one window, hotwords for a longer one. On short
+            the prompt for a note of one window decoded with word probabilities and
+            no VAD, else hotwords (with VAD the prompt made tiny.en repeat it). On short
             notes the prompt matched hotwords on the tuning commands and, unlike them,
             left the plain requests as before (``bench.voice``).
         condition_on_previous_text: Whether each window sees the text of the one before;
@@ -158,9 +159,14 @@ class LocalWhisper:
     def _run(self, model: Any, decoded: DecodedAudio, words: tuple[str, ...]) -> Transcript:
         prompt = initial_prompt(words) or None
         options = self.options
+        one_window = (
+            options.word_probabilities
+            and decoded.duration < WINDOW_SECONDS
+            and not options.vad_filter
+        )
         place = options.vocabulary_as
-        if place == "auto":
-            place = "prompt" if decoded.duration < WINDOW_SECONDS else "hotwords"
+        if place == "auto":  # the prompt only where it was measured: one window, no VAD
+            place = "prompt" if one_window else "hotwords"
         chosen: dict[str, Any] = {
             "language": self.settings.language,
             "beam_size": options.beam_size,
@@ -170,11 +176,7 @@ class LocalWhisper:
             "hotwords": prompt if place == "hotwords" else None,
             "word_timestamps": options.word_probabilities,  # for the correction
         }
-        if (
-            options.word_probabilities
-            and decoded.duration < WINDOW_SECONDS
-            and not (options.vad_filter)
-        ):
+        if one_window:
             # One window, decoded once: the sequential loop would decode the
             # remainder after the last word again (a second window of silence).
             segments, info = self._batched.transcribe(
