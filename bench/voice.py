@@ -2,8 +2,9 @@
 biasing from the session and careful correction.
 
 Run: ``python -m bench.voice`` (``--runs N`` latency repetitions, ``--quick`` to skip the
-tuning table). Needs espeak-ng; for the second voice and the real recordings also
-Debian's ``festival``, ``festvox-us-slt-hts`` and ``pocketsphinx-testdata``
+tuning table, ``--base`` to also score ``STT_MODEL=base`` with biasing and correction).
+Needs espeak-ng; for the second voice and the real recordings also Debian's
+``festival``, ``festvox-us-slt-hts`` and ``pocketsphinx-testdata``
 (``apt-get install -y festival festvox-us-slt-hts pocketsphinx-testdata``); a set whose
 package is missing is skipped and says so.
 
@@ -21,7 +22,9 @@ Sets: developer commands in two voices (espeak-ng ``en-us`` and Festival's
 correction's thresholds) and a held-out half (:data:`HELD_OUT`, never used for tuning);
 plain everyday requests (:data:`PLAIN`); real human speech with transcripts
 (LibriVox and others from ``pocketsphinx-testdata``). For the plain and real sets it
-also counts corrections that made a right word wrong (the goal is none).
+also counts corrections that made a right word wrong (the goal is none). Words are
+scored alike in form (:func:`scored_words`) and strictly; the tuning half's misses are
+sorted by cause (:func:`why`).
 
 Latency: what items 1-2 add per note (gathering the session's terms, cold and cached;
 decoding word probabilities and correcting), and voice note → prompt text (terms,
