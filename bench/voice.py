@@ -2,8 +2,9 @@
 biasing from the session and careful correction.
 
 Run: ``python -m bench.voice`` (``--runs N`` latency repetitions, ``--quick`` to skip the
-tuning table). Needs espeak-ng; for the second voice and the real recordings also
-Debian's ``festival``, ``festvox-us-slt-hts`` and ``pocketsphinx-testdata``
+tuning table, ``--base`` to also score ``STT_MODEL=base`` with biasing and correction).
+Needs espeak-ng; for the second voice and the real recordings also Debian's
+``festival``, ``festvox-us-slt-hts`` and ``pocketsphinx-testdata``
 (``apt-get install -y festival festvox-us-slt-hts pocketsphinx-testdata``); a set whose
 package is missing is skipped and says so.
 
@@ -21,7 +22,9 @@ Sets: developer commands in two voices (espeak-ng ``en-us`` and Festival's
 correction's thresholds) and a held-out half (:data:`HELD_OUT`, never used for tuning);
 plain everyday requests (:data:`PLAIN`); real human speech with transcripts
 (LibriVox and others from ``pocketsphinx-testdata``). For the plain and real sets it
-also counts corrections that made a right word wrong (the goal is none).
+also counts corrections that made a right word wrong (the goal is none). Words are
+scored alike in form (:func:`scored_words`) and strictly; the tuning half's misses are
+sorted by cause (:func:`why`).
 
 Latency: what items 1-2 add per note (gathering the session's terms, cold and cached;
 decoding word probabilities and correcting), and voice note → prompt text (terms,
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import functools
 import os
 import re
@@ -41,12 +45,14 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import psutil
+from wordfreq import zipf_frequency
 
 from tests.fakes.audio import (
     COMMANDS,
@@ -59,9 +65,11 @@ from tests.fakes.audio import (
 from voice_agent.sessions.vocabulary import RecentTerms, directory_terms, session_terms
 from voice_agent.speech import SpeechSettings, vocabulary_for
 from voice_agent.speech.audio import encode_ogg_opus
-from voice_agent.speech.base import Transcript
+from voice_agent.speech.base import SpeechError, Transcript
+from voice_agent.speech.correction import EVERYDAY_ZIPF
 from voice_agent.speech.local import LocalWhisper, WhisperOptions
 from voice_agent.speech.note import transcript_note
+from voice_agent.speech.vocabulary import prompt_words
 
 TUNING: tuple[str, ...] = (
     *COMMANDS,
@@ -173,7 +181,7 @@ TARGET_5S = 0.8
 TARGET_WER = 0.15
 REAL_SPEECH = Path("/usr/share/pocketsphinx/test/data")
 FESTIVAL_VOICE = "voice_cmu_us_slt_arctic_hts"
-BEFORE = WhisperOptions(word_probabilities=False)
+BEFORE = WhisperOptions(vocabulary_as="hotwords", word_probabilities=False)
 
 
 def make_project(root: Path) -> Path:
@@ -245,6 +253,7 @@ def real_recordings() -> list[tuple[str, bytes]]:
 
 _SPOKEN_FORMS = {"mr": "mister", "mrs": "missus", "10": "ten", "4": "four", "5": "five"}
 _NUMBERS = "zero one two three four five six seven eight nine ten".split()
+_BRITISH = re.compile(r"(?<=\w\w)is(e|es|ed|ing|ation)$")
 
 
 def _words(text: str) -> list[str]:
@@ -260,8 +269,46 @@ def _words(text: str) -> list[str]:
     return words
 
 
+def _joined_like(words: list[str], other: Sequence[str]) -> list[str]:
+    """``words`` with runs of 2-3 words merged where ``other`` has them as one word."""
+    targets = set(other)
+    merged: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in (3, 2):
+            joined = "".join(words[i : i + n])
+            if i + n <= len(words) and joined in targets:
+                merged.append(joined)
+                i += n
+                break
+        else:
+            merged.append(words[i])
+            i += 1
+    return merged
+
+
+def scored_words(reference: str, heard: str) -> tuple[list[str], list[str]]:
+    """Both texts as compared (:func:`errors`): the strict words, then made alike in form.
+
+    The same for every configuration: a word split or joined differently ("front end" /
+    ``frontend``, "git hub" / ``GitHub``, "read me" / ``README``) is one word, and
+    British ``-ise`` spellings count as ``-ize`` ("summarise" / "summarize"). Case,
+    punctuation, ``a.b`` / "a dot b", ``a_b`` / "a b" and numbers up to ten ("4" /
+    "four") were already alike in the strict words.
+    """
+    said = [_BRITISH.sub(r"iz\1", w) for w in _words(reference)]
+    got = [_BRITISH.sub(r"iz\1", w) for w in _words(heard)]
+    got = _joined_like(got, said)
+    return _joined_like(said, got), got
+
+
 def errors(reference: str, heard: str) -> int:
-    """Word edits from the reference to what was heard."""
+    """Word edits from the reference to what was heard, alike in form (:func:`scored_words`)."""
+    return edit_distance(*scored_words(reference, heard))
+
+
+def strict_errors(reference: str, heard: str) -> int:
+    """Word edits without :func:`scored_words`' spacing and spelling allowances."""
     return edit_distance(_words(reference), _words(heard))
 
 
@@ -276,6 +323,7 @@ class Score:
     seconds: float
     heard: list[Transcript]
     references: list[str]
+    strict_wer: float
 
     def misheard(self) -> list[tuple[str, str]]:
         """(said, heard) of every note with an error."""
@@ -292,17 +340,21 @@ async def score(
         heard.append(await engine.transcribe(note, "audio/ogg", vocabulary=words))
     seconds = (time.perf_counter() - started) / max(1, len(notes))
     references = [r for r, _ in notes]
-    edits = sum(errors(r, h.text) for r, h in zip(references, heard, strict=True))
-    total = sum(len(_words(r)) for r in references)
-    return Score(edits / max(1, total), seconds, heard, references)
+    pairs = list(zip(references, heard, strict=True))
+    total = max(1, sum(len(_words(r)) for r in references))
+    edits = sum(errors(r, h.text) for r, h in pairs)
+    strict = sum(strict_errors(r, h.text) for r, h in pairs)
+    return Score(edits / total, seconds, heard, references, strict / total)
 
 
 def harmful(result: Score) -> list[tuple[str, str, str]]:
-    """Corrections that made a note worse: (said, decoded, corrected)."""
+    """Corrections that made a note worse, strictly or in form: (said, decoded, corrected)."""
     worse = []
     for reference, transcript in zip(result.references, result.heard, strict=True):
-        if transcript.corrections and errors(reference, transcript.text) > errors(
-            reference, transcript.heard
+        text, decoded = transcript.text, transcript.heard
+        if transcript.corrections and (
+            errors(reference, text) > errors(reference, decoded)
+            or strict_errors(reference, text) > strict_errors(reference, decoded)
         ):
             worse.append((reference, transcript.heard, transcript.text))
     return worse
@@ -314,27 +366,93 @@ class Engines:
     after: LocalWhisper
     today_words: list[str]
     session_words: list[str]
+    base: LocalWhisper | None = None
+
+
+@dataclass(frozen=True)
+class Compared:
+    """Before and after on one set, and the base model with biasing when installed."""
+
+    before: Score
+    after: Score
+    base: Score | None
 
 
 async def compare(
     engines: Engines, label: str, notes: Sequence[tuple[str, bytes]], *, show: bool = True
-) -> tuple[Score, Score]:
+) -> Compared:
     before = await score(engines.before, notes, engines.today_words)
     after = await score(engines.after, notes, engines.session_words)
+    base = None
+    if engines.base is not None:
+        base = await score(engines.base, notes, engines.session_words)
     fixes = sum(len(t.corrections) for t in after.heard)
+    extra = f"   base {base.wer:6.1%} ({base.seconds:.2f} s)" if base else ""
     print(
         f"  {label:<30} ({len(notes):2d} notes)  before {before.wer:6.1%}   after "
-        f"{after.wer:6.1%}   ({fixes} corrections; {after.seconds:.2f} s per note)"
+        f"{after.wer:6.1%}   (strict {before.strict_wer:6.1%} -> {after.strict_wer:6.1%}; "
+        f"{fixes} corrections; {after.seconds:.2f} s per note){extra}"
     )
     if show:
         for said, heard in after.misheard():
             print(f"      said {said!r:<52} heard {heard!r}")
-    return before, after
+    return Compared(before, after, base)
 
 
-async def accuracy(engines: Engines) -> dict[str, tuple[Score, Score]]:
-    print("\nWord error rate, before -> after session biasing and correction")
-    results: dict[str, tuple[Score, Score]] = {}
+def misses(reference: str, heard: str) -> list[tuple[list[str], list[str]]]:
+    """The word spans that differ, aligned: (said, heard) after :func:`scored_words`."""
+    said, got = scored_words(reference, heard)
+    matcher = difflib.SequenceMatcher(a=said, b=got, autojunk=False)
+    return [(said[a:b], got[c:d]) for op, a, b, c, d in matcher.get_opcodes() if op != "equal"]
+
+
+def _term_words(terms: Sequence[str]) -> set[str]:
+    """The distinctive words of ``terms`` as :func:`_words` spells them (not "dot", "the")."""
+    found: set[str] = set()
+    for term in terms:
+        pieces = [w for w in _words(term) if w != "dot"]
+        found.update(w for w in [*pieces, "".join(pieces)] if not _everyday(w))
+    return found
+
+
+def _everyday(word: str) -> bool:
+    return zipf_frequency(word, "en") >= EVERYDAY_ZIPF
+
+
+def why(result: Score, prompt_words: Sequence[str], all_terms: Sequence[str]) -> Counter[str]:
+    """Sorts each miss of ``result`` by cause and prints it; returns the counts.
+
+    A miss is *a hinted term not produced* when a word said is in the decoder's
+    prompt, *a term only the correction knew* when it is in the vocabulary (the
+    session's terms and the built-in words) but not in the prompt, *a term written
+    where it was not said* when only the heard words are terms, else *an ordinary
+    word*.
+    """
+    hinted = _term_words(prompt_words)
+    known = _term_words(all_terms)
+    causes: Counter[str] = Counter()
+    for reference, transcript in zip(result.references, result.heard, strict=True):
+        for said, got in misses(reference, transcript.text):
+            if hinted.intersection(said):
+                cause = "a hinted term the decoder did not produce"
+            elif known.intersection(said):
+                cause = "a term only the correction knew (not in the prompt)"
+            elif known.intersection(got):
+                cause = "a term written where it was not said"
+            else:
+                cause = "an ordinary word"
+            causes[cause] += max(len(said), len(got))
+            print(f"      {' '.join(said) or '-':<24} -> {' '.join(got) or '-':<28} {cause}")
+    return causes
+
+
+async def accuracy(engines: Engines) -> dict[str, Compared]:
+    print(
+        "\nWord error rate, before -> after session biasing and correction (alike in form,"
+        " see scored_words;\n  strict: every spacing and spelling difference an error)"
+        + ("; base: STT_MODEL=base with biasing and correction" if engines.base else "")
+    )
+    results: dict[str, Compared] = {}
     voices: list[tuple[str, object]] = [("espeak-ng", voice_note)]
     if festival_available():
         voices.append(("festival slt", festival_note))
@@ -356,10 +474,15 @@ async def accuracy(engines: Engines) -> dict[str, tuple[Score, Score]]:
         print("  (pocketsphinx-testdata is not installed: no real speech)")
     for key in ("plain", "real"):
         if key in results:
-            worse = harmful(results[key][1])
+            worse = harmful(results[key].after)
             print(f"  corrections that made a right word wrong in {key}: {len(worse)}")
             for said, decoded, corrected in worse:
                 print(f"      said {said!r}: decoded {decoded!r}, corrected {corrected!r}")
+    prompt = prompt_words(engines.session_words)
+    for voice, _ in voices:
+        print(f"\n  Why the tuning half ({voice}) is misheard after biasing (word by word):")
+        causes = why(results[f"tuning, {voice}"].after, prompt, engines.session_words)
+        print("    " + "; ".join(f"{n} words: {c}" for c, n in causes.most_common()))
     return results
 
 
@@ -437,10 +560,12 @@ async def tuning(runs: int, words: Sequence[str]) -> None:
         "median)"
     )
     choices = {
-        "default: beam 5, hotwords": WhisperOptions(),
+        "default: beam 5, auto": WhisperOptions(),
+        "hotwords always": WhisperOptions(vocabulary_as="hotwords"),
         "beam 1": WhisperOptions(beam_size=1),
         "VAD on": WhisperOptions(vad_filter=True),
-        "initial prompt": WhisperOptions(vocabulary_as="prompt"),
+        "initial prompt always": WhisperOptions(vocabulary_as="prompt"),
+        "temperature fallback": WhisperOptions(temperatures=(0.0, 0.2, 0.4, 0.6)),
         "no word probabilities": WhisperOptions(word_probabilities=False),
     }
     tuning_notes = [(t, voice_note(t)) for t in TUNING]
@@ -468,7 +593,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def main(runs: int, quick: bool) -> None:
+def base_engine() -> LocalWhisper | None:
+    """``STT_MODEL=base`` with biasing and correction, or None when it is not installed."""
+    engine = LocalWhisper(SpeechSettings(model="base"))
+    try:
+        engine.model_dir  # noqa: B018 - joins the parts once, or says it is missing
+    except SpeechError as error:
+        print(f"  (no base model: {error})")
+        return None
+    return engine
+
+
+async def main(runs: int, quick: bool, base: bool) -> None:
     load_average = os.getloadavg()[0]
     print(
         f"Voice benchmark: {os.cpu_count()} CPUs (load average {load_average:.1f} at the "
@@ -482,11 +618,14 @@ async def main(runs: int, quick: bool) -> None:
             after=LocalWhisper(SpeechSettings()),
             today_words=vocabulary_for(None),
             session_words=vocabulary_for(terms),
+            base=base_engine() if base else None,
         )
         before_rss = psutil.Process().memory_info().rss / 2**20
         started = time.perf_counter()
         load = await engines.before.load()
         await engines.after.load()
+        if engines.base is not None:
+            await engines.base.load()
         print(f"\nModel load: {load:.2f} s ({time.perf_counter() - started:.2f} s for both)")
         print(f"  model: {engines.after.model_dir}")
         print(f"  session terms ({len(terms)}), first 12: {', '.join(terms[:12])}")
@@ -496,9 +635,9 @@ async def main(runs: int, quick: bool) -> None:
         print(f"\nPeak resident memory: {rss:.0f} MB ({before_rss:.0f} MB before the models)")
         if not quick:
             await tuning(max(3, runs // 2), engines.session_words)
-    held = {k: v[1].wer for k, v in results.items() if k.startswith("held-out")}
+    held = {k: v.after.wer for k, v in results.items() if k.startswith("held-out")}
     no_worse = all(
-        v[1].wer <= v[0].wer and not harmful(v[1])
+        v.after.wer <= v.before.wer and not harmful(v.after)
         for k, v in results.items()
         if k in ("plain", "real")
     )
@@ -515,5 +654,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="latency runs per note length")
     parser.add_argument("--quick", action="store_true", help="skip the tuning table")
+    parser.add_argument(
+        "--base", action="store_true", help="also score STT_MODEL=base with biasing"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.quick))
+    asyncio.run(main(arguments.runs, arguments.quick, arguments.base))

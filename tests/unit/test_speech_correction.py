@@ -60,3 +60,22 @@ def test_nothing_to_match_against_changes_nothing() -> None:
     words = heard((" Open", 0.1), (" invoice", 0.1), (" powser", 0.05), (".py.", 0.2))
     assert correct(words, []).text == "Open invoice powser.py."
     assert correct([], SESSION).text == ""
+
+
+def test_a_term_heard_right_never_swallows_a_plain_word() -> None:
+    terms = vocabulary_for(["README.md", "CHANGELOG.md", "pyproject.toml"])
+    words = heard((" README,", 0.3), (" my", 0.2), (" first", 0.9), (" paragraph.", 0.9))
+    result = correct(words, terms)
+    assert result.text == "README, my first paragraph."
+    assert result.corrections == ()
+    # while words that spell a joined term exactly are still joined
+    assert correct(heard((" git", 0.1), (" hub.", 0.3)), terms).text == "GitHub."
+
+
+def test_a_fairly_sure_misheard_term_is_corrected_but_a_plain_word_is_not() -> None:
+    words = heard((" Restart", 0.9), (" nginx", 0.9), (" with", 0.95), (" systemed.", 0.7))
+    result = correct(words, SESSION)
+    assert result.text == "Restart nginx with systemd."
+    assert result.unsure == ()  # 0.7 is not named as unsure in the note
+    words = heard((" Restart", 0.9), (" the", 0.7), (" system.", 0.7))
+    assert correct(words, SESSION).corrections == ()

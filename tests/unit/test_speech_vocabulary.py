@@ -6,7 +6,12 @@ import pytest
 from tokenizers import Tokenizer
 
 from voice_agent.speech.local import default_model_dir
-from voice_agent.speech.vocabulary import DEVELOPER_WORDS, initial_prompt, vocabulary_for
+from voice_agent.speech.vocabulary import (
+    DEVELOPER_WORDS,
+    initial_prompt,
+    prompt_words,
+    vocabulary_for,
+)
 
 WHISPER_PROMPT_TOKENS = 223  # Whisper keeps n_text_ctx // 2 - 1 tokens of prompt
 
@@ -84,3 +89,11 @@ def test_prompt_fits_whisper_for_awkward_names(tokenizer: Tokenizer, words: list
     prompt = initial_prompt(words)
     assert prompt
     assert tokens(tokenizer, prompt) <= WHISPER_PROMPT_TOKENS
+
+
+def test_prompt_words_are_the_words_the_prompt_names() -> None:
+    words = vocabulary_for([f"module_{i:03d}.py" for i in range(300)])
+    named = prompt_words(words)
+    assert initial_prompt(words) == "Claude, please use " + ", ".join(named) + "."
+    assert named[:12] == [f"module_{i:03d}.py" for i in range(12)]
+    assert prompt_words([]) == []

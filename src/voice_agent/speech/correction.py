@@ -14,8 +14,10 @@ only when both hold:
   a compound term exactly when joined ("git hub" → ``GitHub``).
 
 A phrase that already is the term (in any case), or differs from it only by an
-ending ("approved" / ``approve``, "tests" / ``test``), is left alone, so a plain
-sentence the model heard right is never changed. Every change is reported
+ending ("approved" / ``approve``, "tests" / ``test``), is left alone, and a word
+that is a term never takes an everyday word beside it (:data:`EVERYDAY_ZIPF`:
+"README, my" is not ``README.md``), so a plain sentence the model heard right is
+never changed. Every change is reported
 (:class:`voice_agent.speech.base.Correction`) so the echo can mark it and the model
 can be told.
 """
@@ -40,6 +42,10 @@ COMMON_ZIPF = 3.0
 """A word at least this frequent in English (wordfreq's Zipf scale: once per million
 words) is an ordinary word: a phrase made only of such words is never replaced."""
 _STRONG = (95.0, 80.0)  # sound, spelling: a match that may absorb a word that is a term
+EVERYDAY_ZIPF = 5.0
+"""Words at least this frequent ("my", "the", "it": ten per million words and more) are
+never absorbed into a term by a word beside them that is a term already."""
+_EXACT = 200.0  # the score of words that spell a joined term exactly ("git hub")
 _ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "'s")
 
 
@@ -48,8 +54,12 @@ class CorrectionOptions:
     """When a phrase may be replaced by a term (the defaults are tuned by ``bench.voice``).
 
     Attributes:
-        unsure_below: The phrase's least probable word must be below this.
+        unsure_below: The phrase's least probable word must be below this (0.8: on
+            the bench's tuning commands "systemed" at 0.5-0.8 was still a misheard
+            ``systemd``, and no plain word was changed).
         mean_below: The phrase's mean word probability must be below this.
+        listed_below: Words left as heard that are less probable than this are
+            named as unsure in the transcript's note.
         sounds_like: Least similarity (0-100) of the Metaphone codes.
         spelled_like: Least similarity (0-100) of the letters.
         max_words: The longest phrase considered.
@@ -58,8 +68,9 @@ class CorrectionOptions:
             term (same Metaphone code).
     """
 
-    unsure_below: float = 0.5
-    mean_below: float = 0.6
+    unsure_below: float = 0.8
+    mean_below: float = 0.85
+    listed_below: float = 0.5
     sounds_like: float = 80.0
     spelled_like: float = 60.0
     max_words: int = 3
@@ -129,6 +140,11 @@ def correct(
                 continue
             inside = frozenset(w for w in window if w in known)
             match = _best(phrase, index, chosen, inside=inside)
+            if match is not None and inside and match[0] < _EXACT:
+                others = [c[1] for c, w in zip(cores[start:end], window, strict=True)]
+                others = [o for o, w in zip(others, window, strict=True) if w not in known]
+                if others and all(_everyday(o) for o in _spaced(" ".join(others)).split()):
+                    continue  # a term heard right never swallows "my": "README, my"
             if match is not None and end - start > 1:
                 inner = (
                     " ".join(c[1] for c in cores[start + 1 : end]),
@@ -145,14 +161,14 @@ def correct(
         if used.isdisjoint(range(start, end)):
             taken[start] = (end, term)
             used.update(range(start, end))
-    return _assemble(words, cores, taken, chosen.unsure_below)
+    return _assemble(words, cores, taken, chosen.listed_below)
 
 
 def _assemble(
     words: Sequence[HeardWord],
     cores: list[tuple[str, str, str]],
     taken: dict[int, tuple[int, _Term]],
-    unsure_below: float,
+    listed_below: float,
 ) -> Corrected:
     """The words as decoded (their own spacing), with the taken phrases replaced."""
     text = ""
@@ -170,7 +186,7 @@ def _assemble(
             text += f"{space}{lead}{term.written}{trail}"
             i = end
             continue
-        if words[i].probability < unsure_below and cores[i][1]:
+        if words[i].probability < listed_below and cores[i][1]:
             unsure.append(cores[i][1])
         text += space + raw.strip()
         i += 1
@@ -237,7 +253,7 @@ def _best(
     if " " in phrase.strip():
         same = [t for t in index if t.letters == letters and _joined(t.written)]
         if same:
-            return 200.0, same[0]
+            return _EXACT, same[0]
     if any(t.letters == letters for t in index):
         return None  # it is a term already, however it was spaced
     if all(_common(w) for w in _spaced(phrase).split()):
@@ -289,6 +305,12 @@ def prepare() -> None:
 def _common(word: str) -> bool:
     """Whether ``word`` is an ordinary English word (:data:`COMMON_ZIPF`)."""
     return zipf_frequency(word, "en") >= COMMON_ZIPF
+
+
+@functools.lru_cache(maxsize=4096)
+def _everyday(word: str) -> bool:
+    """Whether ``word`` is one of the most frequent English words (:data:`EVERYDAY_ZIPF`)."""
+    return zipf_frequency(word, "en") >= EVERYDAY_ZIPF
 
 
 def _score(phrase: str, term: _Term) -> float:

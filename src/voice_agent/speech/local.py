@@ -32,9 +32,12 @@ class WhisperOptions:
     Attributes:
         beam_size: Beams searched (5 cut the error rate by a third for ~0.05 s more).
         vad_filter: Whether Silero VAD drops silence first (no gain on voice notes).
-        vocabulary_as: ``hotwords`` (the vocabulary sentence before every 30 s window) or
-            ``prompt`` (Whisper's initial prompt: the first window only). Identical on
-            short notes; hotwords are better on long ones.
+        vocabulary_as: ``hotwords`` (the vocabulary sentence before every 30 s window),
+            ``prompt`` (Whisper's initial prompt: the first window only) or ``auto``:
+            the prompt for a note of one window decoded with word probabilities and
+            no VAD, else hotwords (with VAD the prompt made tiny.en repeat it). On short
+            notes the prompt matched hotwords on the tuning commands and, unlike them,
+            left the plain requests as before (``bench.voice``).
         condition_on_previous_text: Whether each window sees the text of the one before;
             off, because on long notes it let the small model loop on its own output.
         temperatures: Sampling temperatures tried in turn when decoding looks wrong;
@@ -49,12 +52,16 @@ class WhisperOptions:
 
     beam_size: int = 5
     vad_filter: bool = False
-    vocabulary_as: str = "hotwords"
+    vocabulary_as: str = "auto"
     condition_on_previous_text: bool = False
     temperatures: tuple[float, ...] = (0.0,)
     no_speech_above: float = 0.8
     correction: CorrectionOptions = field(default_factory=CorrectionOptions)
     word_probabilities: bool = True
+
+
+WINDOW_SECONDS = 30.0
+"""Whisper decodes audio in windows of this length."""
 
 
 def default_model_dir() -> Path:
@@ -152,16 +159,24 @@ class LocalWhisper:
     def _run(self, model: Any, decoded: DecodedAudio, words: tuple[str, ...]) -> Transcript:
         prompt = initial_prompt(words) or None
         options = self.options
+        one_window = (
+            options.word_probabilities
+            and decoded.duration < WINDOW_SECONDS
+            and not options.vad_filter
+        )
+        place = options.vocabulary_as
+        if place == "auto":  # the prompt only where it was measured: one window, no VAD
+            place = "prompt" if one_window else "hotwords"
         chosen: dict[str, Any] = {
             "language": self.settings.language,
             "beam_size": options.beam_size,
             "temperature": list(options.temperatures),
             "condition_on_previous_text": options.condition_on_previous_text,
-            "initial_prompt": prompt if options.vocabulary_as == "prompt" else None,
-            "hotwords": prompt if options.vocabulary_as == "hotwords" else None,
+            "initial_prompt": prompt if place == "prompt" else None,
+            "hotwords": prompt if place == "hotwords" else None,
             "word_timestamps": options.word_probabilities,  # for the correction
         }
-        if options.word_probabilities and decoded.duration < 30.0 and not options.vad_filter:
+        if one_window:
             # One window, decoded once: the sequential loop would decode the
             # remainder after the last word again (a second window of silence).
             segments, info = self._batched.transcribe(

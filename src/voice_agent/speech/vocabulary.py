@@ -77,6 +77,21 @@ def initial_prompt(words: Sequence[str]) -> str:
     Returns:
         The prompt, or ``""`` when there are no words.
     """
+    chosen = prompt_words(words)
+    if not chosen:
+        return ""
+    return _PROMPT_OPENING + ", ".join(chosen) + "."
+
+
+def prompt_words(words: Sequence[str]) -> list[str]:
+    """The words of ``words`` that :func:`initial_prompt` names, in order.
+
+    Args:
+        words: The vocabulary, most important first.
+
+    Returns:
+        The leading distinct words that fit in the prompt's token budget.
+    """
     chosen: list[str] = []
     budget = _PROMPT_TOKEN_BUDGET - _estimated_tokens(_PROMPT_OPENING)
     for word in _unique(w.strip() for w in words if w.strip()):
@@ -85,9 +100,7 @@ def initial_prompt(words: Sequence[str]) -> str:
             break
         chosen.append(word)
         budget -= cost
-    if not chosen:
-        return ""
-    return _PROMPT_OPENING + ", ".join(chosen) + "."
+    return chosen
 
 
 def _estimated_tokens(text: str) -> int:
