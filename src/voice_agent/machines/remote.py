@@ -187,7 +187,7 @@ class RemoteTurns:
             )
             return RulesReply.decode(msg.data)
         except nats.errors.NoRespondersError:
-            error = f"{machine} is not connected: its rules can't be {doing} now"
+            error = f"{machine} is offline: its rules can't be {doing} now"
         except (nats.errors.Error, TimeoutError) as failure:
             failed = type(failure).__name__
             error = f"{machine} did not answer ({failed}): its rules can't be {doing} now"

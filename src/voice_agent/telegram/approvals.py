@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from voice_agent.machines.protocol import RulesAction, RulesReply
 from voice_agent.sessions import Session
 from voice_agent.sessions.permissions import PERMISSION_MODES
 from voice_agent.telegram.approval_desk import ApprovalDesk as ApprovalDesk
@@ -31,6 +31,9 @@ from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.roles import DECIDE, refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current
+
+if TYPE_CHECKING:  # nats-py and the machines are imported only with NATS_URL set
+    from voice_agent.machines.protocol import RulesAction, RulesReply
 
 logger = logging.getLogger(__name__)
 
@@ -114,26 +117,22 @@ async def remote_rules(
     machine: str,
     action: RulesAction = "list",
     rule_id: int | None = None,
-) -> tuple[str, InlineKeyboardMarkup | None, RulesReply]:
+) -> tuple[str, InlineKeyboardMarkup | None, RulesReply | None]:
     """The ``/approvals`` of a session on ``machine``: its worker's rules, after ``action``.
 
     The worker keeps and applies that session's rules, so they are listed (and
     revoked) there, through the protocol (:mod:`voice_agent.machines.rules`).
 
     Returns:
-        The text, its revoke buttons, and the worker's reply (``ok`` False: the
-        text says why nothing could be listed, e.g. the machine is offline).
+        The text, its revoke buttons, and the worker's reply. When nothing could
+        be listed (the machine offline, NATS not connected) the text says why
+        and the reply is not ``ok`` (None: NATS is not connected).
     """
     remote = svc.machines.remote if svc.machines is not None else None
     if remote is None:
         doing = "listed" if action == "list" else "revoked"
-        reply = RulesReply(
-            ok=False, error=f"NATS is not connected: {machine}'s rules can't be {doing} now"
-        )
-    else:
-        reply = await remote.rules(
-            machine, session.chat_id, session.name, session.cwd, action, rule_id
-        )
+        return f"⚠️ NATS is not connected: {machine}'s rules can't be {doing} now", None, None
+    reply = await remote.rules(machine, session.chat_id, session.name, session.cwd, action, rule_id)
     if not reply.ok:
         return f"⚠️ {reply.error}", None, reply
     title = f"{session.name} on 🖥 {machine}"
@@ -202,8 +201,8 @@ async def _revoke_remote(
     action: RulesAction = "revoke_all" if everything else "revoke"
     number = None if everything else int(rule_id)
     text, markup, reply = await remote_rules(svc, session, machine, action, number)
-    if not reply.ok:
-        await query.answer(reply.error[:ANSWER_LIMIT], show_alert=True)
+    if reply is None or not reply.ok:
+        await query.answer(text[:ANSWER_LIMIT], show_alert=True)
         return
     await _refresh(query, text, markup)
     if everything:
