@@ -303,8 +303,16 @@ async def test_approvals_of_a_remote_session_list_and_revoke_its_machines_rules(
             lambda m: "Approval #" in m.content and m.callback_data, since=since
         )
         assert "touch b.txt" in again.content
-        await _press(world, again.message_id, "Reject")
+        await _press(world, again.message_id, "Always")
+        await _press(world, again.message_id, "♾ This session")
         await world.reply(lambda m: "answer-three" in m.content and "🖥 alpha" in m.content)
+        since = time.monotonic()
+        world.say("/approvals")
+        listing = await world.reply("Sticky approvals in session", since=since)
+        assert (
+            await _press(world, listing.message_id, "Revoke all") == "Revoked 1 rule(s) on alpha."
+        )
+        assert "No sticky approvals" in world.tg.message(OWNER, listing.message_id).content
 
         # With alpha gone its rules are not listed off the hub's (empty) store.
         await world.workers["alpha"].kill()
