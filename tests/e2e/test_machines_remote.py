@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import CliHarness
-from tests.e2e.machines_world import OWNER, dump, machines_world
+from tests.e2e.machines_world import OWNER, WAIT, World, dump, machines_world
 from tests.e2e.telegram_harness import running_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.audio import voice_note
@@ -238,3 +238,86 @@ async def test_a_voice_note_for_a_remote_session_is_not_biased_by_the_hubs_disk(
             prompt = stt.requests[0].fields.get("prompt", "")
             assert "quokka" in prompt  # the session's own name still biases it
             assert "zephyr" not in prompt.lower()  # nothing read off the hub's disk there
+
+
+async def _press(world: World, message_id: int, label: str) -> str:
+    """Press the button whose text holds ``label``; the callback's answer text."""
+    message = world.tg.message(OWNER, message_id)
+    button = next(b for b in message.buttons if label in str(b.get("text")))
+    injected = world.tg.press_button(OWNER, None, message_id, str(button["callback_data"]))
+    answer = await world.tg.wait_for(
+        lambda: next(
+            (
+                a
+                for a in world.tg.callback_answers
+                if a.callback_query_id == injected.callback_query_id
+            ),
+            None,
+        ),
+        WAIT,
+    )
+    return str(answer.text or "")
+
+
+async def test_approvals_of_a_remote_session_list_and_revoke_its_machines_rules(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    async with machines_world(tmp_path, harness, ("alpha",)) as world:
+        alpha = world.dirs["alpha"]
+        harness.fake.enqueue(
+            Reply.tool_use("Bash", {"command": "touch a.txt"}),
+            Reply.text("answer-one"),
+        )
+        world.say("on alpha: touch a")
+        prompt = await world.reply(lambda m: "Approval #" in m.content and m.callback_data)
+        assert await _press(world, prompt.message_id, "Always") == "How far should “Always” go?"
+        await _press(world, prompt.message_id, "♾ This session")
+        await world.reply(lambda m: "answer-one" in m.content and "🖥 alpha" in m.content)
+
+        harness.fake.enqueue(
+            Reply.tool_use("Bash", {"command": "touch b.txt"}), Reply.text("answer-two")
+        )
+        world.say("touch b")  # runs unasked: alpha applies the rule
+        await world.reply(lambda m: "answer-two" in m.content and "🖥 alpha" in m.content)
+        assert (alpha / "b.txt").exists()
+        asked = [m for m in world.tg.messages(OWNER) if m.from_bot and "Approval #" in m.content]
+        assert len(asked) == 1, dump(world)
+
+        since = time.monotonic()
+        world.say("/approvals")
+        listing = await world.reply("Sticky approvals in session", since=since)
+        assert "on 🖥 alpha" in listing.content, listing.content
+        assert "touch" in listing.content
+        assert all(len(str(d).encode()) <= 64 for d in listing.callback_data)
+        assert await _press(world, listing.message_id, "Revoke 1") == "Revoked on alpha."
+        assert (
+            "No sticky approvals in session" in world.tg.message(OWNER, listing.message_id).content
+        )
+
+        harness.fake.enqueue(
+            Reply.tool_use("Bash", {"command": "touch b.txt"}), Reply.text("answer-three")
+        )
+        since = time.monotonic()
+        world.say("touch b again")  # the rule is gone on alpha: it asks again
+        again = await world.reply(
+            lambda m: "Approval #" in m.content and m.callback_data, since=since
+        )
+        assert "touch b.txt" in again.content
+        await _press(world, again.message_id, "Always")
+        await _press(world, again.message_id, "♾ This session")
+        await world.reply(lambda m: "answer-three" in m.content and "🖥 alpha" in m.content)
+        since = time.monotonic()
+        world.say("/approvals")
+        listing = await world.reply("Sticky approvals in session", since=since)
+        assert (
+            await _press(world, listing.message_id, "Revoke all") == "Revoked 1 rule(s) on alpha."
+        )
+        assert "No sticky approvals" in world.tg.message(OWNER, listing.message_id).content
+
+        # With alpha gone its rules are not listed off the hub's (empty) store.
+        await world.workers["alpha"].kill()
+        since = time.monotonic()
+        world.say("/approvals")
+        gone = await world.reply("alpha is offline", since=since)
+        assert "alpha is offline: its rules can't be listed now" in gone.content
+        assert not gone.callback_data

@@ -13,6 +13,7 @@ subject                    from → to     message (reply)
 ``va.w.M.close``           hub → M       :class:`SessionCommand` (:class:`Reply`)
 ``va.w.M.ping``            hub → M       :class:`Ping` (:class:`Beat`)
 ``va.w.M.diff``            hub → M       :class:`DiffCommand` (:class:`DiffReply`)
+``va.w.M.rules``           hub → M       :class:`RulesCommand` (:class:`RulesReply`)
 ``va.m.M.beat``            M → hub       :class:`Beat`, every ``HEARTBEAT_INTERVAL``
 ``va.m.M.ask``             M → hub       :class:`Ask` (:class:`AskAnswer`)
 ``va.m.M.resolved``        M → hub       :class:`Resolved`
@@ -43,7 +44,7 @@ STREAM_MAX_AGE = 24 * 3600.0
 STREAM_MAX_BYTES = 256 * 1024 * 1024
 """At most this much is kept; the oldest turns' events go first."""
 
-COMMANDS = ("prompt", "interrupt", "close", "ping", "diff")
+COMMANDS = ("prompt", "interrupt", "close", "ping", "diff", "rules")
 """What the hub asks a worker (``va.w.M.<command>``)."""
 
 
@@ -273,6 +274,58 @@ class DiffReply(Message):
     not_shown: list[str] = Field(default_factory=list)
     left_out: list[str] = Field(default_factory=list)
     listing_cut: bool = False
+
+
+RulesAction = Literal["list", "revoke", "revoke_all"]
+
+
+class RulesCommand(Message):
+    """List a session's sticky rules on the worker, or revoke some there (``/approvals``).
+
+    Attributes:
+        chat_id: The chat.
+        session: The session's name.
+        cwd: Its working directory on the worker (which project rules cover it).
+        action: ``list``; ``revoke`` one rule (``rule_id``); ``revoke_all`` of the
+            session's own rules and the project rules that cover it.
+        rule_id: For ``revoke``: the rule's id in the worker's store.
+    """
+
+    chat_id: int
+    session: str
+    cwd: str | None = None
+    action: RulesAction = "list"
+    rule_id: int | None = None
+
+
+class RuleEntry(Message):
+    """One sticky rule of a :class:`RulesReply`.
+
+    Attributes:
+        rule_id: Its id in the worker's store (what a revoke names; None: cannot be).
+        text: What it covers, as ``StickyApproval.describe()`` says it.
+        project: A rule of every session in its project (not just this session's).
+    """
+
+    rule_id: int | None = None
+    text: str
+    project: bool = False
+
+
+class RulesReply(Message):
+    """The worker's answer to a :class:`RulesCommand`: the rules in force after it.
+
+    Attributes:
+        ok: Whether it was done; else ``error`` says why not (fit to show).
+        error: Why not.
+        rules: The session's rules, its own then the project's (after the revoke).
+        revoked: How many rules the command revoked.
+    """
+
+    ok: bool
+    error: str = ""
+    rules: list[RuleEntry] = Field(default_factory=list)
+    revoked: int = 0
 
 
 class Ask(Message):

@@ -37,6 +37,9 @@ from voice_agent.machines.protocol import (
     PromptCommand,
     ProtocolError,
     Reply,
+    RulesAction,
+    RulesCommand,
+    RulesReply,
     SessionCommand,
     TurnEvent,
     command_subject,
@@ -154,6 +157,43 @@ class RemoteTurns:
             return f"{machine} did not answer ({type(error).__name__})"
         except ProtocolError as error:
             return f"{machine} answered nonsense: {error}"
+
+    async def rules(
+        self,
+        machine: str,
+        chat_id: int,
+        session: str,
+        cwd: str | None,
+        action: RulesAction = "list",
+        rule_id: int | None = None,
+    ) -> RulesReply:
+        """A session's sticky rules on ``machine``, after revoking some there (``action``).
+
+        Returns:
+            The worker's answer; when there is none (offline, no answer in time,
+            nonsense) a reply that is not ``ok`` whose error names the machine.
+        """
+        doing = "listed" if action == "list" else "revoked"
+        if not self.registry.online(machine):
+            return RulesReply(
+                ok=False, error=f"{machine} is offline: its rules can't be {doing} now"
+            )
+        command = RulesCommand(
+            chat_id=chat_id, session=session, cwd=cwd, action=action, rule_id=rule_id
+        )
+        try:
+            msg = await self._link.client.request(
+                command_subject(machine, "rules"), command.encode(), timeout=self.request_timeout
+            )
+            return RulesReply.decode(msg.data)
+        except nats.errors.NoRespondersError:
+            error = f"{machine} is offline: its rules can't be {doing} now"
+        except (nats.errors.Error, TimeoutError) as failure:
+            failed = type(failure).__name__
+            error = f"{machine} did not answer ({failed}): its rules can't be {doing} now"
+        except ProtocolError as failure:
+            error = f"{machine} answered nonsense: {failure}"
+        return RulesReply(ok=False, error=error)
 
     async def run(
         self, request: TurnRequest, turn_id: str | None = None

@@ -3,7 +3,8 @@
 The worker runs the real :class:`~voice_agent.sessions.SessionManager` here, with
 this machine's store, ``DEFAULT_CWD``, projects, jail and sticky rules: the
 permission checker decides on this machine what runs unasked. It answers the
-hub's commands (``va.w.<machine>.*``), streams each turn's events in order into
+hub's commands (``va.w.<machine>.*``: prompts, ``/diff``, ``/approvals`` and its
+revokes), streams each turn's events in order into
 JetStream (``va.m.<machine>.turn.<id>``), asks the hub about every call its
 checker could not approve (``va.m.<machine>.ask``, the answer bound to the
 request id) and heartbeats (``va.m.<machine>.beat``).
@@ -47,12 +48,15 @@ from voice_agent.machines.protocol import (
     ProtocolError,
     Reply,
     Resolved,
+    RulesCommand,
+    RulesReply,
     SessionCommand,
     TurnEvent,
     commands_of,
     machine_subject,
     turn_subject,
 )
+from voice_agent.machines.rules import rules_reply, stored_rules
 from voice_agent.sessions import ImageAttachment, PendingPermission, Session, SessionManager
 from voice_agent.sessions.decisions import Decision, Scope, apply
 from voice_agent.sessions.pending import PermissionState
@@ -185,6 +189,9 @@ class Worker:
             elif command == "diff":  # git may take seconds: the other commands go on meanwhile
                 self._spawn(self._diff(msg, DiffCommand.decode(msg.data)))
                 return
+            elif command == "rules":
+                await msg.respond(self._rules(RulesCommand.decode(msg.data)).encode())
+                return
             else:
                 reply = Reply(ok=False, error=f"unknown command {command}")
         except ProtocolError as error:
@@ -237,6 +244,19 @@ class Worker:
         if not Path(cwd).is_dir():
             return DiffReply(ok=False, error=f"{cwd} is not a directory on {self.name}")
         return diff_reply(working_tree_diff(cwd) if path is None else file_diff(cwd, path))
+
+    def _rules(self, command: RulesCommand) -> RulesReply:
+        """List (or revoke) a session's sticky rules here (see :mod:`.rules`)."""
+        known = self.manager.get(command.chat_id, command.session)
+        if known is not None:
+            rules = known.permission_handler.rules
+        else:  # not loaded here now: its rules are still in this machine's store
+            rules = stored_rules(command, self.manager.storage)
+        try:
+            return rules_reply(rules, command)
+        except Exception as error:  # the hub must hear why, not wait for a timeout
+            logger.exception("the rules command failed")
+            return RulesReply(ok=False, error=f"{self.name} could not read its rules: {error}")
 
     async def _close(self, command: SessionCommand) -> Reply:
         manager = self.manager

@@ -142,3 +142,35 @@ class SessionRules:
         if self._storage is not None and rule.rule_id is not None:
             self._storage.sticky.remove(rule.rule_id)
         return rule
+
+    def revoke(self, rule_id: int) -> bool:
+        """Revoke the session's own rule, or a project rule covering it, with id ``rule_id``.
+
+        Only a rule this session lists can be revoked: an id of another chat's or
+        another project's rule changes nothing.
+
+        Args:
+            rule_id: The rule's id in the store.
+
+        Returns:
+            Whether a rule was revoked (False: already gone).
+        """
+        index = next((i for i, r in enumerate(self.session) if r.rule_id == rule_id), None)
+        if index is not None:
+            return self.remove(index) is not None
+        covering = {r.rule_id for r in self.project()}
+        if self._storage is None or rule_id not in covering:
+            return False
+        return self._storage.sticky.remove(rule_id)
+
+    def revoke_all(self) -> int:
+        """Revoke the session's own rules and the project rules that cover it.
+
+        Returns:
+            How many were revoked.
+        """
+        count = self.clear()
+        for rule in self.project():
+            if self._storage is not None and rule.rule_id is not None:
+                count += self._storage.sticky.remove(rule.rule_id)
+        return count

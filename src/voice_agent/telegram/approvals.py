@@ -3,15 +3,19 @@
 The prompts themselves are :class:`~voice_agent.telegram.approval_desk.ApprovalDesk`'s.
 A press on a finished request, or on a request of another chat, is answered "no
 longer pending" and changes nothing. ``/approvals`` lists the session's sticky
-rules with a revoke button each; ``/mode`` sets the permission mode. Only
+rules with a revoke button each (for a session on another machine, the rules
+its worker keeps and applies, listed and revoked there through the protocol);
+``/mode`` sets the permission mode. Only
 approvers decide, revoke or change the mode (:mod:`voice_agent.telegram.roles`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -25,12 +29,17 @@ from voice_agent.telegram.approval_view import (
 )
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.roles import DECIDE, refusal
-from voice_agent.telegram.services import Where, services
+from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current
+
+if TYPE_CHECKING:  # nats-py and the machines are imported only with NATS_URL set
+    from voice_agent.machines.protocol import RulesAction, RulesReply
 
 logger = logging.getLogger(__name__)
 
 NO_LONGER_PENDING = "This request is no longer pending."
+ANSWER_LIMIT = 200
+"""Characters of a button's answer (Telegram's limit)."""
 
 
 async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -72,18 +81,18 @@ async def on_decision_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     await query.answer(None if done else NO_LONGER_PENDING)
 
 
-def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The ``/approvals`` text and its revoke buttons."""
-    handler = session.permission_handler
-    rules = [*handler.get_sticky_approvals(), *handler.project_rules()]
+def _keyboard(
+    session: Session, title: str, rules: Sequence[tuple[int | None, str]]
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The ``/approvals`` text for ``rules`` (id, description) and a revoke button each."""
     if not rules:
-        return f"No sticky approvals in session {session.name}.", None
-    lines = [f"Sticky approvals in session {session.name}:"]
+        return f"No sticky approvals in session {title}.", None
+    lines = [f"Sticky approvals in session {title}:"]
     buttons = []
-    for number, rule in enumerate(rules, start=1):
-        lines.append(f"{number}. {rule.describe()}")
-        if rule.rule_id is not None:
-            data = encode(Kind.REVOKE, f"{session.key}:{rule.rule_id}")
+    for number, (rule_id, text) in enumerate(rules, start=1):
+        lines.append(f"{number}. {text}")
+        if rule_id is not None:
+            data = encode(Kind.REVOKE, f"{session.key}:{rule_id}")
             buttons.append([InlineKeyboardButton(f"🗑 Revoke {number}", callback_data=data)])
     buttons.append(
         [
@@ -95,10 +104,51 @@ def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
+def rules_keyboard(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The ``/approvals`` text and its revoke buttons, for a session on this machine."""
+    handler = session.permission_handler
+    rules = [*handler.get_sticky_approvals(), *handler.project_rules()]
+    return _keyboard(session, session.name, [(r.rule_id, r.describe()) for r in rules])
+
+
+async def remote_rules(
+    svc: Services,
+    session: Session,
+    machine: str,
+    action: RulesAction = "list",
+    rule_id: int | None = None,
+) -> tuple[str, InlineKeyboardMarkup | None, RulesReply | None]:
+    """The ``/approvals`` of a session on ``machine``: its worker's rules, after ``action``.
+
+    The worker keeps and applies that session's rules, so they are listed (and
+    revoked) there, through the protocol (:mod:`voice_agent.machines.rules`).
+
+    Returns:
+        The text, its revoke buttons, and the worker's reply. When nothing could
+        be listed (the machine offline, NATS not connected) the text says why
+        and the reply is not ``ok`` (None: NATS is not connected).
+    """
+    remote = svc.machines.remote if svc.machines is not None else None
+    if remote is None:
+        doing = "listed" if action == "list" else "revoked"
+        return f"⚠️ NATS is not connected: {machine}'s rules can't be {doing} now", None, None
+    reply = await remote.rules(machine, session.chat_id, session.name, session.cwd, action, rule_id)
+    if not reply.ok:
+        return f"⚠️ {reply.error}", None, reply
+    title = f"{session.name} on 🖥 {machine}"
+    text, markup = _keyboard(session, title, [(r.rule_id, r.text) for r in reply.rules])
+    return text, markup, reply
+
+
 async def approvals_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/approvals — list sticky rules with revoke buttons."""
-    session = current(services(context), Where.of(update))
-    text, markup = rules_keyboard(session)
+    """/approvals — list sticky rules with revoke buttons (a remote session's: its machine's)."""
+    svc = services(context)
+    session = current(svc, Where.of(update))
+    machine = svc.machine_of(session)
+    if machine is None:
+        text, markup = rules_keyboard(session)
+    else:
+        text, markup, _ = await remote_rules(svc, session, machine)
     assert update.effective_message is not None
     await update.effective_message.reply_text(text, reply_markup=markup)
 
@@ -121,28 +171,51 @@ async def on_revoke_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if refused is not None:
         await query.answer(refused, show_alert=True)
         return
-    handler = session.permission_handler
-    storage = svc.manager.storage
-    project_ids = {r.rule_id for r in handler.project_rules()}
-    if button.kind is Kind.REVOKE_ALL:
-        count = handler.clear_sticky_approvals()
-        for rule_number in project_ids:
-            if storage is not None and rule_number is not None:
-                count += storage.sticky.remove(rule_number)
-        note = f"Revoked {count} rule(s)."
-    elif rule_id.isdigit() and int(rule_id) in project_ids and storage is not None:
-        note = "Revoked." if storage.sticky.remove(int(rule_id)) else "Already revoked."
+    machine = svc.machine_of(session)
+    if machine is not None:
+        await _revoke_remote(query, svc, session, machine, everything, rule_id)
+        return
+    rules = session.permission_handler.rules
+    if everything:
+        note = f"Revoked {rules.revoke_all()} rule(s)."
     else:
-        rules = handler.get_sticky_approvals()
-        index = next((i for i, r in enumerate(rules) if str(r.rule_id) == rule_id), None)
-        removed = handler.remove_sticky_approval(index) if index is not None else None
-        note = "Revoked." if removed else "Already revoked."
+        revoked = rule_id.isdigit() and rules.revoke(int(rule_id))
+        note = "Revoked." if revoked else "Already revoked."
     text, markup = rules_keyboard(session)
+    await _refresh(query, text, markup)
+    await query.answer(note)
+
+
+async def _revoke_remote(
+    query: CallbackQuery,
+    svc: Services,
+    session: Session,
+    machine: str,
+    everything: bool,
+    rule_id: str,
+) -> None:
+    """Revoke on ``machine``, which keeps the session's rules, then show what is left."""
+    if not everything and not rule_id.isdigit():
+        await query.answer("Already revoked.")
+        return
+    action: RulesAction = "revoke_all" if everything else "revoke"
+    number = None if everything else int(rule_id)
+    text, markup, reply = await remote_rules(svc, session, machine, action, number)
+    if reply is None or not reply.ok:
+        await query.answer(text[:ANSWER_LIMIT], show_alert=True)
+        return
+    await _refresh(query, text, markup)
+    if everything:
+        await query.answer(f"Revoked {reply.revoked} rule(s) on {machine}.")
+    else:
+        await query.answer(f"Revoked on {machine}." if reply.revoked else "Already revoked.")
+
+
+async def _refresh(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except TelegramError as error:
         logger.debug("could not refresh the rules list: %s", error)
-    await query.answer(note)
 
 
 async def mode_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
