@@ -109,6 +109,7 @@ async def test_a_killed_worker_ends_its_turn_shows_offline_and_resumes_when_back
             status = await world.reply("Machine: 🖥 alpha", since=since)
             assert "offline" in status.content
             assert "Continue in a terminal on alpha:" in status.content  # not on this one
+            assert "sticky approvals are kept there: /approvals" in status.content
         finally:
             hang.set()
 

@@ -94,7 +94,10 @@ def machine_line(svc: Services, session: Session) -> str | None:
         return None
     seen = hub.registry.last_seen(machine)
     state = "online" if hub.registry.online(machine) else f"offline · {_ago(seen)}"
-    return f"Machine: 🖥 {machine} ({state}); a terminal command below runs there."
+    return (
+        f"Machine: 🖥 {machine} ({state}); a terminal command below runs there. "
+        f"Its sticky approvals are kept there: /approvals lists them."
+    )
 
 
 def machine_names(svc: Services) -> list[str]:
