@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 import nats.errors
 from nats.js.api import DeliverPolicy, DiscardPolicy, StreamConfig
@@ -85,6 +86,23 @@ def lost_message(machine: str, timeout: float) -> str:
     )
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """Why a machine gave no usable answer to a command.
+
+    Attributes:
+        kind: ``unconnected`` (no worker listens), ``silent`` (no answer in time, or
+            NATS failed) or ``nonsense`` (the answer did not fit the protocol).
+        text: The reason, naming the machine (fit to show).
+    """
+
+    kind: Literal["unconnected", "silent", "nonsense"]
+    text: str
+
+
 class RemoteTurns:
     """Turns, interrupts and closes of sessions on other machines.
 
@@ -121,18 +139,26 @@ class RemoteTurns:
         except nats.errors.Error:
             await self._js.update_stream(config)
 
-    async def _command(self, machine: str, command: str, data: bytes) -> Reply:
+    async def _request(
+        self, machine: str, command: str, data: bytes, decode: Callable[[bytes], T]
+    ) -> T | Unanswered:
+        """Send ``command`` to ``machine`` and decode its answer, or say why there is none."""
         try:
             msg = await self._link.client.request(
                 command_subject(machine, command), data, timeout=self.request_timeout
             )
-            return Reply.decode(msg.data)
+            return decode(msg.data)
         except nats.errors.NoRespondersError:
-            return Reply(ok=False, error=f"{machine} is not connected")
+            return Unanswered("unconnected", f"{machine} is not connected")
         except (nats.errors.Error, TimeoutError) as error:
-            return Reply(ok=False, error=f"{machine} did not answer ({type(error).__name__})")
+            return Unanswered("silent", f"{machine} did not answer ({type(error).__name__})")
         except ProtocolError as error:
-            return Reply(ok=False, error=f"{machine} answered nonsense: {error}")
+            return Unanswered("nonsense", f"{machine} answered nonsense: {error}")
+
+    async def _command(self, machine: str, command: str, data: bytes) -> Reply:
+        """Send a session command; a reply that is not ``ok`` when none came."""
+        reply = await self._request(machine, command, data, Reply.decode)
+        return Reply(ok=False, error=reply.text) if isinstance(reply, Unanswered) else reply
 
     async def diff(
         self, machine: str, chat_id: int, session: str, cwd: str | None, path: str | None = None
@@ -146,17 +172,10 @@ class RemoteTurns:
         if not self.registry.online(machine):
             return f"{machine} is offline"
         command = DiffCommand(chat_id=chat_id, session=session, cwd=cwd, path=path)
-        try:
-            msg = await self._link.client.request(
-                command_subject(machine, "diff"), command.encode(), timeout=self.request_timeout
-            )
-            return found_of(DiffReply.decode(msg.data))
-        except nats.errors.NoRespondersError:
-            return f"{machine} is not connected"
-        except (nats.errors.Error, TimeoutError) as error:
-            return f"{machine} did not answer ({type(error).__name__})"
-        except ProtocolError as error:
-            return f"{machine} answered nonsense: {error}"
+        found = await self._request(
+            machine, "diff", command.encode(), lambda data: found_of(DiffReply.decode(data))
+        )
+        return found.text if isinstance(found, Unanswered) else found
 
     async def rules(
         self,
@@ -181,18 +200,15 @@ class RemoteTurns:
         command = RulesCommand(
             chat_id=chat_id, session=session, cwd=cwd, action=action, rule_id=rule_id
         )
-        try:
-            msg = await self._link.client.request(
-                command_subject(machine, "rules"), command.encode(), timeout=self.request_timeout
-            )
-            return RulesReply.decode(msg.data)
-        except nats.errors.NoRespondersError:
+        reply = await self._request(machine, "rules", command.encode(), RulesReply.decode)
+        if not isinstance(reply, Unanswered):
+            return reply
+        if reply.kind == "unconnected":
             error = f"{machine} is offline: its rules can't be {doing} now"
-        except (nats.errors.Error, TimeoutError) as failure:
-            failed = type(failure).__name__
-            error = f"{machine} did not answer ({failed}): its rules can't be {doing} now"
-        except ProtocolError as failure:
-            error = f"{machine} answered nonsense: {failure}"
+        elif reply.kind == "silent":
+            error = f"{reply.text}: its rules can't be {doing} now"
+        else:
+            error = reply.text
         return RulesReply(ok=False, error=error)
 
     async def run(
@@ -327,16 +343,8 @@ class RemoteTurns:
 
     async def ping(self, machine: str) -> Beat | str:
         """Ask ``machine`` for a heartbeat now; the beat, or why there is none."""
-        try:
-            msg = await self._link.client.request(
-                command_subject(machine, "ping"), Ping().encode(), timeout=self.request_timeout
-            )
-            beat = Beat.decode(msg.data)
-        except nats.errors.NoRespondersError:
-            return f"{machine} is not connected"
-        except (nats.errors.Error, TimeoutError) as error:
-            return f"{machine} did not answer ({type(error).__name__})"
-        except ProtocolError as error:
-            return f"{machine} answered nonsense: {error}"
+        beat = await self._request(machine, "ping", Ping().encode(), Beat.decode)
+        if isinstance(beat, Unanswered):
+            return beat.text
         self.registry.beat(machine, beat)
         return beat
