@@ -37,6 +37,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.bot import polling_bot
 from bench.common import ms, percentile
 from tests.e2e.console import user_env
 from tests.e2e.machines_world import Proc
@@ -47,7 +48,6 @@ from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from voice_agent.agent.events import TurnResult
 from voice_agent.agent.options import AgentSettings
 from voice_agent.config import load_settings
-from voice_agent.telegram.app import build_application, build_services
 from voice_agent.telegram.services import Services
 
 OWNER = 1001
@@ -126,22 +126,9 @@ async def _world(
             idle_timeout=None,
             max_live_clients=live,
         )
-        svc = build_services(settings, agent)
-        app = build_application(settings, svc)
-        async with app:
-            assert app.post_init is not None
-            assert app.updater is not None
-            await app.post_init(app)
-            await app.start()
-            await app.updater.start_polling(poll_interval=0, timeout=1)
+        async with polling_bot(settings, agent) as svc:
             await _online(svc)
-            try:
-                yield tg, svc
-            finally:
-                await app.updater.stop()
-                await app.stop()
-                assert app.post_stop is not None
-                await app.post_stop(app)
+            yield tg, svc
 
 
 async def _prompt(tg: FakeTelegram, fake: FakeAnthropic, text: str, done: str) -> float:

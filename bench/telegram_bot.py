@@ -38,6 +38,7 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 
+from bench.bot import polling_bot
 from bench.common import ms, percentile, summary
 from tests.fakes.anthropic import FakeAnthropic, Reply
 from tests.fakes.cli_env import cli_env
@@ -45,7 +46,6 @@ from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from voice_agent.agent.options import AgentSettings, GateAnswer, build_options
 from voice_agent.config import load_settings
 from voice_agent.telegram import turn
-from voice_agent.telegram.app import build_application, build_services
 from voice_agent.telegram.stream import StreamingReply
 
 OWNER = 1001
@@ -91,21 +91,8 @@ async def _bot(
         agent = AgentSettings(
             env=cli_env(fake.base_url, home), setting_sources=(), idle_timeout=None
         )
-        svc = build_services(settings, agent)
-        app = build_application(settings, svc)
-        async with app:
-            assert app.post_init is not None
-            assert app.updater is not None
-            await app.post_init(app)
-            await app.start()
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-            try:
-                yield tg, svc
-            finally:
-                await app.updater.stop()
-                await app.stop()
-                assert app.post_stop is not None
-                await app.post_stop(app)
+        async with polling_bot(settings, agent) as svc:
+            yield tg, svc
 
 
 FOOTER = re.compile(r"(?:^|· )\d+ s(?: ·|$)")
