@@ -20,7 +20,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from voice_agent.edit_preview import planned_diff, snippet_diff, split_lines
+from voice_agent.edit_preview import planned_diff, shown_name, snippet_diff, split_lines
 from voice_agent.sessions.decisions import KEEP_PLANNING, is_plan
 from voice_agent.sessions.pending import PendingPermission, PermissionState
 from voice_agent.telegram.callbacks import Kind, encode
@@ -172,14 +172,6 @@ class _Details:
         return _fence(shown, language)
 
 
-def _relative(path: str, cwd: str | None) -> str:
-    if cwd and os.path.isabs(path):
-        relative = os.path.relpath(path, cwd)
-        if not relative.startswith(".."):
-            return relative
-    return path
-
-
 def edit_diff(
     tool: str,
     data: Mapping[str, Any],
@@ -220,7 +212,7 @@ def _details(
     placed: str | None = None,
 ) -> str:
     path = str(data.get("file_path") or data.get("notebook_path") or "")
-    relative = _relative(path, cwd)
+    relative = shown_name(path, cwd)
     shown = out.inline(relative)
     if tool == "Bash":
         about = data.get("description")
