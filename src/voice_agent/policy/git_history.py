@@ -25,7 +25,6 @@ are not part of the key. Failures (a timeout included) are cached the same way.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import re
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 
 from voice_agent.policy.git_repo import common_dir
 from voice_agent.policy.secret_names import is_secret_path
+from voice_agent.policy.signed_cache import SignedCache
 
 __all__ = [
     "HISTORY_MAX_BYTES",
@@ -346,10 +346,8 @@ def state_key(git_dir: str) -> tuple[object, ...] | None:
     return tuple(key)
 
 
-_cache: collections.OrderedDict[str, tuple[tuple[object, ...], History | None]] = (
-    collections.OrderedDict()
-)
-_cache_lock = threading.Lock()
+_cache: SignedCache[History | None] = SignedCache(_CACHE_SIZE)
+_repo_locks_lock = threading.Lock()
 _repo_locks: dict[str, threading.Lock] = {}
 
 
@@ -368,27 +366,19 @@ def history(git_dir: str) -> History | None:
     key = state_key(git_dir)
     if key is None:
         return None
-    with _cache_lock:
+    with _repo_locks_lock:
         lock = _repo_locks.setdefault(git_dir, threading.Lock())
     with lock:  # one listing per repository at a time; the others wait for it
-        with _cache_lock:
-            cached = _cache.get(git_dir)
-            if cached is not None and cached[0] == key:
-                _cache.move_to_end(git_dir)
-                return cached[1]
+        if (cached := _cache.lookup(git_dir, key)) is not None:
+            return cached[0]
         found = _list(git_dir)
-        with _cache_lock:
-            _cache[git_dir] = (key, found)
-            _cache.move_to_end(git_dir)
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
+        _cache.store(git_dir, key, found)
         return found
 
 
 def clear_cache() -> None:
     """Forget every cached history (for tests and benchmarks)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def objects_named(git_dir: str, prefix: str) -> tuple[str, ...] | None:

@@ -35,13 +35,13 @@ import json
 import os
 import re
 import shlex
-import threading
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from voice_agent.policy.secret_names import is_secret_path, secret_name
+from voice_agent.policy.signed_cache import SignedCache
 
 T = TypeVar("T")
 
@@ -79,17 +79,10 @@ def directory_terms(cwd: str | None) -> tuple[str, ...]:
     root = Path(cwd)
     key = str(root)
     signature = _signature(root)
-    with _lock:
-        cached = _cache.get(key)
-        if cached is not None and cached[0] == signature:
-            _cache.move_to_end(key)
-            return cached[1]
+    if (cached := _cache.lookup(key, signature)) is not None:
+        return cached[0]
     terms = tuple(unique(t for t in _gather(root) if allowed(t))[:MAX_TERMS])
-    with _lock:
-        _cache[key] = (signature, terms)
-        _cache.move_to_end(key)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.store(key, signature, terms)
     return terms
 
 
@@ -221,10 +214,7 @@ def _file_terms(name: str) -> list[str]:
     return [name]  # the stem is among the directory's terms, further down
 
 
-_lock = threading.Lock()
-_cache: collections.OrderedDict[str, tuple[tuple[object, ...], tuple[str, ...]]] = (
-    collections.OrderedDict()
-)
+_cache: SignedCache[tuple[str, ...]] = SignedCache(_CACHE_SIZE)
 
 
 def _signature(root: Path) -> tuple[object, ...]:
