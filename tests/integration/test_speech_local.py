@@ -37,6 +37,8 @@ from voice_agent.speech import (
     speakable,
     vocabulary_for,
 )
+from voice_agent.speech.correction import CorrectionOptions
+from voice_agent.speech.local import WhisperOptions
 
 TOOLS = (
     "run the tests with pytest",
@@ -277,3 +279,21 @@ async def test_notes_around_one_window_are_transcribed(
     note = padded_note("run the tests with pytest", seconds)
     heard = await engine.transcribe(note, "audio/ogg", vocabulary=vocabulary_for(["pytest"]))
     assert "test" in heard.text.lower()
+
+
+async def test_a_developer_word_heard_as_plain_words_is_fixed_when_the_audio_agrees(
+    engine: LocalWhisper,
+) -> None:
+    words = vocabulary_for(None)  # pnpm is one of the built-in words
+    note = voice_note("use pnpm instead of yarn")
+    unchecked = LocalWhisper(
+        SpeechSettings(), WhisperOptions(correction=CorrectionOptions(verify_most=0))
+    )
+    by_sound = await unchecked.transcribe(note, "audio/ogg", vocabulary=words)
+    assert "pnpm" not in by_sound.text  # "the npm": too far by sound and spelling alone
+    checked = await engine.transcribe(note, "audio/ogg", vocabulary=words)
+    assert by_sound.heard == checked.heard
+    assert "pnpm" in checked.text and " npm" not in checked.text, checked.text
+    (change,) = checked.corrections
+    assert change.term == "pnpm"
+    assert checked.text[change.offset :].startswith("pnpm")

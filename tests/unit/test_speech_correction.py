@@ -79,3 +79,46 @@ def test_a_fairly_sure_misheard_term_is_corrected_but_a_plain_word_is_not() -> N
     assert result.unsure == ()  # 0.7 is not named as unsure in the note
     words = heard((" Restart", 0.9), (" the", 0.7), (" system.", 0.7))
     assert correct(words, SESSION).corrections == ()
+
+
+class Audio:
+    """A stand-in for the engine's check against the audio: a fixed gain per term."""
+
+    def __init__(self, gains: dict[str, float]) -> None:
+        self.gains = gains
+        self.asked: list[tuple[str, str, str]] = []
+
+    def __call__(self, heard_text: str, changed: str, term: str) -> float:
+        self.asked.append((heard_text, changed, term))
+        return self.gains.get(term, -10.0)
+
+
+def test_a_loose_match_is_taken_only_when_the_audio_confirms_it() -> None:
+    words = heard((" wrap", 0.09), (" the", 0.89), (" logs", 0.79), (" for", 0.95),
+                  (" errors.", 0.9))  # fmt: skip
+    terms = vocabulary_for(["repo", "grep"])
+    assert correct(words, terms).text == "wrap the logs for errors."  # too far by sound alone
+    denied = Audio({})
+    assert correct(words, terms, verify=denied).text == "wrap the logs for errors."
+    assert ("wrap the logs for errors.", "grep the logs for errors.", "grep") in denied.asked
+    confirmed = Audio({"grep": 2.5})
+    result = correct(words, terms, verify=confirmed)
+    assert result.text == "grep the logs for errors."
+    (change,) = result.corrections
+    assert (change.heard, change.term, change.offset) == ("wrap", "grep", 0)
+
+
+def test_only_a_few_phrases_are_checked_against_the_audio() -> None:
+    words = heard(*((f" {w}", 0.1) for w in "wrap the rapper with a wrapping paper".split()))
+    audio = Audio({})
+    correct(words, vocabulary_for(["grep", "repo", "rapid", "paper"]), verify=audio)
+    assert 0 < len(audio.asked) <= 3
+
+
+def test_sure_words_and_words_that_are_terms_are_never_checked() -> None:
+    words = heard((" What", 0.9), (" does", 0.9), (" the", 0.9), (" README", 0.01),
+                  (" say?", 0.95))  # fmt: skip
+    audio = Audio({"Redis": 50.0, "retries": 50.0})
+    result = correct(words, vocabulary_for(["README", "Redis", "retries"]), verify=audio)
+    assert result.text == "What does the README say?"
+    assert audio.asked == []

@@ -20,13 +20,22 @@ that is a term never takes an everyday word beside it (:data:`EVERYDAY_ZIPF`:
 never changed. Every change is reported
 (:class:`voice_agent.speech.base.Correction`) so the echo can mark it and the model
 can be told.
+
+**Checked against the audio.** A small model also writes a developer word as a
+plain one ("grep" → "wrap", ``alembic`` → "a lambic"): too far for the rules above,
+which would then rewrite plain speech too. Given a :data:`Verify` (the engine's
+forced decoding, :mod:`voice_agent.speech.forced`), :func:`correct` also tries the
+few closest terms for the words the decoder was least sure of, looser in sound and
+spelling and ordinary words included, and keeps one only when the audio itself
+makes the sentence with the term more probable than the sentence as heard, by at
+least ``verified_gain`` (natural log) with the term named in the decoder's prompt.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import jellyfish
@@ -48,6 +57,12 @@ never absorbed into a term by a word beside them that is a term already."""
 _EXACT = 200.0  # the score of words that spell a joined term exactly ("git hub")
 _ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "'s")
 
+_TERMS_PER_PHRASE = 2  # "wrap" sounds most like ``repo``, then ``grep``
+
+Verify = Callable[[str, str, str], float]
+"""``verify(heard, changed, term)``: how much more probable (natural log) the audio makes
+the sentence ``changed`` than ``heard`` when the decoder is told of ``term``."""
+
 
 @dataclass(frozen=True)
 class CorrectionOptions:
@@ -66,6 +81,14 @@ class CorrectionOptions:
         min_letters: Terms and phrases shorter than this (in letters) are never matched.
         short_word: A phrase of at most this many letters must sound exactly like the
             term (same Metaphone code).
+        verify_below: With a :data:`Verify`, phrases whose least probable word is
+            below this are also tried against the audio.
+        verify_like: The least sound + spelling similarity (0-200) of a phrase and a
+            term tried against the audio (each at least 50 and 40).
+        verify_most: How many phrases of a note are tried against the audio at most
+            (each costs one forced decoding, about 30 ms for tiny.en on 2 cores).
+        verified_gain: How much more probable (natural log) the audio must make the
+            sentence with the term than the sentence as heard.
     """
 
     unsure_below: float = 0.8
@@ -76,6 +99,10 @@ class CorrectionOptions:
     max_words: int = 3
     min_letters: int = 4
     short_word: int = 5
+    verify_below: float = 0.5
+    verify_like: float = 120.0
+    verify_most: int = 3
+    verified_gain: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,7 @@ def correct(
     words: Sequence[HeardWord],
     terms: Sequence[str],
     options: CorrectionOptions | None = None,
+    verify: Verify | None = None,
 ) -> Corrected:
     """Replace unsure phrases that sound like a session term by the term.
 
@@ -111,6 +139,8 @@ def correct(
         words: The decoded words with their probabilities, in order.
         terms: The session's terms (file names, tools…), most specific first.
         options: The thresholds.
+        verify: Scores a change against the audio; with it, the phrases the decoder
+            was least sure of may also become a term the audio confirms.
 
     Returns:
         The corrected text, the corrections and the unsure words left alone.
@@ -161,7 +191,76 @@ def correct(
         if used.isdisjoint(range(start, end)):
             taken[start] = (end, term)
             used.update(range(start, end))
+    if verify is not None and chosen.verify_most > 0:
+        _confirm(words, cores, letters, index, known, taken, used, chosen, verify)
     return _assemble(words, cores, taken, chosen.listed_below)
+
+
+def _confirm(
+    words: Sequence[HeardWord],
+    cores: list[tuple[str, str, str]],
+    letters: list[str],
+    index: tuple[_Term, ...],
+    known: frozenset[str],
+    taken: dict[int, tuple[int, _Term]],
+    used: set[int],
+    options: CorrectionOptions,
+    verify: Verify,
+) -> None:
+    """Add to ``taken`` the loosely matching terms the audio confirms (closest first)."""
+    loose: list[tuple[float, int, int, _Term]] = []
+    for start in range(len(words)):
+        for end in range(start + 1, min(len(words), start + options.max_words) + 1):
+            if not used.isdisjoint(range(start, end)):
+                continue
+            if min(w.probability for w in words[start:end]) >= options.verify_below:
+                continue
+            edges = (cores[start][1].lower(), cores[end - 1][1].lower())
+            if not all(edges) or not _SPOKEN_SYMBOLS.isdisjoint(edges):
+                continue
+            if any(w in known for w in letters[start:end]):
+                continue  # a word that is a term was heard right
+            phrase = " ".join(c[1] for c in cores[start:end])
+            for score, term in _near(phrase, index, options)[:_TERMS_PER_PHRASE]:
+                loose.append((score - (end - start) * 0.01, start, end, term))
+    tried = 0
+    for _, start, end, term in sorted(loose, key=lambda c: -c[0]):
+        if tried >= options.verify_most:
+            break
+        if not used.isdisjoint(range(start, end)):
+            continue
+        tried += 1
+        heard = _assemble(words, cores, taken, 0.0).text
+        trial = {**taken, start: (end, term)}
+        changed = _assemble(words, cores, trial, 0.0).text
+        if verify(heard, changed, term.written) >= options.verified_gain:
+            taken[start] = (end, term)
+            used.update(range(start, end))
+
+
+def _near(
+    phrase: str, index: tuple[_Term, ...], options: CorrectionOptions
+) -> list[tuple[float, _Term]]:
+    """The terms ``phrase`` is loosely like (for a check against the audio), closest first.
+
+    Unlike :func:`_best`, ordinary words may match; a term spelled inside the phrase
+    (or the phrase inside the term) never does: "the Dockerfile" is not ``Dockerfile``.
+    """
+    letters = _letters(_spaced(phrase))
+    if len(letters) < options.min_letters:
+        return []
+    code = _code(letters)
+    found: list[tuple[float, _Term]] = []
+    for term in index:
+        if not 0.6 <= len(letters) / len(term.letters) <= 1.7:
+            continue
+        if term.letters in letters or letters in term.letters:
+            continue
+        sound = fuzz.ratio(code, term.code)
+        spelling = fuzz.ratio(letters, term.letters)
+        if sound >= 50 and spelling >= 40 and sound + spelling >= options.verify_like:
+            found.append((sound + spelling, term))
+    return sorted(found, key=lambda match: -match[0])
 
 
 def _assemble(

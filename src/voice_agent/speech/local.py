@@ -19,7 +19,7 @@ from typing import Any
 
 from voice_agent.speech.audio import DecodedAudio, decode, is_silent
 from voice_agent.speech.base import HeardWord, SpeechError, SpeechSettings, Transcript
-from voice_agent.speech.correction import CorrectionOptions, correct, prepare
+from voice_agent.speech.correction import CorrectionOptions, Verify, correct, prepare
 from voice_agent.speech.models import base_model_dir, tiny_model_dir
 from voice_agent.speech.registry import register
 from voice_agent.speech.vocabulary import initial_prompt
@@ -159,6 +159,8 @@ class LocalWhisper:
     def _run(self, model: Any, decoded: DecodedAudio, words: tuple[str, ...]) -> Transcript:
         prompt = initial_prompt(words) or None
         options = self.options
+        if hasattr(model, "take_encoded"):
+            model.take_encoded()  # nothing of an earlier note is ever scored
         one_window = (
             options.word_probabilities
             and decoded.duration < WINDOW_SECONDS
@@ -193,7 +195,8 @@ class LocalWhisper:
         if not self.settings.correct or not words or not options.word_probabilities:
             return Transcript(heard, language, decoded.duration, confidence, heard=heard)
         spoken = [HeardWord(w.word, float(w.probability)) for s in kept for w in s.words or ()]
-        fixed = correct(spoken, words, options.correction)
+        verify = self._check(model, decoded, language or "en")
+        fixed = correct(spoken, words, options.correction, verify=verify)
         return Transcript(
             text=fixed.text if fixed.corrections else heard,
             language=language,
@@ -203,6 +206,24 @@ class LocalWhisper:
             unsure=fixed.unsure,
             heard=heard,
         )
+
+    def _check(self, model: Any, decoded: DecodedAudio, language: str) -> Verify | None:
+        """Scores changes against the window just decoded; None when it is not at hand.
+
+        Only a note of one window is checked: its encoder output is the last this
+        thread computed (longer notes are corrected by sound and spelling alone).
+        """
+        encoded = model.take_encoded() if hasattr(model, "take_encoded") else None
+        if encoded is None or decoded.duration >= WINDOW_SECONDS:
+            return None
+        if not self.options.correction.verify_most or len(encoded.shape) != 3:
+            return None
+        if encoded.shape[0] != 1:
+            return None
+        from voice_agent.speech.forced import AudioCheck  # faster-whisper: loaded with the model
+
+        frames = min(3000, math.ceil(decoded.duration * 100))
+        return AudioCheck(model, encoded, frames, language)
 
     def _ensure_model(self) -> Any:
         with self._lock:
@@ -220,10 +241,10 @@ class LocalWhisper:
     def _load_model(self, directory: Path) -> Any:
         if not (directory / "model.bin").is_file():
             raise SpeechError(f"No Whisper model in {directory} (model.bin is missing).")
-        from faster_whisper import WhisperModel
+        from voice_agent.speech.forced import KeepingModel
 
         try:
-            return WhisperModel(
+            return KeepingModel(
                 str(directory),
                 device="cpu",
                 compute_type="int8",
