@@ -15,7 +15,8 @@ engine (faster-whisper, bundled ``tiny.en``, int8, 2 threads), in two configurat
   vocabulary as hotwords, no word probabilities, no correction;
 * **after** — the session's own terms first (:func:`session_terms` of
   :data:`PROJECT`, a made-up but ordinary project: its files, manifests, git branches
-  and a few recent tool calls), then the developer vocabulary, and careful correction.
+  and a few recent tool calls), then the developer vocabulary, and careful correction
+  (by sound and spelling, and checked against the audio).
 
 Sets: developer commands in two voices (espeak-ng ``en-us`` and Festival's
 ``cmu_us_slt_arctic_hts``), split in a tuning half (:data:`TUNING`, used to choose the
@@ -27,7 +28,8 @@ scored alike in form (:func:`scored_words`) and strictly; the tuning half's miss
 sorted by cause (:func:`why`).
 
 Latency: what items 1-2 add per note (gathering the session's terms, cold and cached;
-decoding word probabilities and correcting), and voice note → prompt text (terms,
+decoding word probabilities and correcting; checking corrections against the audio on
+a note with unsure words), and voice note → prompt text (terms,
 transcription, correction, the transcript note) for 3, 5, 10 and 30 s notes.
 """
 
@@ -66,7 +68,7 @@ from voice_agent.sessions.vocabulary import RecentTerms, directory_terms, sessio
 from voice_agent.speech import SpeechSettings, vocabulary_for
 from voice_agent.speech.audio import encode_ogg_opus
 from voice_agent.speech.base import SpeechError, Transcript
-from voice_agent.speech.correction import EVERYDAY_ZIPF
+from voice_agent.speech.correction import EVERYDAY_ZIPF, CorrectionOptions
 from voice_agent.speech.local import LocalWhisper, WhisperOptions
 from voice_agent.speech.note import transcript_note
 from voice_agent.speech.vocabulary import prompt_words
@@ -175,6 +177,8 @@ RECENT_CALLS: tuple[tuple[str, dict[str, str]], ...] = (
 """Tool calls the benchmark's session has made."""
 
 LONG_SPEECH = "run the tests with pytest and then check the types with mypy"
+UNSURE_SPEECH = "use pnpm instead of yarn"  # tiny.en: "the npm", fixed by the audio check
+UNCHECKED = CorrectionOptions(verify_most=0)
 LONG_NOTE = TUNING  # about 120 s: several of Whisper's 30 s windows
 LENGTHS = (3.0, 5.0, 10.0, 30.0)
 TARGET_5S = 0.8
@@ -533,6 +537,17 @@ async def latencies(engines: Engines, project: Path, runs: int) -> dict[float, f
     print(
         f"  5 s note transcription: {plain:.2f} s before, {biased:.2f} s with word "
         f"probabilities and correction ({(biased - plain) * 1000:+.0f} ms)"
+    )
+    unsure = padded_note(UNSURE_SPEECH, 5.0)
+    unchecked = LocalWhisper(SpeechSettings(), WhisperOptions(correction=UNCHECKED))
+    await unchecked.load()
+    by_sound = await transcribe_median(unchecked, unsure, engines.session_words, runs)
+    checked = await transcribe_median(engines.after, unsure, engines.session_words, runs)
+    fixed = await engines.after.transcribe(unsure, "audio/ogg", vocabulary=engines.session_words)
+    print(
+        f"  5 s note with unsure words ({UNSURE_SPEECH!r} repeated): {by_sound:.2f} s "
+        f"corrected by sound only, {checked:.2f} s with the check against the audio "
+        f"({(checked - by_sound) * 1000:+.0f} ms; {len(fixed.corrections)} corrections)"
     )
     print(f"\nVoice note bytes -> prompt text (median of {runs}; terms, transcript, note)")
     figures = {}

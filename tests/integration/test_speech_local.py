@@ -293,7 +293,8 @@ async def test_a_developer_word_heard_as_plain_words_is_fixed_when_the_audio_agr
     assert "pnpm" not in by_sound.text  # "the npm": too far by sound and spelling alone
     checked = await engine.transcribe(note, "audio/ogg", vocabulary=words)
     assert by_sound.heard == checked.heard
-    assert "pnpm" in checked.text and " npm" not in checked.text, checked.text
+    assert "pnpm" in checked.text, checked.text
+    assert " npm" not in checked.text, checked.text
     (change,) = checked.corrections
     assert change.term == "pnpm"
     assert checked.text[change.offset :].startswith("pnpm")

@@ -16,8 +16,8 @@ only when both hold:
 A phrase that already is the term (in any case), or differs from it only by an
 ending ("approved" / ``approve``, "tests" / ``test``), is left alone, and a word
 that is a term never takes an everyday word beside it (:data:`EVERYDAY_ZIPF`:
-"README, my" is not ``README.md``), so a plain sentence the model heard right is
-never changed. Every change is reported
+"README, my" is not ``README.md``), so these rules never change a plain sentence the model heard
+right. Every change is reported
 (:class:`voice_agent.speech.base.Correction`) so the echo can mark it and the model
 can be told.
 
