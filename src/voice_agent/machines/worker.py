@@ -227,8 +227,8 @@ class Worker:
             return Reply(ok=False, error=found)
         key = (command.chat_id, found.name)
         self._turns[key] = command.turn_id
-        task = self._spawn(self._run_turn(command))
-        task.add_done_callback(lambda _: self._turns.pop(key, None))
+        task = self._spawn(self._run_turn(command, key))
+        task.add_done_callback(lambda _: self._turn_over(key, command.turn_id))
         return Reply(ok=True, cwd=found.cwd)
 
     async def _diff(self, msg: Msg, command: DiffCommand) -> None:
@@ -272,30 +272,40 @@ class Worker:
 
     # -- a turn ------------------------------------------------------------------
 
-    async def _run_turn(self, command: PromptCommand) -> None:
+    def _turn_over(self, key: tuple[int, str], turn_id: str) -> None:
+        if self._turns.get(key) == turn_id:
+            del self._turns[key]
+
+    async def _run_turn(self, command: PromptCommand, key: tuple[int, str]) -> None:
+        """Run the turn and publish its events; the final one once the session is free.
+
+        The hub sends the session's next prompt as soon as it has the final event, so
+        that event waits until the turn has let go of the session here: a prompt sent
+        right after an answer is taken, never refused as "running a turn".
+        """
         images = [ImageAttachment(i.data, i.media_type) for i in command.images] or None
         subject = turn_subject(self.name, command.turn_id)
         n = 0
-        ended = False
+        final: AgentEvent | None = None
         try:
             events = self.manager.stream(
                 command.chat_id, command.prompt, images, name=command.session
             )
             async with contextlib.aclosing(events):
                 async for event in events:
-                    ended = is_final(event)
+                    if final is None and is_final(event):
+                        final = event  # sent below, when the session is free again
+                        continue
                     await self._send(subject, command.turn_id, n, event)
                     n += 1
         except Exception as error:  # the hub must hear of any failure; details go to the log
             logger.exception("the turn %s failed", command.turn_id)
-            if not ended:
-                failure = TurnError(f"The turn failed on {self.name}: {error}")
-                await self._send(subject, command.turn_id, n, failure)
-                ended = True
-        if not ended:
-            await self._send(
-                subject, command.turn_id, n, TurnError("The turn ended without a result")
-            )
+            if final is None:
+                final = TurnError(f"The turn failed on {self.name}: {error}")
+        self._turn_over(key, command.turn_id)
+        await self._send(
+            subject, command.turn_id, n, final or TurnError("The turn ended without a result")
+        )
 
     async def _send(self, subject: str, turn_id: str, n: int, event: AgentEvent) -> None:
         data = TurnEvent(turn_id=turn_id, n=n, event=encode_event(event)).encode()

@@ -159,8 +159,7 @@ class LocalWhisper:
     def _run(self, model: Any, decoded: DecodedAudio, words: tuple[str, ...]) -> Transcript:
         prompt = initial_prompt(words) or None
         options = self.options
-        if hasattr(model, "take_encoded"):
-            model.take_encoded()  # nothing of an earlier note is ever scored
+        model.take_encoded()  # nothing of an earlier note is ever scored
         one_window = (
             options.word_probabilities
             and decoded.duration < WINDOW_SECONDS
@@ -213,13 +212,11 @@ class LocalWhisper:
         Only a note of one window is checked: its encoder output is the last this
         thread computed (longer notes are corrected by sound and spelling alone).
         """
-        encoded = model.take_encoded() if hasattr(model, "take_encoded") else None
-        if encoded is None or decoded.duration >= WINDOW_SECONDS:
+        encoded = model.take_encoded()
+        if not self.options.correction.verify_most or decoded.duration >= WINDOW_SECONDS:
             return None
-        if not self.options.correction.verify_most or len(encoded.shape) != 3:
-            return None
-        if encoded.shape[0] != 1:
-            return None
+        if encoded is None or len(encoded.shape) != 3 or encoded.shape[0] != 1:
+            return None  # not one window of this note: never score other audio
         from voice_agent.speech.forced import AudioCheck  # faster-whisper: loaded with the model
 
         frames = min(3000, math.ceil(decoded.duration * 100))
