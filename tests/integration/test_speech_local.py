@@ -7,10 +7,13 @@ vocabulary and once without, and each sentence set is held to its own error boun
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from tests.fakes.audio import (
@@ -37,7 +40,9 @@ from voice_agent.speech import (
     speakable,
     vocabulary_for,
 )
-from voice_agent.speech.correction import CorrectionOptions
+from voice_agent.speech.base import HeardWord
+from voice_agent.speech.correction import CorrectionOptions, correct
+from voice_agent.speech.forced import AudioCheck
 from voice_agent.speech.local import WhisperOptions
 
 TOOLS = (
@@ -298,3 +303,20 @@ async def test_a_developer_word_heard_as_plain_words_is_fixed_when_the_audio_agr
     (change,) = checked.corrections
     assert change.term == "pnpm"
     assert checked.text[change.offset :].startswith("pnpm")
+
+
+async def test_a_check_the_model_cannot_score_changes_nothing(engine: LocalWhisper) -> None:
+    await engine.load()
+
+    class Failing:
+        is_multilingual = False
+
+        def align(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("out of memory")
+
+    real = engine._model  # the loaded faster-whisper model: its tokenizer is real
+    model = SimpleNamespace(hf_tokenizer=real.hf_tokenizer, model=Failing())
+    check = AudioCheck(model, np.zeros((1, 1500, 384), dtype=np.float32), 500, "en")  # type: ignore[arg-type]
+    assert check("Use the npm.", "Use pnpm.", "pnpm") == -math.inf
+    words = [HeardWord(" Use", 0.9), HeardWord(" the", 0.3), HeardWord(" npm.", 0.2)]
+    assert correct(words, ["pnpm"], verify=check).text == "Use the npm."

@@ -12,6 +12,8 @@ difference of their log-probabilities is what
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from typing import Any
 
@@ -22,6 +24,8 @@ from faster_whisper.tokenizer import Tokenizer
 
 FOCUS_PROMPT = "Claude, please use {}."
 """The decoder's prompt when a sentence with ``term`` is scored (the bot's prompt style)."""
+
+logger = logging.getLogger(__name__)
 
 _FLOOR = 1e-12  # a token probability of zero would make the log -inf
 
@@ -73,13 +77,18 @@ class AudioCheck:
             term: The term, named in the decoder's prompt for both.
 
         Returns:
-            log P(changed | audio, prompt) - log P(heard | audio, prompt).
+            log P(changed | audio, prompt) - log P(heard | audio, prompt); minus
+            infinity when the model could not score them (the change is not made).
         """
         tokenizer = self._tokenizer
         prompt = tokenizer.encode(" " + FOCUS_PROMPT.format(term))
         start = [tokenizer.sot_prev, *prompt, *tokenizer.sot_sequence]
         texts = [tokenizer.encode(" " + heard.strip()), tokenizer.encode(" " + changed.strip())]
-        results = self._model.model.align(self._pair, start, texts, [self._frames] * 2)
+        try:
+            results = self._model.model.align(self._pair, start, texts, [self._frames] * 2)
+        except (RuntimeError, ValueError) as error:  # the transcript stands as corrected so far
+            logger.warning("could not check a correction against the audio: %s", error)
+            return -math.inf
         heard_score, changed_score = (
             float(np.sum(np.log(np.maximum(np.asarray(r.text_token_probs), _FLOOR))))
             for r in results
