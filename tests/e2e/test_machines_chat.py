@@ -45,7 +45,7 @@ async def test_the_terminal_attaches_to_a_session_on_a_worker(
         env = {**user_env(tmp_path / "console", harness=harness), **server.env(None)}
         try:
 
-            def converse() -> tuple[str, str, int]:
+            def converse() -> tuple[str, str, list[str], int]:
                 with Terminal(["chat", "--machine", "alpha"], env, tmp_path) as chat:
                     banner = chat.expect("> ", timeout=WAIT)
                     chat.type("who are you?")
@@ -54,17 +54,27 @@ async def test_the_terminal_attaches_to_a_session_on_a_worker(
                     chat.type("write a file")
                     asked = chat.expect(ALLOW, timeout=WAIT)
                     assert not target.exists()  # nothing written before the terminal answers
-                    chat.type("y")
+                    chat.type("a")  # always: the rule is kept (and applied) on alpha
                     chat.expect("Wrote it on alpha", timeout=WAIT)
                     chat.expect("> ", timeout=WAIT)
+                    rules = []
+                    for line in ("/approvals", "/approvals clear", "/approvals"):
+                        chat.type(line)
+                        rules.append(chat.expect("> ", timeout=WAIT))
                     chat.type("/quit")
-                    return banner + answer, asked, chat.wait(WAIT)
+                    return banner + answer, asked, rules, chat.wait(WAIT)
 
             # The terminal is driven from a thread: this loop keeps serving the worker.
-            shown, asked, status = await asyncio.to_thread(converse)
+            shown, asked, rules, status = await asyncio.to_thread(converse)
         finally:
             await worker.stop()
     assert status == 0
+    listed, cleared, after = rules
+    assert "1. " in listed, listed  # the worker's rule, not this process's (it has none)
+    assert "from-the-terminal.txt" in listed or "Write" in listed, listed
+    assert "kept on 🖥 alpha" in listed, listed
+    assert "Removed 1 rule(s) on 🖥 alpha." in cleared, cleared
+    assert 'No "always" rules for alpha on 🖥 alpha.' in after, after
     assert "Attached to 🖥 alpha" in shown
     assert f"in {work}" in shown  # the session works in alpha's directory
     assert "from-the-terminal.txt" in asked

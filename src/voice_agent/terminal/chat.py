@@ -28,7 +28,7 @@ from voice_agent.sessions.session import Session
 from voice_agent.sessions.storage import SessionStorage
 from voice_agent.store.database import StorageError
 from voice_agent.terminal.approvals import ApprovalDesk
-from voice_agent.terminal.commands import Commands
+from voice_agent.terminal.commands import Commands, RuleBook
 from voice_agent.terminal.lines import LineReader
 from voice_agent.terminal.render import Console, TurnPrinter
 
@@ -60,6 +60,7 @@ async def run_chat(
     output: TextIO | None = None,
     session: str | None = None,
     read_files: bool = True,
+    rules: RuleBook | None = None,
 ) -> int:
     """Run the terminal chat until ``/quit``, the end of the input or Ctrl-C at the prompt.
 
@@ -74,6 +75,8 @@ async def run_chat(
         session: Session to start in (created if missing); default the active one.
         read_files: Whether the sessions' files are on this disk (False: they are on
             another machine, and an Edit's approval never reads this disk).
+        rules: Where ``/approvals`` finds the sessions' "always" rules (default:
+            this process; for sessions on another machine, that machine).
 
     Returns:
         0 after ``/quit`` or the end of the input, 130 after Ctrl-C at the prompt,
@@ -90,6 +93,7 @@ async def run_chat(
         console,
         interactive=_isatty(stream_in),
         read_files=read_files,
+        rules=rules,
     )
     return await chat.run(session)
 
@@ -123,6 +127,7 @@ class _Chat:
         *,
         interactive: bool,
         read_files: bool = True,
+        rules: RuleBook | None = None,
     ) -> None:
         self._manager = manager
         self._interactive = interactive
@@ -130,7 +135,7 @@ class _Chat:
         self._lines = LineReader(stream, on_interrupt=self._on_ctrl_c)
         self._console = console
         self._desk = ApprovalDesk(console, chat_id, read_files=read_files)
-        self._commands = Commands(manager, chat_id, console)
+        self._commands = Commands(manager, chat_id, console, rules)
         self._running: str | None = None  # the session whose turn runs
         self._status = 0
         self._tasks: set[asyncio.Task[bool]] = set()

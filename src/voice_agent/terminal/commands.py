@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from voice_agent.sessions.manager import SessionManager
-from voice_agent.sessions.session import SessionBusy
+from voice_agent.sessions.session import Session, SessionBusy
 from voice_agent.terminal.approval_text import printable
 from voice_agent.terminal.render import Console
 
-__all__ = ["HELP", "QUIT_COMMANDS", "Commands"]
+__all__ = ["HELP", "QUIT_COMMANDS", "Commands", "LocalRules", "RuleBook"]
 
 QUIT_COMMANDS = frozenset({"quit", "exit", "q"})
 
@@ -27,20 +28,63 @@ While a turn runs, what you type answers approval prompts; Ctrl-C stops the turn
   /quit               leave (also Ctrl-D, or Ctrl-C at the prompt)"""
 
 
+class RuleBook(Protocol):
+    """Where a session's "always" rules are kept and applied, for ``/approvals``."""
+
+    async def lines(self, session: Session) -> list[str]:
+        """The session's rules, one line each (or one line saying why there are none)."""
+        ...
+
+    async def clear(self, session: Session) -> str:
+        """Remove the session's rules; what was done, in one line."""
+        ...
+
+
+class LocalRules:
+    """The rules of sessions that run in this process (their permission handler's)."""
+
+    async def lines(self, session: Session) -> list[str]:
+        """The session's rules, numbered; or that it has none.
+
+        Args:
+            session: The session.
+        """
+        rules = session.permission_handler.get_sticky_approvals()
+        if not rules:
+            return ['No "always" rules in this session.']
+        return [f"{number}. {rule.describe()}" for number, rule in enumerate(rules, 1)]
+
+    async def clear(self, session: Session) -> str:
+        """Remove the session's rules.
+
+        Args:
+            session: The session.
+        """
+        return f"Removed {session.permission_handler.clear_sticky_approvals()} rule(s)."
+
+
 class Commands:
     """Runs slash commands against the manager for one chat."""
 
-    def __init__(self, manager: SessionManager, chat_id: int, console: Console) -> None:
+    def __init__(
+        self,
+        manager: SessionManager,
+        chat_id: int,
+        console: Console,
+        rules: RuleBook | None = None,
+    ) -> None:
         """Act on ``manager``'s sessions of chat ``chat_id``, answering at ``console``.
 
         Args:
             manager: The session manager.
             chat_id: The chat.
             console: Where results are written.
+            rules: Where ``/approvals`` finds the rules (default: this process).
         """
         self._manager = manager
         self._chat_id = chat_id
         self._console = console
+        self._rules: RuleBook = rules if rules is not None else LocalRules()
         self._table: dict[str, Callable[[str], Awaitable[None]]] = {
             "new": self._new,
             "switch": self._switch,
@@ -122,15 +166,12 @@ class Commands:
         )
 
     async def _approvals(self, arg: str) -> None:
-        handler = self._manager.get_or_create(self._chat_id).permission_handler
+        session = self._manager.get_or_create(self._chat_id)
         if arg == "clear":
-            self._say(f"Removed {handler.clear_sticky_approvals()} rule(s).")
+            self._say(await self._rules.clear(session))
             return
-        rules = handler.get_sticky_approvals()
-        if not rules:
-            self._say('No "always" rules in this session.')
-        for number, rule in enumerate(rules, 1):
-            self._say(f"{number}. {rule.describe()}")
+        for line in await self._rules.lines(session):
+            self._say(line)
 
     async def _help(self, arg: str) -> None:
         self._say(HELP)

@@ -17,10 +17,60 @@ from voice_agent import __version__
 from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.machines.hub import TERMINAL_CHAT, Hub
+from voice_agent.machines.protocol import RulesAction, RulesReply
 from voice_agent.sessions.manager import SessionManager
+from voice_agent.sessions.session import Session
 from voice_agent.sessions.storage import SessionStorage
 from voice_agent.sessions.turns import TurnRunner
 from voice_agent.terminal.chat import EXIT_INTERRUPTED, run_chat
+from voice_agent.terminal.commands import LocalRules
+
+
+class MachineRules:
+    """``/approvals`` of a session on another machine: the rules its worker keeps.
+
+    The worker applies that session's "always" rules, so they are listed and
+    removed there (``va.w.NAME.rules``), never from this process.
+
+    Args:
+        hub: The connection to the machines.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._here = LocalRules()
+
+    async def lines(self, session: Session) -> list[str]:
+        """The rules on the session's machine, numbered; or why they can't be listed."""
+        machine = self._hub.machine_of(session)
+        if machine is None:
+            return await self._here.lines(session)
+        reply = await self._ask(machine, session, "list")
+        if not reply.ok:
+            return [reply.error]
+        if not reply.rules:
+            return [f'No "always" rules for {session.name} on 🖥 {machine}.']
+        return [
+            f"{number}. {rule.text}" + (" (every session of the project)" if rule.project else "")
+            for number, rule in enumerate(reply.rules, 1)
+        ] + [f"(kept on 🖥 {machine})"]
+
+    async def clear(self, session: Session) -> str:
+        """Remove the session's rules on its machine (with the project rules covering it)."""
+        machine = self._hub.machine_of(session)
+        if machine is None:
+            return await self._here.clear(session)
+        reply = await self._ask(machine, session, "revoke_all")
+        return f"Removed {reply.revoked} rule(s) on 🖥 {machine}." if reply.ok else reply.error
+
+    async def _ask(self, machine: str, session: Session, action: RulesAction) -> RulesReply:
+        remote = self._hub.remote
+        if remote is None:
+            doing = "listed" if action == "list" else "removed"
+            return RulesReply(
+                ok=False, error=f"NATS is not connected: {machine}'s rules can't be {doing} now"
+            )
+        return await remote.rules(machine, session.chat_id, session.name, session.cwd, action)
 
 
 def _manager(settings: Settings, storage: SessionStorage, hub: Hub) -> SessionManager:
@@ -70,7 +120,11 @@ async def attach(settings: Settings, machine: str, session: str | None) -> int:
                 hub.placement.bind(created, machine)
             print(f"Attached to 🖥 {machine} through {settings.nats_url}.", flush=True)
             return await run_chat(  # its files are on the machine: never read here
-                manager, chat_id=TERMINAL_CHAT, session=name, read_files=False
+                manager,
+                chat_id=TERMINAL_CHAT,
+                session=name,
+                read_files=False,
+                rules=MachineRules(hub),
             )
         finally:
             await hub.aclose()
