@@ -65,6 +65,9 @@ async def test_schedule_list_and_cancel_with_the_button(
     async with running_bot(harness, tmp_path, monkeypatch) as bot:
         for bad in ("tomorrow run the tests", "in 30 m run the tests", "daily 09:00", "every 1m x"):
             await _answer(bot, f"/schedule {bad}", "Usage: /schedule <when> <prompt>")
+        for ours in ("/status", "/Diff@bot src", "/schedules"):
+            refused = await _answer(bot, f"/schedule in 30m {ours}", "Nothing was scheduled")
+            assert "one of this bot's commands" in refused.content
         assert bot.svc.schedules.of_chat(OWNER) == []
 
         daily = await _schedule(bot, "daily 09:00 run the tests")

@@ -25,6 +25,7 @@ from telegram.ext import ContextTypes
 from voice_agent.schedule_when import WhenError, split_schedule
 from voice_agent.store.schedules_table import Schedule
 from voice_agent.telegram.callbacks import Kind, decode, encode
+from voice_agent.telegram.commands import COMMANDS
 from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
@@ -32,6 +33,7 @@ from voice_agent.telegram.topics import current
 from voice_agent.telegram.turn import run_prompt
 
 logger = logging.getLogger(__name__)
+_OURS = frozenset({*(name for name, _ in COMMANDS), "pair"})  # never a scheduled prompt
 
 MAX_PROMPT = 3500
 """Longest prompt kept (it is shown back in the chat's messages)."""
@@ -62,6 +64,14 @@ def _arguments(message: Message) -> str:
 
 def _time(svc: Services, schedule: Schedule) -> str:
     return f"{schedule.next_run.astimezone(svc.schedules.zone):%a %d %b %H:%M %Z}"
+
+
+def _our_command(prompt: str) -> str | None:
+    """The bot command the prompt starts with (``/status``), if any."""
+    if not prompt.startswith("/"):
+        return None
+    name = prompt[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if prompt[1:].strip() else ""
+    return name if name in _OURS else None
 
 
 def _as_claude_command(svc: Services, chat_id: int, prompt: str) -> str:
@@ -98,6 +108,13 @@ async def schedule_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await message.reply_text(
             f"This chat has {MAX_PER_CHAT} scheduled prompts, the most it may have; "
             "/schedules lists them (❌ cancels). Nothing was scheduled."
+        )
+        return
+    ours = _our_command(prompt)
+    if ours is not None:
+        await message.reply_text(
+            f"/{ours} is one of this bot's commands: it can't be scheduled (a scheduled "
+            "prompt goes to Claude Code). Nothing was scheduled."
         )
         return
     session = current(svc, where)
