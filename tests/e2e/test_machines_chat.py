@@ -122,3 +122,43 @@ async def test_a_worker_connects_over_tls_only_with_the_servers_ca(tmp_path: Pat
     assert line.startswith("✗"), line
     assert "certificate of the NATS server" in line, line
     assert "NATS_TLS_CA" in line
+
+
+async def test_a_worker_logs_in_with_an_nkey_seed_and_only_with_its_own(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    import os
+
+    import nkeys
+
+    from tests.e2e.console import run
+
+    with NatsServer(tmp_path / "nats", [], nkey_machines=("alpha",)) as server:
+        env = {**user_env(tmp_path), **server.env("alpha"), "MACHINE_NAME": "alpha"}
+        assert "NATS_USER" not in env  # the seed alone
+        checked = await run(["doctor"], env, tmp_path)
+
+        other = tmp_path / "other.nk"
+        other.write_bytes(nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
+        other.chmod(0o600)
+        wrong = await run(["doctor"], {**env, "NATS_NKEY_SEED_FILE": str(other)}, tmp_path)
+
+        watcher = await nats.connect(
+            server.url, user="hub", password=server.hub_password, inbox_prefix="_INBOX.hub"
+        )
+        beat = await watcher.subscribe("va.m.alpha.beat", max_msgs=1)
+        await watcher.flush()
+        worker = worker_proc(tmp_path, harness, server, "alpha")
+        await worker.start()
+        try:
+            heard = await beat.next_msg(timeout=WAIT)  # alpha serves, logged in by NKey
+        finally:
+            await worker.stop()
+            await watcher.close()
+    assert "✓ NATS (worker alpha)" in checked.out, checked.out + checked.err
+    assert "permissions are tight" in checked.out
+    line = next(x for x in wrong.out.splitlines() if "NATS (worker alpha)" in x)
+    assert line.startswith("✗"), line
+    for done in (checked, wrong):
+        assert server.seeds["alpha"].decode() not in done.out + done.err
+    assert b'"boot"' in heard.data

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import nkeys
+
 from voice_agent.machines.server_config import HUB_USER, server_config
 
 START_TIMEOUT = 30.0
@@ -46,16 +48,25 @@ class NatsServer:
     Attributes:
         directory: Config, log and JetStream store.
         machines: Each machine's password.
+        seeds: The NKey seed of each machine that logs in with one instead.
         hub_password: The hub's password.
         port: The client port.
     """
 
     def __init__(
-        self, directory: Path, machines: list[str], tls: dict[str, str] | None = None
+        self,
+        directory: Path,
+        machines: list[str],
+        tls: dict[str, str] | None = None,
+        nkey_machines: tuple[str, ...] = (),
     ) -> None:
         self.directory = directory
         self.tls = tls
         self.machines = {name: secrets.token_urlsafe(12) for name in machines}
+        self.seeds = {
+            name: nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+            for name in nkey_machines
+        }
         self.hub_password = secrets.token_urlsafe(12)
         self.port = _free_port()
         self._process: subprocess.Popen[bytes] | None = None
@@ -69,8 +80,17 @@ class NatsServer:
         path = self.directory / "nats.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def seed_file(self, machine: str) -> Path:
+        """A file holding ``machine``'s NKey seed (readable by its owner only)."""
+        path = self.directory / f"{machine}.nk"
+        path.write_bytes(self.seeds[machine])
+        path.chmod(0o600)
+        return path
+
     def env(self, machine: str | None) -> dict[str, str]:
         """NATS_URL and the credentials of ``machine`` (None: the hub)."""
+        if machine in self.seeds:
+            return {"NATS_URL": self.url, "NATS_NKEY_SEED_FILE": str(self.seed_file(machine))}
         user = HUB_USER if machine is None else machine
         password = self.hub_password if machine is None else self.machines[machine]
         return {"NATS_URL": self.url, "NATS_USER": user, "NATS_PASSWORD": password}
@@ -84,6 +104,10 @@ class NatsServer:
                 store_dir=self.directory / "jetstream",
                 hub_password=self.hub_password,
                 machines=self.machines,
+                nkeys={
+                    name: nkeys.from_seed(seed).public_key.decode()
+                    for name, seed in self.seeds.items()
+                },
                 tls=self.tls,
             )
         )

@@ -44,6 +44,7 @@ def server_config(
     store_dir: Path,
     hub_password: str,
     machines: Mapping[str, str],
+    nkeys: Mapping[str, str] | None = None,
     tls: Mapping[str, str] | None = None,
 ) -> str:
     """A nats-server configuration: JetStream on, one user per machine plus the hub.
@@ -53,6 +54,8 @@ def server_config(
         store_dir: JetStream's directory.
         hub_password: The hub user's password (bcrypt hashes work too).
         machines: Each worker's name and password.
+        nkeys: Workers that log in with an NKey seed instead: name and public key
+            (``U…``); their permissions are the same.
         tls: ``cert_file``, ``key_file`` (and ``ca_file``) to require TLS.
 
     Returns:
@@ -62,6 +65,9 @@ def server_config(
     users += [
         {"user": name, "password": password, "permissions": permissions(name)}
         for name, password in machines.items()
+    ]
+    users += [
+        {"nkey": public, "permissions": permissions(name)} for name, public in (nkeys or {}).items()
     ]
     config: dict[str, Any] = {
         "listen": listen,
