@@ -216,15 +216,20 @@ async def machines_world(
     cli: CliHarness,
     names: tuple[str, ...] = ("alpha", "beta"),
     hub_env: dict[str, str] | None = None,
+    worker_env: dict[str, dict[str, str]] | None = None,
 ) -> AsyncIterator[World]:
-    """The NATS server, the hub (with ``hub_env`` too) and a worker per name, all online."""
+    """The NATS server, the hub (with ``hub_env`` too) and a worker per name, all online.
+
+    ``worker_env`` adds to a worker's environment, by name.
+    """
     with NatsServer(tmp_path / "nats", [*names, "stranger"]) as server:
         async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
             tg.private_chat(OWNER, "Ada")
             watcher = await nats.connect(
                 server.url, user="hub", password=server.hub_password, inbox_prefix="_INBOX.hub"
             )
-            workers = {n: worker_proc(tmp_path, cli, server, n) for n in names}
+            more = worker_env or {}
+            workers = {n: worker_proc(tmp_path, cli, server, n, **more.get(n, {})) for n in names}
             hub = hub_proc(tmp_path, cli, server, tg, **(hub_env or {}))
             world = World(
                 server,

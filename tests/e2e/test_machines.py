@@ -349,3 +349,28 @@ async def test_cancel_stops_a_turn_on_the_worker_and_clear_forgets_its_conversat
         await world.reply("Closed session alpha")
         _, alive = await asyncio.to_thread(psutil.wait_procs, clis, WAIT)
         assert not alive  # closing on the phone closed its Claude Code on alpha
+
+
+async def test_a_project_another_machine_declares_is_worked_on_there(
+    harness: CliHarness, tmp_path: Path
+) -> None:
+    api = tmp_path / "alpha" / "code" / "api"  # on alpha's disk (its PROJECTS)
+    api.mkdir(parents=True)
+    projects = {"PROJECTS": json.dumps({"api": str(api)})}
+    places = {"alpha": projects}
+    async with machines_world(tmp_path, harness, ("alpha",), worker_env=places) as world:
+        world.say("/project")
+        listing = await world.reply("Projects:")
+        assert "api (🖥 alpha)" in listing.content
+
+        harness.fake.enqueue(Reply.text("In the api project"))
+        world.say("on api: where are you?")
+        await world.reply(lambda m: "In the api project" in m.content and "🖥 alpha" in m.content)
+        assert str(api) in _cwd_of(harness, 1), dump(world)
+
+        world.say("/status")
+        status = await world.reply("Machine: 🖥 alpha")
+        assert str(api) in status.content
+        world.say("/project api")
+        switched = await world.reply("Working on api")
+        assert "on 🖥 alpha" in switched.content

@@ -20,8 +20,10 @@ from voice_agent.telegram.dir_picker import show_directory_keyboard
 from voice_agent.telegram.machines import (
     inherit_machine,
     machine_line,
+    machine_projects,
     new_on_machine,
     remote_directory,
+    switch_machine_project,
 )
 from voice_agent.telegram.render import TELEGRAM_LIMIT, utf16_len
 from voice_agent.telegram.roles import refusal
@@ -363,18 +365,31 @@ async def switch_project(svc: Services, where: Where, name: str) -> Session | No
 
 
 async def project_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/project name — switch to a configured project."""
+    """/project name — switch to a configured project (this machine's or another's)."""
     where = Where.of(update)
     svc = services(context)
-    names = ", ".join(sorted(svc.settings.projects)) or "none configured (PROJECTS)"
+    elsewhere = machine_projects(svc)
+    listed = [*sorted(svc.settings.projects)]
+    listed += [f"{name} (🖥 {machine})" for name, (machine, _) in sorted(elsewhere.items())]
+    names = ", ".join(listed) or "none configured (PROJECTS)"
     if not context.args:
         await _message(update).reply_text(f"Projects: {names}")
         return
-    session = await switch_project(svc, where, context.args[0])
+    name = context.args[0]
+    if name in elsewhere:
+        found = await switch_machine_project(svc, where, name)
+        if isinstance(found, str):
+            await _message(update).reply_text(found)
+            return
+        session: Session | None = found
+        label = f" on 🖥 {elsewhere[name][0]}"
+    else:
+        session = await switch_project(svc, where, name)
+        label = ""
     if session is None:
-        await _message(update).reply_text(f"No project {context.args[0]}. Projects: {names}")
+        await _message(update).reply_text(f"No project {name}. Projects: {names}")
         return
-    await _message(update).reply_text(f"📂 Working on {session.name} in {session.cwd}")
+    await _message(update).reply_text(f"📂 Working on {session.name}{label} in {session.cwd}")
 
 
 async def clear_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

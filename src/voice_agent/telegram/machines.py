@@ -3,7 +3,9 @@
 * ``/machines`` lists the machines: online or offline, last seen, live sessions, version.
 * ``/new name@machine`` starts a session on that machine (in its ``DEFAULT_CWD``);
   "work on build-box" and "on build-box: run the tests" (typed or said) work in
-  that machine's session like a project name does (:func:`switch_machine`).
+  that machine's session like a project name does (:func:`switch_machine`), and a
+  project another machine declares (its ``PROJECTS``) works there
+  (:func:`switch_machine_project`).
 * After a restart, the turns the bot had sent to other machines are followed
   again from their first event, so their answers still arrive
   (:func:`pick_up_turns`).
@@ -13,6 +15,7 @@ All of it is only wired when ``NATS_URL`` is set (``svc.machines``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -21,6 +24,7 @@ from telegram import Bot, Update
 from telegram.ext import ContextTypes
 
 from voice_agent.sessions import Session
+from voice_agent.sessions.session import SessionBusy
 from voice_agent.store.machines_table import RemoteTurn
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import here, start_new, use
@@ -103,6 +107,58 @@ def machine_line(svc: Services, session: Session) -> str | None:
 def machine_names(svc: Services) -> list[str]:
     """The names of the known machines (empty without NATS)."""
     return [] if svc.machines is None else [m.name for m in svc.machines.machines()]
+
+
+def machine_projects(svc: Services) -> dict[str, tuple[str, str]]:
+    """The projects other machines declare (their ``PROJECTS``): name → (machine, directory).
+
+    The bot's own ``PROJECTS`` win a name; a name two machines declare is left
+    out (``/new name@machine`` picks one).
+    """
+    hub = svc.machines
+    if hub is None:
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    clashes: set[str] = set()
+    for machine in hub.machines():
+        if machine.local:
+            continue
+        for name, path in machine.projects.items():
+            if name in svc.settings.projects:
+                continue
+            if name in found and found[name][0] != machine.name:
+                clashes.add(name)
+            found[name] = (machine.name, path)
+    return {name: place for name, place in found.items() if name not in clashes}
+
+
+async def switch_machine_project(svc: Services, where: Where, project: str) -> Session | str:
+    """Work on another machine's project: its session of that name, in the project there.
+
+    Returns:
+        The session, or why not (fit to show).
+    """
+    hub = svc.machines
+    declared = machine_projects(svc).get(project)
+    if hub is None or declared is None:
+        return f"No project {project}."
+    machine, path = declared
+    existing = svc.manager.get(where.chat_id, project)
+    if existing is None:
+        session = await start_new(svc, where, project, path)
+        hub.placement.bind(session, machine)
+        return session
+    if hub.placement.machine(existing) != machine:
+        return (
+            f"A session called {project} lives on {hub.placement.machine(existing)}; "
+            f"/new {project}-2@{machine} starts one on 🖥 {machine}."
+        )
+    session = use(svc, where, project) or existing
+    if session.cwd != path:
+        # A session running a turn stays where it works (the reply says where).
+        with contextlib.suppress(SessionBusy):
+            svc.manager.set_cwd(where.chat_id, path, name=project)
+    return session
 
 
 async def start_on_machine(svc: Services, where: Where, name: str, machine: str) -> Session | str:

@@ -29,7 +29,12 @@ from voice_agent.telegram.callbacks import decode
 from voice_agent.telegram.commands import switch_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
 from voice_agent.telegram.files import MAX_UPLOAD_BYTES, no_files_there, save_upload
-from voice_agent.telegram.machines import machine_names, switch_machine
+from voice_agent.telegram.machines import (
+    machine_names,
+    machine_projects,
+    switch_machine,
+    switch_machine_project,
+)
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
@@ -169,7 +174,8 @@ async def send_words(
     """
     where = Where.of(update)
     message = update.effective_message
-    target = route(text, [*svc.settings.projects, *machine_names(svc)])
+    elsewhere = machine_projects(svc)
+    target = route(text, [*svc.settings.projects, *elsewhere, *machine_names(svc)])
     prompt = target.prompt or None
     if prompt is not None and note and _command_name(prompt) is None:
         prompt = f"{prompt}\n\n{note}"
@@ -188,8 +194,11 @@ async def send_words(
     async def switch_then_prompt() -> None:
         if project in svc.settings.projects:
             session = await switch_project(svc, where, project)
-        else:  # a machine's name: work in its session
-            found = await switch_machine(svc, where, project)
+        else:  # another machine's project, or a machine's name: work in its session
+            if project in elsewhere:
+                found = await switch_machine_project(svc, where, project)
+            else:
+                found = await switch_machine(svc, where, project)
             if isinstance(found, str):
                 await bot.send_message(where.chat_id, found, message_thread_id=where.thread_id)
                 return
