@@ -37,6 +37,7 @@ from voice_agent.speech.vocabulary import vocabulary_for
 from voice_agent.telegram.approval_desk import Seen
 from voice_agent.telegram.callbacks import Kind, decode, encode
 from voice_agent.telegram.decisions import decide_in_words, seen_now
+from voice_agent.telegram.machines import machine_names, machine_projects
 from voice_agent.telegram.prompts import send_words
 from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.services import Services, Where, services
@@ -188,7 +189,8 @@ async def _hear(
         # A session on another machine: its directory is not on this disk, so only
         # the configured words and its recent tool calls bias the recognition.
         cwd = None if svc.machine_of(session) is not None else session.cwd
-        terms = await desk.terms(session.key, cwd, [*svc.settings.projects, session.name])
+        places = [*svc.settings.projects, *machine_projects(svc), *machine_names(svc)]
+        terms = await desk.terms(session.key, cwd, [*places, session.name])
         vocabulary = vocabulary_for(terms)
         transcript = await desk.transcribe(audio, mime, vocabulary)
     except SpeechError as error:
