@@ -335,7 +335,8 @@ def main(settings: Settings, argv: list[str]) -> int:
         argv: Arguments after ``chat``: ``[--session NAME] [--cwd PATH]``.
 
     Returns:
-        The exit status, as :func:`chat_command`'s, or 2 for bad arguments.
+        The exit status, as :func:`chat_command`'s, or 2 for bad arguments and for
+        ``--machine`` (the ``voice-agent`` command runs that, with NATS).
     """
     parser = argparse.ArgumentParser(prog="voice-agent chat", description=DESCRIPTION)
     add_arguments(parser)
@@ -343,6 +344,13 @@ def main(settings: Settings, argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed the usage or the help
         return exc.code if isinstance(exc.code, int) else 2
+    if args.machine:  # never run here what was asked to run on another machine
+        print(
+            "voice-agent chat: --machine is run by the voice-agent command "
+            f"(voice-agent chat --machine {args.machine}); nothing was started",
+            file=sys.stderr,
+        )
+        return 2
     return chat_command(settings, session=args.session, cwd=args.cwd)
 
 
