@@ -249,6 +249,22 @@ async def test_always_approves_the_next_similar_call_unasked(
     assert f"1. Write files in {harness.workdir}" in rules
 
 
+async def test_approvals_lists_a_project_rule_too(harness: CliHarness, tmp_path: Path) -> None:
+    first = harness.workdir / "one.txt"
+    harness.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(first), "content": "1"}),
+        Reply.text("first"),
+    )
+    async with terminal(harness, tmp_path) as chat:
+        chat.keyboard.type("write one")
+        await chat.screen.wait_for(ALLOW)
+        await chat.say("a project")
+        rules = await chat.say("/approvals")
+    assert first.exists()
+    assert f"1. Write files in {harness.workdir}" in rules
+    assert "(every session of the project)" in rules
+
+
 async def test_parallel_requests_are_asked_one_after_another(
     harness: CliHarness, tmp_path: Path
 ) -> None:

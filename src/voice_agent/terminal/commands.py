@@ -23,7 +23,8 @@ While a turn runs, what you type answers approval prompts; Ctrl-C stops the turn
   /sessions           list the sessions
   /status             show the active session
   /cwd [PATH]         show or change the working directory
-  /approvals [clear]  list (or remove) the "always" rules of the session
+  /approvals [clear]  list the "always" rules (the session's, then its project's);
+                      clear removes the session's
   /help               this text
   /quit               leave (also Ctrl-D, or Ctrl-C at the prompt)"""
 
@@ -44,15 +45,19 @@ class LocalRules:
     """The rules of sessions that run in this process (their permission handler's)."""
 
     async def lines(self, session: Session) -> list[str]:
-        """The session's rules, numbered; or that it has none.
+        """The session's rules, then the project rules covering it, numbered; or none.
 
         Args:
             session: The session.
         """
-        rules = session.permission_handler.get_sticky_approvals()
+        handler = session.permission_handler
+        rules = [(rule, "") for rule in handler.get_sticky_approvals()]
+        rules += [(rule, " (every session of the project)") for rule in handler.project_rules()]
         if not rules:
             return ['No "always" rules in this session.']
-        return [f"{number}. {rule.describe()}" for number, rule in enumerate(rules, 1)]
+        return [
+            f"{number}. {rule.describe()}{scope}" for number, (rule, scope) in enumerate(rules, 1)
+        ]
 
     async def clear(self, session: Session) -> str:
         """Remove the session's rules.
