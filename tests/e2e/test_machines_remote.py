@@ -7,6 +7,7 @@ that read the hub's disk at the worker's path would find the worker's file there
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import time
@@ -318,6 +319,13 @@ async def test_approvals_of_a_remote_session_list_and_revoke_its_machines_rules(
         await world.workers["alpha"].kill()
         since = time.monotonic()
         world.say("/approvals")
-        gone = await world.reply("alpha is offline", since=since)
+        # Until its heartbeats have stopped for long enough it is silent, then offline.
+        gone = await world.reply("its rules can't be listed now", since=since)
+        async with asyncio.timeout(WAIT):
+            while "alpha is offline" not in gone.content:
+                assert "alpha did not answer" in gone.content, gone.content
+                since = time.monotonic()
+                world.say("/approvals")
+                gone = await world.reply("its rules can't be listed now", since=since)
         assert "alpha is offline: its rules can't be listed now" in gone.content
         assert not gone.callback_data
