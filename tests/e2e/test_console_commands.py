@@ -289,8 +289,8 @@ async def test_audit_and_its_filters(tmp_path: Path) -> None:
 
 async def test_an_empty_store_says_so(tmp_path: Path) -> None:
     sessions, audit = await _all(tmp_path, ["sessions", "list"], ["audit"])
-    assert (sessions.status, sessions.out) == (0, "No sessions stored.\n")
-    assert (audit.status, audit.out) == (0, "No decisions logged.\n")
+    assert (sessions.status, sessions.out) == (0, "No sessions stored.\n"), sessions.err
+    assert (audit.status, audit.out) == (0, "No decisions logged.\n"), audit.err
 
 
 async def test_a_broken_store_is_reported_not_replaced(tmp_path: Path) -> None:

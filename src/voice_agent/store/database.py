@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ from typing import Any
 from voice_agent.store import schema
 
 logger = logging.getLogger(__name__)
+
+_BUSY_PATIENCE = 15.0  # seconds to wait for another process that holds the store's lock
 
 
 class StorageError(Exception):
@@ -47,7 +50,9 @@ class Database:
 
     A file that is not a usable database is moved aside (with its ``-wal`` and
     ``-shm`` companions) and a fresh one is created; the moved files are listed
-    in ``moved_aside``.
+    in ``moved_aside``. A file another process has locked is waited for, and one
+    written by a newer voice-agent, or that cannot be read (permissions, disk), is
+    an error: neither is ever moved aside.
 
     Attributes:
         path: The database file.
@@ -76,7 +81,11 @@ class Database:
                 f"cannot create the store directory {self.path.parent}: {exc}"
             ) from exc
         try:
-            return self._connect()
+            return self._connect_patiently()
+        except schema.SchemaTooNew as exc:  # kept as it is: a newer voice-agent wrote it
+            raise StorageError(f"cannot open the store {self.path}: {exc}") from exc
+        except sqlite3.OperationalError as exc:  # busy, locked, unreadable, disk: not corrupt
+            raise StorageError(f"cannot open the store {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             if not self.path.exists():
                 raise StorageError(f"cannot create the store {self.path}: {exc}") from exc
@@ -85,6 +94,24 @@ class Database:
                 return self._connect()
             except sqlite3.DatabaseError as again:
                 raise StorageError(f"cannot open the store {self.path}: {again}") from again
+
+    def _connect_patiently(self) -> sqlite3.Connection:
+        """:meth:`_connect`, tried again while another process holds the file's lock.
+
+        SQLite does not always wait for a lock on its own (switching to WAL, for
+        one), and a busy file is in use, not broken: it is never moved aside.
+        """
+        deadline = time.monotonic() + _BUSY_PATIENCE
+        pause = 0.02
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)  # another process holds the lock: let it finish
+            pause = min(pause * 2, 0.5)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -97,7 +124,7 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             schema.migrate(conn)
-        except sqlite3.DatabaseError:
+        except BaseException:
             conn.close()
             raise
         return conn

@@ -280,8 +280,16 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+class SchemaTooNew(Exception):
+    """The store was written by a newer voice-agent: it is kept as it is, never migrated."""
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration the database has not seen, each in one transaction.
+
+    The version is read again inside each migration's write transaction, so two
+    processes opening a new store at once apply each migration once: the second
+    finds it done.
 
     Args:
         conn: A connection in autocommit mode (``isolation_level=None``).
@@ -290,21 +298,27 @@ def migrate(conn: sqlite3.Connection) -> int:
         The schema version after migrating.
 
     Raises:
-        sqlite3.DatabaseError: The database is newer than this program.
+        SchemaTooNew: The database is newer than this program.
     """
-    current = schema_version(conn)
-    if current > len(MIGRATIONS):
-        raise sqlite3.DatabaseError(
-            f"store schema version {current} is newer than this voice-agent "
-            f"({len(MIGRATIONS)}); upgrade voice-agent"
-        )
-    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+    _check_known(schema_version(conn))
+    while schema_version(conn) < len(MIGRATIONS):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            step(conn)
-            conn.execute(f"PRAGMA user_version = {number}")
+            current = schema_version(conn)  # another process may have migrated meanwhile
+            _check_known(current)
+            if current < len(MIGRATIONS):
+                MIGRATIONS[current](conn)
+                conn.execute(f"PRAGMA user_version = {current + 1}")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
     return len(MIGRATIONS)
+
+
+def _check_known(version: int) -> None:
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(
+            f"store schema version {version} is newer than this voice-agent "
+            f"({len(MIGRATIONS)}); upgrade voice-agent"
+        )
