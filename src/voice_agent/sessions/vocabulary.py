@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from more_itertools import unique_everseen
+
 from voice_agent.policy.secret_names import is_secret_path, secret_name
 from voice_agent.policy.signed_cache import SignedCache
 
@@ -110,14 +112,7 @@ def allowed(term: str) -> bool:
 
 def unique(words: Iterable[str]) -> list[str]:
     """``words`` without repeats (compared case-insensitively) or empty strings, in order."""
-    seen: set[str] = set()
-    kept: list[str] = []
-    for word in words:
-        key = word.casefold()
-        if word and key not in seen:
-            seen.add(key)
-            kept.append(word)
-    return kept
+    return list(unique_everseen(filter(None, words), key=str.casefold))
 
 
 def words_in(name: str) -> list[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from more_itertools import unique_everseen
+
 DEVELOPER_WORDS: tuple[str, ...] = tuple(
     word.strip()
     for word in """
@@ -117,11 +119,5 @@ def _estimated_tokens(text: str) -> int:
 
 
 def _unique(words: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    kept: list[str] = []
-    for word in words:
-        key = word.casefold()
-        if word and key not in seen:
-            seen.add(key)
-            kept.append(word)
-    return kept
+    """``words`` without repeats (compared case-insensitively) or empty strings, in order."""
+    return list(unique_everseen(filter(None, words), key=str.casefold))
