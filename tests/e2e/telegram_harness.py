@@ -128,3 +128,28 @@ async def running_bot(
                 assert app.post_stop is not None
                 await asyncio.wait_for(app.post_stop(app), TIMEOUT)
         assert tg.internal_errors == []
+
+
+@asynccontextmanager
+async def team_bot(
+    cli: CliHarness,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    group: int,
+    chatter: int,
+    **overrides: Any,
+) -> AsyncIterator[BotHarness]:
+    """The bot in the supergroup ``group`` ("team"): the owner approves, ``chatter`` (Carol)
+    may only chat; ``overrides`` are more settings, as for :func:`running_bot`."""
+    async with running_bot(
+        cli,
+        tmp_path,
+        monkeypatch,
+        allowed_chat_ids=frozenset({group}),
+        allowed_user_ids=frozenset({OWNER, chatter}),
+        approver_user_ids=frozenset({OWNER}),
+        **overrides,
+    ) as bot:
+        bot.tg.supergroup(group, "team")
+        bot.tg.user(chatter, "Carol")
+        yield bot

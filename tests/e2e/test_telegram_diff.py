@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import CliHarness
-from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
+from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot, team_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram_types import StoredMessage
 
@@ -207,16 +207,7 @@ async def test_a_chatter_may_not_read_diffs(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     group, chatter = -100777, 3003
-    async with running_bot(
-        harness,
-        tmp_path,
-        monkeypatch,
-        allowed_chat_ids=frozenset({group}),
-        allowed_user_ids=frozenset({OWNER, chatter}),
-        approver_user_ids=frozenset({OWNER}),
-    ) as bot:
-        bot.tg.supergroup(group, "team")
-        bot.tg.user(chatter, "Carol")
+    async with team_bot(harness, tmp_path, monkeypatch, group, chatter) as bot:
         _repository(bot.cli.workdir)
         (bot.cli.workdir / "app.py").write_text("changed\n")
         refused = "Only an approver can see the working directory's diffs."

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CliHarness
-from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
+from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot, team_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.telegram_types import StoredMessage
@@ -199,16 +199,7 @@ async def test_a_chatter_may_look_but_not_choose(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _tree(harness.workdir, tmp_path / "outside")
-    async with running_bot(
-        harness,
-        tmp_path,
-        monkeypatch,
-        allowed_chat_ids=frozenset({GROUP}),
-        allowed_user_ids=frozenset({OWNER, CHATTER}),
-        approver_user_ids=frozenset({OWNER}),
-    ) as bot:
-        bot.tg.supergroup(GROUP, "team")
-        bot.tg.user(CHATTER, "Carol")
+    async with team_bot(harness, tmp_path, monkeypatch, GROUP, CHATTER) as bot:
         bot.tg.send_text(GROUP, CHATTER, "/cwd")
         menu = await bot.reply(
             lambda m: m.from_bot and "Choose its new directory" in m.content, GROUP

@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.conftest import CliHarness
 from tests.e2e.helpers import cli_processes
-from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
+from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot, team_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram_types import StoredMessage
 from voice_agent.sessions import StickyApproval
@@ -477,16 +477,7 @@ GROUP, CHATTER = -100777, 3003
 @pytest.fixture
 async def team(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A group where the owner approves and Carol may only chat."""
-    async with running_bot(
-        harness,
-        tmp_path,
-        monkeypatch,
-        allowed_chat_ids=frozenset({GROUP}),
-        allowed_user_ids=frozenset({OWNER, CHATTER}),
-        approver_user_ids=frozenset({OWNER}),
-    ) as bot:
-        bot.tg.supergroup(GROUP, "team")
-        bot.tg.user(CHATTER, "Carol")
+    async with team_bot(harness, tmp_path, monkeypatch, GROUP, CHATTER) as bot:
         yield bot
 
 

@@ -17,7 +17,7 @@ import claude_agent_sdk
 import pytest
 
 from tests.e2e.conftest import TURN_TIMEOUT, CliHarness
-from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot
+from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot, team_bot
 from tests.e2e.test_telegram_e2e import _chatter_press, final_answer
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import MAX_TEXT_LENGTH, utf16_len
@@ -136,16 +136,7 @@ GROUP, CHATTER = -100779, 3005
 @pytest.fixture
 async def team(harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A group where the owner approves and Carol may only chat."""
-    async with running_bot(
-        harness,
-        tmp_path,
-        monkeypatch,
-        allowed_chat_ids=frozenset({GROUP}),
-        allowed_user_ids=frozenset({OWNER, CHATTER}),
-        approver_user_ids=frozenset({OWNER}),
-    ) as bot:
-        bot.tg.supergroup(GROUP, "team")
-        bot.tg.user(CHATTER, "Carol")
+    async with team_bot(harness, tmp_path, monkeypatch, GROUP, CHATTER) as bot:
         yield bot
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import CliHarness
 from tests.e2e.helpers import cli_processes
-from tests.e2e.telegram_harness import OWNER, running_bot
+from tests.e2e.telegram_harness import team_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -20,17 +20,8 @@ async def test_a_claude_command_after_on_a_project_needs_an_approver(
 ) -> None:
     api = tmp_path / "api"
     api.mkdir()
-    async with running_bot(
-        harness,
-        tmp_path,
-        monkeypatch,
-        projects={"api": api},
-        allowed_chat_ids=frozenset({GROUP}),
-        allowed_user_ids=frozenset({OWNER, CHATTER}),
-        approver_user_ids=frozenset({OWNER}),
-    ) as bot:
-        bot.tg.supergroup(GROUP, "team")
-        bot.tg.user(CHATTER, "Carol")
+    projects = {"api": api}
+    async with team_bot(harness, tmp_path, monkeypatch, GROUP, CHATTER, projects=projects) as bot:
         bot.tg.send_text(GROUP, CHATTER, "on api: /mcp enable all")
         await bot.reply(
             lambda m: (

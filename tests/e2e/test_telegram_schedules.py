@@ -18,7 +18,7 @@ import pytest
 from telegram.ext import JobQueue
 
 from tests.e2e.conftest import CliHarness
-from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot
+from tests.e2e.telegram_harness import OWNER, TIMEOUT, BotHarness, running_bot, team_bot
 from tests.e2e.test_telegram_e2e import final_answer
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import DEFAULT_TOKEN, MAX_TEXT_LENGTH, FakeTelegram, utf16_len
@@ -99,16 +99,7 @@ async def test_schedule_list_and_cancel_with_the_button(
 async def test_a_chatter_cannot_schedule(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with running_bot(
-        harness,
-        tmp_path,
-        monkeypatch,
-        allowed_chat_ids=frozenset({GROUP}),
-        allowed_user_ids=frozenset({OWNER, CHATTER}),
-        approver_user_ids=frozenset({OWNER}),
-    ) as bot:
-        bot.tg.supergroup(GROUP, "team")
-        bot.tg.user(CHATTER, "Carol")
+    async with team_bot(harness, tmp_path, monkeypatch, GROUP, CHATTER) as bot:
         bot.tg.send_text(GROUP, CHATTER, "/schedule every 2h rm -rf the build")
         await bot.reply("Only an approver can schedule prompts.", GROUP)
         bot.tg.send_text(GROUP, CHATTER, "/schedules")
