@@ -224,18 +224,19 @@ def _confirm(
             for score, term in _near(phrase, index, options)[:_TERMS_PER_PHRASE]:
                 loose.append((score - (end - start) * 0.01, start, end, term))
     tried = 0
+    heard = _assemble(words, cores, taken, 0.0).text  # as corrected so far
     for _, start, end, term in sorted(loose, key=lambda c: -c[0]):
         if tried >= options.verify_most:
             break
         if not used.isdisjoint(range(start, end)):
             continue
         tried += 1
-        heard = _assemble(words, cores, taken, 0.0).text
         trial = {**taken, start: (end, term)}
         changed = _assemble(words, cores, trial, 0.0).text
         if verify(heard, changed, term.written) >= options.verified_gain:
             taken[start] = (end, term)
             used.update(range(start, end))
+            heard = changed
 
 
 def _near(

@@ -219,7 +219,7 @@ class LocalWhisper:
             return None  # not one window of this note: never score other audio
         from voice_agent.speech.forced import AudioCheck  # faster-whisper: loaded with the model
 
-        frames = min(3000, math.ceil(decoded.duration * 100))
+        frames = math.ceil(decoded.duration * 100)  # mel frames: 100 a second, under 3,000
         return AudioCheck(model, encoded, frames, language)
 
     def _ensure_model(self) -> Any:

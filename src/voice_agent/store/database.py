@@ -82,9 +82,8 @@ class Database:
             ) from exc
         try:
             return self._connect_patiently()
-        except schema.SchemaTooNew as exc:  # kept as it is: a newer voice-agent wrote it
-            raise StorageError(f"cannot open the store {self.path}: {exc}") from exc
-        except sqlite3.OperationalError as exc:  # busy, locked, unreadable, disk: not corrupt
+        except (schema.SchemaTooNew, sqlite3.OperationalError) as exc:
+            # Newer, busy, locked, unreadable, a disk error: not corrupt, so kept as it is.
             raise StorageError(f"cannot open the store {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             if not self.path.exists():

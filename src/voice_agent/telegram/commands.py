@@ -364,6 +364,29 @@ async def switch_project(svc: Services, where: Where, name: str) -> Session | No
     return existing
 
 
+async def work_on_project(svc: Services, where: Where, name: str) -> Session | str | None:
+    """Work on project ``name``: one of this bot's ``PROJECTS``, or one another machine declares.
+
+    Returns:
+        The session, why it cannot be used (fit to show), or None when no machine has
+        a project of that name.
+    """
+    if name in svc.settings.projects:
+        return await switch_project(svc, where, name) or f"No project {name}."
+    if name in machine_projects(svc):
+        return await switch_machine_project(svc, where, name)
+    return None
+
+
+def command_name(text: str) -> str | None:
+    """The name of the /command ``text`` is (``/Compact@bot x`` -> compact), or None."""
+    stripped = text.lstrip()
+    if not stripped.startswith("/"):
+        return None
+    words = stripped[1:].split(maxsplit=1)
+    return words[0].split("@", 1)[0].lower() if words else ""
+
+
 async def project_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/project name — switch to a configured project (this machine's or another's)."""
     where = Where.of(update)
@@ -376,20 +399,15 @@ async def project_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await _message(update).reply_text(f"Projects: {names}")
         return
     name = context.args[0]
-    if name in elsewhere:
-        found = await switch_machine_project(svc, where, name)
-        if isinstance(found, str):
-            await _message(update).reply_text(found)
-            return
-        session: Session | None = found
-        label = f" on 🖥 {elsewhere[name][0]}"
-    else:
-        session = await switch_project(svc, where, name)
-        label = ""
-    if session is None:
+    found = await work_on_project(svc, where, name)
+    if found is None:
         await _message(update).reply_text(f"No project {name}. Projects: {names}")
         return
-    await _message(update).reply_text(f"📂 Working on {session.name}{label} in {session.cwd}")
+    if isinstance(found, str):
+        await _message(update).reply_text(found)
+        return
+    label = f" on 🖥 {elsewhere[name][0]}" if name in elsewhere else ""
+    await _message(update).reply_text(f"📂 Working on {found.name}{label} in {found.cwd}")
 
 
 async def clear_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -26,15 +26,10 @@ from voice_agent.router import route
 from voice_agent.sessions import ImageAttachment
 from voice_agent.sessions.image import MAX_IMAGE_BYTES, ImageError
 from voice_agent.telegram.callbacks import decode
-from voice_agent.telegram.commands import switch_project
+from voice_agent.telegram.commands import command_name, work_on_project
 from voice_agent.telegram.decisions import decide_in_words, seen_now
 from voice_agent.telegram.files import MAX_UPLOAD_BYTES, no_files_there, save_upload
-from voice_agent.telegram.machines import (
-    machine_names,
-    machine_projects,
-    switch_machine,
-    switch_machine_project,
-)
+from voice_agent.telegram.machines import machine_names, machine_projects, switch_machine
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
 from voice_agent.telegram.topics import current, introduce_topic, is_new_topic
@@ -110,15 +105,6 @@ async def enqueue(
     await _queue(svc, update, job, place)
 
 
-def _command_name(text: str) -> str | None:
-    """The name of the Claude Code /command ``text`` is (``/Compact@bot x`` -> compact), or None."""
-    stripped = text.lstrip()
-    if not stripped.startswith("/"):
-        return None
-    words = stripped[1:].split(maxsplit=1)
-    return words[0].split("@", 1)[0].lower() if words else ""
-
-
 def command_refusal(svc: Services, where: Where, text: str) -> str | None:
     """Why the sender may not send ``text`` to Claude Code, when it is one of its /commands.
 
@@ -136,7 +122,7 @@ def command_refusal(svc: Services, where: Where, text: str) -> str | None:
         None when it may go (not a /command, a chatter's command, or an approver);
         else the refusal to show (the attempt is logged and audited).
     """
-    name = _command_name(text)
+    name = command_name(text)
     if name is None or name in CHATTER_SLASH_COMMANDS:
         return None
     refused = refusal(svc, where, "send Claude Code its own /commands", text)
@@ -177,7 +163,7 @@ async def send_words(
     elsewhere = machine_projects(svc)
     target = route(text, [*svc.settings.projects, *elsewhere, *machine_names(svc)])
     prompt = target.prompt or None
-    if prompt is not None and note and _command_name(prompt) is None:
+    if prompt is not None and note and command_name(prompt) is None:
         prompt = f"{prompt}\n\n{note}"
     refused = command_refusal(svc, where, prompt) if prompt is not None else None
     if refused is not None:
@@ -192,19 +178,13 @@ async def send_words(
         return
 
     async def switch_then_prompt() -> None:
-        if project in svc.settings.projects:
-            session = await switch_project(svc, where, project)
-        else:  # another machine's project, or a machine's name: work in its session
-            if project in elsewhere:
-                found = await switch_machine_project(svc, where, project)
-            else:
-                found = await switch_machine(svc, where, project)
-            if isinstance(found, str):
-                await bot.send_message(where.chat_id, found, message_thread_id=where.thread_id)
-                return
-            session = found
-        if session is None:
+        found = await work_on_project(svc, where, project)
+        if found is None:  # a machine's name: work in its session
+            found = await switch_machine(svc, where, project)
+        if isinstance(found, str):
+            await bot.send_message(where.chat_id, found, message_thread_id=where.thread_id)
             return
+        session = found
         if prompt is not None:
             await run_prompt(bot, svc, where, prompt, spoken=spoken, session_name=session.name)
             return

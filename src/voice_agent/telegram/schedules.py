@@ -25,7 +25,7 @@ from telegram.ext import ContextTypes
 from voice_agent.schedule_when import WhenError, split_schedule
 from voice_agent.store.schedules_table import Schedule
 from voice_agent.telegram.callbacks import Kind, decode, encode
-from voice_agent.telegram.commands import COMMANDS
+from voice_agent.telegram.commands import COMMANDS, command_name
 from voice_agent.telegram.render import utf16_len
 from voice_agent.telegram.roles import refusal
 from voice_agent.telegram.services import Services, Where, services
@@ -68,9 +68,7 @@ def _time(svc: Services, schedule: Schedule) -> str:
 
 def _our_command(prompt: str) -> str | None:
     """The bot command the prompt starts with (``/status``), if any."""
-    if not prompt.startswith("/"):
-        return None
-    name = prompt[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if prompt[1:].strip() else ""
+    name = command_name(prompt)
     return name if name in _OURS else None
 
 
