@@ -7,7 +7,6 @@ vocabulary and once without, and each sentence set is held to its own error boun
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -317,6 +316,6 @@ async def test_a_check_the_model_cannot_score_changes_nothing(engine: LocalWhisp
     real = engine._model  # the loaded faster-whisper model: its tokenizer is real
     model = SimpleNamespace(hf_tokenizer=real.hf_tokenizer, model=Failing())
     check = AudioCheck(model, np.zeros((1, 1500, 384), dtype=np.float32), 500, "en")  # type: ignore[arg-type]
-    assert check("Use the npm.", "Use pnpm.", "pnpm") == -math.inf
+    assert check(["Use the npm.", "Use pnpm."], ["pnpm"]) == []
     words = [HeardWord(" Use", 0.9), HeardWord(" the", 0.3), HeardWord(" npm.", 0.2)]
     assert correct(words, ["pnpm"], verify=check).text == "Use the npm."

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
+
+from voice_agent.speech import correction
 from voice_agent.speech.base import HeardWord
-from voice_agent.speech.correction import correct
+from voice_agent.speech.correction import CorrectionOptions, correct
+from voice_agent.speech.phonemes import Phonemes
 from voice_agent.speech.vocabulary import vocabulary_for
 
 SESSION = vocabulary_for(["invoice_parser.py", "invoice_parser", "pyproject.toml", "billing-api"])
@@ -82,15 +88,27 @@ def test_a_fairly_sure_misheard_term_is_corrected_but_a_plain_word_is_not() -> N
 
 
 class Audio:
-    """A stand-in for the engine's check against the audio: a fixed gain per term."""
+    """A stand-in for the engine's check against the audio: a fixed gain per term.
+
+    The sentence as heard scores 0; a sentence with a term scores the term's gain
+    (-10 for a term not named).
+    """
 
     def __init__(self, gains: dict[str, float]) -> None:
         self.gains = gains
-        self.asked: list[tuple[str, str, str]] = []
+        self.asked: list[list[str]] = []
 
-    def __call__(self, heard_text: str, changed: str, term: str) -> float:
-        self.asked.append((heard_text, changed, term))
-        return self.gains.get(term, -10.0)
+    def __call__(self, sentences: Sequence[str], terms: Sequence[str]) -> list[float]:
+        self.asked.append(list(sentences))
+        scores = [0.0]
+        for sentence in sentences[1:]:
+            (term,) = [t for t in terms if t in sentence and t not in sentences[0]]
+            scores.append(self.gains.get(term, -10.0))
+        return scores
+
+    @property
+    def sentences(self) -> list[str]:
+        return [sentence for asked in self.asked for sentence in asked]
 
 
 def test_a_loose_match_is_taken_only_when_the_audio_confirms_it() -> None:
@@ -100,19 +118,65 @@ def test_a_loose_match_is_taken_only_when_the_audio_confirms_it() -> None:
     assert correct(words, terms).text == "wrap the logs for errors."  # too far by sound alone
     denied = Audio({})
     assert correct(words, terms, verify=denied).text == "wrap the logs for errors."
-    assert ("wrap the logs for errors.", "grep the logs for errors.", "grep") in denied.asked
+    assert denied.sentences >= ["wrap the logs for errors.", "grep the logs for errors."]
     confirmed = Audio({"grep": 2.5})
     result = correct(words, terms, verify=confirmed)
     assert result.text == "grep the logs for errors."
     (change,) = result.corrections
     assert (change.heard, change.term, change.offset) == ("wrap", "grep", 0)
+    barely = Audio({"grep": 0.3})  # under verified_gain (0.5)
+    assert correct(words, terms, verify=barely).text == "wrap the logs for errors."
 
 
-def test_only_a_few_phrases_are_checked_against_the_audio() -> None:
+def test_the_term_the_audio_prefers_wins() -> None:
+    words = heard((" wrap", 0.09), (" the", 0.89), (" logs.", 0.79))
+    terms = vocabulary_for(["repo", "grep"])
+    assert correct(words, terms, verify=Audio({"repo": 1.0, "grep": 3.0})).text == (
+        "grep the logs."
+    )
+    assert correct(words, terms, verify=Audio({"repo": 3.0, "grep": 1.0})).text == (
+        "repo the logs."
+    )
+
+
+def test_only_a_few_sentences_are_scored_against_the_audio() -> None:
     words = heard(*((f" {w}", 0.1) for w in "wrap the rapper with a wrapping paper".split()))
     audio = Audio({})
     correct(words, vocabulary_for(["grep", "repo", "rapid", "paper"]), verify=audio)
-    assert 0 < len(audio.asked) <= 3
+    assert 0 < len(audio.sentences) <= CorrectionOptions().verify_most
+
+
+def test_a_term_heard_right_stays_inside_a_change() -> None:
+    # "npm" is a term: "the npm" may still be pnpm, which holds it...
+    words = heard((" Use", 0.5), (" the", 0.3), (" npm,", 0.4), (" instead", 0.9),
+                  (" of", 0.9), (" yarn.", 0.9))  # fmt: skip
+    audio = Audio({"pnpm": 2.0})
+    assert correct(words, vocabulary_for(["npm", "pnpm"]), verify=audio).text == (
+        "Use pnpm, instead of yarn."
+    )
+    # ...but "my git" is never "migrate", which does not.
+    words = heard((" Show", 0.5), (" me", 0.9), (" my", 0.45), (" git,", 0.04), (" diff.", 0.12))
+    audio = Audio({"migrate": 5.0})
+    result = correct(words, vocabulary_for(["git", "migrate"]), verify=audio)
+    assert result.text == "Show me my git, diff."
+    assert not any("migrate" in sentence for sentence in audio.sentences)
+
+
+def test_a_term_far_in_spelling_but_near_in_sound_is_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    words = heard((" Check,", 0.04), (" everybody's", 0.42), (" config.", 0.31))
+    terms = vocabulary_for(["Redis", "ledger"])
+    assert correct(words, terms, verify=Audio({})).text == "Check, everybody's config."
+    result = correct(words, terms, verify=Audio({"Redis": 2.0}))
+    assert result.text == "Check, Redis config."  # espeak-ng: /ɛvɹɪbɑːdiz/, /ɹᵻdiz/
+    # Without espeak-ng's phonemes the term is too far to be tried.
+    monkeypatch.setattr(correction, "PHONEMES", Phonemes(program="/nonexistent/espeak-ng"))
+    correction._sounded.cache_clear()
+    audio = Audio({"Redis": 2.0})
+    assert correct(words, terms, verify=audio).text == "Check, everybody's config."
+    assert not any("Redis" in sentence for sentence in audio.sentences)
+    correction._sounded.cache_clear()
 
 
 def test_sure_words_and_words_that_are_terms_are_never_checked() -> None:

@@ -267,7 +267,8 @@ async def _speak_sample() -> Check:
         return Check(
             "Spoken replies",
             "skip",
-            "espeak-ng is not installed (optional, for /voice on): apt install espeak-ng",
+            "espeak-ng is not installed (optional: spoken replies with /voice on, and"
+            " misheard words matched by their sound): apt install espeak-ng",
         )
     try:
         audio = await tts.synthesize("voice agent is ready")

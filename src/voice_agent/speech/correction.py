@@ -22,13 +22,15 @@ right. Every change is reported
 can be told.
 
 **Checked against the audio.** A small model also writes a developer word as a
-plain one ("grep" → "wrap", ``alembic`` → "a lambic"): too far for the rules above,
+plain one ("grep" → "wrap", ``vitest`` → "by this time"): too far for the rules above,
 which would then rewrite plain speech too. Given a :data:`Verify` (the engine's
-forced decoding, :mod:`voice_agent.speech.forced`), :func:`correct` also tries the
-few closest terms for the words the decoder was least sure of, looser in sound and
-spelling and ordinary words included, and keeps one only when the audio itself
-makes the sentence with the term more probable than the sentence as heard, by at
-least ``verified_gain`` (natural log) with the term named in the decoder's prompt.
+forced decoding, :mod:`voice_agent.speech.forced`), :func:`correct` also tries, for
+the words the decoder was least sure of, the few terms closest in sound: by their
+phonemes (espeak-ng, :mod:`voice_agent.speech.phonemes`) and, looser than above, by
+Metaphone and letters, ordinary words included. The audio then judges the
+sentences: as heard, and with each of these terms in place, all scored with the
+same prompt naming the terms. The most probable wins, if it is a term's and beats
+the sentence as heard by at least ``verified_gain`` (natural log).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from rapidfuzz import fuzz
 from wordfreq import zipf_frequency
 
 from voice_agent.speech.base import Correction, HeardWord
+from voice_agent.speech.phonemes import PHONEMES
 
 _EDGE = "\"'“”‘’¿¡([{)]}.,!?;:…-"
 _SPOKEN_SYMBOLS = frozenset({"dot", "underscore", "dash", "hyphen", "slash"})
@@ -57,11 +60,12 @@ never absorbed into a term by a word beside them that is a term already."""
 _EXACT = 200.0  # the score of words that spell a joined term exactly ("git hub")
 _ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "'s")
 
-_TERMS_PER_PHRASE = 2  # "wrap" sounds most like ``repo``, then ``grep``
+_TERMS_PER_PHRASE = 3  # "wrap" sounds most like ``repo``, then ``grep``
+_SOUNDS_LIKE = 55.0  # least similarity (0-100) of the phonemes of a phrase and a term
 
-Verify = Callable[[str, str, str], float]
-"""``verify(heard, changed, term)``: how much more probable (natural log) the audio makes
-the sentence ``changed`` than ``heard`` when the decoder is told of ``term``."""
+Verify = Callable[[Sequence[str], Sequence[str]], Sequence[float]]
+"""``verify(sentences, terms)``: the log-probability of each sentence given the audio,
+with ``terms`` named in the decoder's prompt (empty when the audio cannot be scored)."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,11 @@ class CorrectionOptions:
             term (same Metaphone code).
         verify_below: With a :data:`Verify`, phrases whose least probable word is
             below this are also tried against the audio.
-        verify_like: The least sound + spelling similarity (0-200) of a phrase and a
-            term tried against the audio (each at least 50 and 40).
-        verify_most: How many phrases of a note are tried against the audio at most
-            (each costs one forced decoding, about 30 ms for tiny.en on 2 cores).
+        verify_like: The least Metaphone + letters similarity (0-200) of a phrase
+            and a term tried against the audio (each at least 50 and 40); a term
+            whose phonemes are close enough is tried too.
+        verify_most: How many sentences of a note are scored against the audio at
+            most (each about 20 ms for tiny.en on 2 cores).
         verified_gain: How much more probable (natural log) the audio must make the
             sentence with the term than the sentence as heard.
     """
@@ -101,8 +106,8 @@ class CorrectionOptions:
     short_word: int = 5
     verify_below: float = 0.5
     verify_like: float = 120.0
-    verify_most: int = 3
-    verified_gain: float = 2.0
+    verify_most: int = 10
+    verified_gain: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class _Term:
     written: str
     letters: str
     code: str
+    sound: str = ""  # phonemes, when espeak-ng gave them
 
 
 def correct(
@@ -191,8 +197,9 @@ def correct(
         if used.isdisjoint(range(start, end)):
             taken[start] = (end, term)
             used.update(range(start, end))
-    if verify is not None and chosen.verify_most > 0:
-        _confirm(words, cores, letters, index, known, taken, used, chosen, verify)
+    if verify is not None and chosen.verify_most > 1:
+        every = frozenset(_letters(_spaced(t)) for t in terms)  # short ones too: "npm"
+        _confirm(words, cores, letters, _sounded(index), every, taken, used, chosen, verify)
     return _assemble(words, cores, taken, chosen.listed_below)
 
 
@@ -207,7 +214,12 @@ def _confirm(
     options: CorrectionOptions,
     verify: Verify,
 ) -> None:
-    """Add to ``taken`` the loosely matching terms the audio confirms (closest first)."""
+    """Add to ``taken`` the terms the audio prefers to what was heard.
+
+    The phrases tried overlap ("the npm", "use the npm"): each group of overlapping
+    phrases is judged at once, the least sure first, while the budget of sentences
+    (``verify_most``) lasts.
+    """
     loose: list[tuple[float, int, int, _Term]] = []
     for start in range(len(words)):
         for end in range(start + 1, min(len(words), start + options.max_words) + 1):
@@ -218,25 +230,55 @@ def _confirm(
             edges = (cores[start][1].lower(), cores[end - 1][1].lower())
             if not all(edges) or not _SPOKEN_SYMBOLS.isdisjoint(edges):
                 continue
-            if any(w in known for w in letters[start:end]):
+            inside = [w for w in letters[start:end] if w in known]
+            if end - start == 1 and inside:
                 continue  # a word that is a term was heard right
             phrase = " ".join(c[1] for c in cores[start:end])
-            for score, term in _near(phrase, index, options)[:_TERMS_PER_PHRASE]:
-                loose.append((score - (end - start) * 0.01, start, end, term))
-    tried = 0
-    heard = _assemble(words, cores, taken, 0.0).text  # as corrected so far
-    for _, start, end, term in sorted(loose, key=lambda c: -c[0]):
-        if tried >= options.verify_most:
+            # A term heard right stays inside the change: "the npm" may be pnpm, "my git"
+            # is never "migrate".
+            near = [
+                m for m in _near(phrase, index, options) if all(w in m[1].letters for w in inside)
+            ]
+            for score, term in near[:_TERMS_PER_PHRASE]:
+                loose.append((score, start, end, term))
+    budget = options.verify_most
+    for group in sorted(_overlapping(loose), key=lambda g: _least_sure(words, g)):
+        if budget < 2:
             break
-        if not used.isdisjoint(range(start, end)):
-            continue
-        tried += 1
-        trial = {**taken, start: (end, term)}
-        changed = _assemble(words, cores, trial, 0.0).text
-        if verify(heard, changed, term.written) >= options.verified_gain:
+        tried = sorted(group, key=lambda c: -c[0])[: budget - 1]
+        sentences = [_assemble(words, cores, taken, 0.0).text]
+        sentences += [
+            _assemble(words, cores, {**taken, s: (e, t)}, 0.0).text for _, s, e, t in tried
+        ]
+        scores = verify(sentences, list(dict.fromkeys(t.written for *_, t in tried)))
+        budget -= len(sentences)
+        if len(scores) != len(sentences):
+            return  # the audio could not be scored: the transcript stands as it is
+        best = max(range(1, len(sentences)), key=lambda i: scores[i])
+        if scores[best] - scores[0] >= options.verified_gain:
+            _, start, end, term = tried[best - 1]
             taken[start] = (end, term)
             used.update(range(start, end))
-            heard = changed
+
+
+def _overlapping(
+    candidates: list[tuple[float, int, int, _Term]],
+) -> list[list[tuple[float, int, int, _Term]]]:
+    """The candidates in groups whose phrases overlap, in the order of the words."""
+    groups: list[list[tuple[float, int, int, _Term]]] = []
+    reach = -1
+    for candidate in sorted(candidates, key=lambda c: (c[1], c[2])):
+        if groups and candidate[1] < reach:
+            groups[-1].append(candidate)
+            reach = max(reach, candidate[2])
+        else:
+            groups.append([candidate])
+            reach = candidate[2]
+    return groups
+
+
+def _least_sure(words: Sequence[HeardWord], group: list[tuple[float, int, int, _Term]]) -> float:
+    return min(w.probability for _, start, end, _ in group for w in words[start:end])
 
 
 def _near(
@@ -246,22 +288,47 @@ def _near(
 
     Unlike :func:`_best`, ordinary words may match; a term spelled inside the phrase
     (or the phrase inside the term) never does: "the Dockerfile" is not ``Dockerfile``.
+    A term is like the phrase by Metaphone and letters (score 120-200), or by its
+    phonemes (:data:`_SOUNDS_LIKE` or more: score 120 + their similarity).
     """
     letters = _letters(_spaced(phrase))
     if len(letters) < options.min_letters:
         return []
     code = _code(letters)
-    found: list[tuple[float, _Term]] = []
+    sound = _sound(phrase)
+    found: dict[str, tuple[float, _Term]] = {}
     for term in index:
-        if not 0.6 <= len(letters) / len(term.letters) <= 1.7:
-            continue
         if term.letters in letters or letters in term.letters:
             continue
-        sound = fuzz.ratio(code, term.code)
+        if sound and term.sound and 0.5 <= len(sound) / len(term.sound) <= 2.0:
+            alike = fuzz.ratio(sound, term.sound)
+            if alike >= _SOUNDS_LIKE:
+                found[term.written] = (120.0 + alike, term)
+        if not 0.6 <= len(letters) / len(term.letters) <= 1.7:
+            continue
+        by_code = fuzz.ratio(code, term.code)
         spelling = fuzz.ratio(letters, term.letters)
-        if sound >= 50 and spelling >= 40 and sound + spelling >= options.verify_like:
-            found.append((sound + spelling, term))
-    return sorted(found, key=lambda match: -match[0])
+        score = by_code + spelling
+        close = by_code >= 50 and spelling >= 40 and score >= options.verify_like
+        if close and score > found.get(term.written, (0.0, term))[0]:
+            found[term.written] = (score, term)
+    return sorted(found.values(), key=lambda match: -match[0])
+
+
+def _sound(phrase: str) -> str:
+    """The phonemes of a phrase's words (spoken symbols left out), or ``""``."""
+    said = " ".join(w for w in _spaced(phrase).split() if w.lower() not in _SPOKEN_SYMBOLS)
+    return PHONEMES.of([said]).get(said, "")
+
+
+@functools.lru_cache(maxsize=16)
+def _sounded(index: tuple[_Term, ...]) -> tuple[_Term, ...]:
+    """The terms with their phonemes (none without espeak-ng)."""
+    said = {t.written: " ".join(w for w in _spaced(t.written).split()) for t in index}
+    sounds = PHONEMES.of(list(said.values()))
+    return tuple(
+        _Term(t.written, t.letters, t.code, sounds.get(said[t.written], "")) for t in index
+    )
 
 
 def _assemble(

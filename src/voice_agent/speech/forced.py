@@ -3,18 +3,17 @@
 :class:`KeepingModel` is faster-whisper's model that keeps, per thread, the encoder's
 output of the last window it encoded, so a sentence can be scored against the very
 audio just transcribed without encoding it again (about 0.3 s for a window of
-tiny.en on 2 cores). :class:`AudioCheck` asks the decoder, told of a term in its
-prompt, how probable each of two sentences is (CTranslate2's ``align`` gives the
-probability of every token given the audio and the tokens before it); the
-difference of their log-probabilities is what
+tiny.en on 2 cores). :class:`AudioCheck` asks the decoder, told of the terms tried
+in its prompt, how probable each sentence is (CTranslate2's ``align`` gives the
+probability of every token given the audio and the tokens before it): what
 :func:`voice_agent.speech.correction.correct` needs to keep or drop a change.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import ctranslate2
@@ -28,6 +27,7 @@ FOCUS_PROMPT = "Claude, please use {}."
 logger = logging.getLogger(__name__)
 
 _FLOOR = 1e-12  # a token probability of zero would make the log -inf
+_MOST_PROMPT = 120  # tokens of the prompt kept (Whisper takes 223)
 
 
 class KeepingModel(WhisperModel):  # type: ignore[misc]  # faster-whisper is untyped
@@ -51,7 +51,7 @@ class KeepingModel(WhisperModel):  # type: ignore[misc]  # faster-whisper is unt
 
 
 class AudioCheck:
-    """Compares two sentences against one window of audio.
+    """Scores sentences against one window of audio.
 
     Args:
         model: The model that encoded the window.
@@ -62,35 +62,38 @@ class AudioCheck:
 
     def __init__(self, model: KeepingModel, encoded: Any, frames: int, language: str) -> None:
         self._model = model
-        self._pair = ctranslate2.StorageView.from_array(np.repeat(np.asarray(encoded), 2, axis=0))
+        self._encoded = np.array(encoded)  # a copy: the StorageView's memory is its own
         self._frames = max(1, frames)
         self._tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
         )
 
-    def __call__(self, heard: str, changed: str, term: str) -> float:
-        """How much more probable (natural log) the audio makes ``changed`` than ``heard``.
+    def __call__(self, sentences: Sequence[str], terms: Sequence[str]) -> list[float]:
+        """How probable the audio makes each sentence, with ``terms`` named in the prompt.
 
         Args:
-            heard: The sentence as decoded.
-            changed: The same sentence with one phrase replaced by ``term``.
-            term: The term, named in the decoder's prompt for both.
+            sentences: The sentence as decoded and the same with a phrase replaced
+                by a term, one per term tried.
+            terms: The terms tried, named in the decoder's prompt for every sentence
+                (:data:`FOCUS_PROMPT`), so that the scores compare.
 
         Returns:
-            log P(changed | audio, prompt) - log P(heard | audio, prompt); minus
-            infinity when the model could not score them (the change is not made).
+            log P(sentence | audio, prompt) of each sentence; empty when the model
+            could not score them (then nothing is changed).
         """
+        if not sentences:
+            return []
         tokenizer = self._tokenizer
-        prompt = tokenizer.encode(" " + FOCUS_PROMPT.format(term))
+        prompt = tokenizer.encode(" " + FOCUS_PROMPT.format(", ".join(terms)))[:_MOST_PROMPT]
         start = [tokenizer.sot_prev, *prompt, *tokenizer.sot_sequence]
-        texts = [tokenizer.encode(" " + heard.strip()), tokenizer.encode(" " + changed.strip())]
+        texts = [tokenizer.encode(" " + sentence.strip()) for sentence in sentences]
+        batch = ctranslate2.StorageView.from_array(np.repeat(self._encoded, len(sentences), axis=0))
         try:
-            results = self._model.model.align(self._pair, start, texts, [self._frames] * 2)
+            results = self._model.model.align(batch, start, texts, [self._frames] * len(texts))
         except (RuntimeError, ValueError) as error:  # the transcript stands as corrected so far
             logger.warning("could not check a correction against the audio: %s", error)
-            return -math.inf
-        heard_score, changed_score = (
+            return []
+        return [
             float(np.sum(np.log(np.maximum(np.asarray(r.text_token_probs), _FLOOR))))
             for r in results
-        )
-        return changed_score - heard_score
+        ]
