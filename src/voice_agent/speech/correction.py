@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -61,6 +62,7 @@ _EXACT = 200.0  # the score of words that spell a joined term exactly ("git hub"
 _ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "'s")
 
 _TERMS_PER_PHRASE = 3  # "wrap" sounds most like ``repo``, then ``grep``
+_PHRASES_PER_TERM = 2  # "the npm" and "use the npm" as pnpm, not also "npm instead"
 _SOUNDS_LIKE = 55.0  # least similarity (0-100) of the phonemes of a phrase and a term
 
 Verify = Callable[[Sequence[str], Sequence[str]], Sequence[float]]
@@ -245,7 +247,7 @@ def _confirm(
     for group in sorted(_overlapping(loose), key=lambda g: _least_sure(words, g)):
         if budget < 2:
             break
-        tried = sorted(group, key=lambda c: -c[0])[: budget - 1]
+        tried = _closest(group, budget - 1)
         sentences = [_assemble(words, cores, taken, 0.0).text]
         sentences += [
             _assemble(words, cores, {**taken, s: (e, t)}, 0.0).text for _, s, e, t in tried
@@ -259,6 +261,20 @@ def _confirm(
             _, start, end, term = tried[best - 1]
             taken[start] = (end, term)
             used.update(range(start, end))
+
+
+def _closest(
+    group: list[tuple[float, int, int, _Term]], most: int
+) -> list[tuple[float, int, int, _Term]]:
+    """The ``most`` closest candidates, each term in at most two of its phrases."""
+    chosen: list[tuple[float, int, int, _Term]] = []
+    phrases: Counter[str] = Counter()
+    for candidate in sorted(group, key=lambda c: -c[0]):
+        term = candidate[3].written
+        if phrases[term] < _PHRASES_PER_TERM:
+            phrases[term] += 1
+            chosen.append(candidate)
+    return chosen[:most]
 
 
 def _overlapping(

@@ -20,6 +20,7 @@ import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
+from more_itertools import batched
 
 FOCUS_PROMPT = "Claude, please use {}."
 """The decoder's prompt when a sentence with ``term`` is scored (the bot's prompt style)."""
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _FLOOR = 1e-12  # a token probability of zero would make the log -inf
 _MOST_PROMPT = 120  # tokens of the prompt kept (Whisper takes 223)
+_MOST_AT_ONCE = 4  # sentences decoded together: each holds the window's attention in memory
 
 
 class KeepingModel(WhisperModel):  # type: ignore[misc]  # faster-whisper is untyped
@@ -87,13 +89,18 @@ class AudioCheck:
         prompt = tokenizer.encode(" " + FOCUS_PROMPT.format(", ".join(terms)))[:_MOST_PROMPT]
         start = [tokenizer.sot_prev, *prompt, *tokenizer.sot_sequence]
         texts = [tokenizer.encode(" " + sentence.strip()) for sentence in sentences]
-        batch = ctranslate2.StorageView.from_array(np.repeat(self._encoded, len(sentences), axis=0))
-        try:
-            results = self._model.model.align(batch, start, texts, [self._frames] * len(texts))
-        except (RuntimeError, ValueError) as error:  # the transcript stands as corrected so far
-            logger.warning("could not check a correction against the audio: %s", error)
-            return []
-        return [
-            float(np.sum(np.log(np.maximum(np.asarray(r.text_token_probs), _FLOOR))))
-            for r in results
-        ]
+        scores: list[float] = []
+        for part in batched(texts, _MOST_AT_ONCE):
+            batch = ctranslate2.StorageView.from_array(np.repeat(self._encoded, len(part), axis=0))
+            try:
+                results = self._model.model.align(
+                    batch, start, list(part), [self._frames] * len(part)
+                )
+            except (RuntimeError, ValueError) as error:  # the transcript stands as it is
+                logger.warning("could not check a correction against the audio: %s", error)
+                return []
+            scores += (
+                float(np.sum(np.log(np.maximum(np.asarray(r.text_token_probs), _FLOOR))))
+                for r in results
+            )
+        return scores
