@@ -102,7 +102,7 @@ class Audio:
         self.asked.append(list(sentences))
         scores = [0.0]
         for sentence in sentences[1:]:
-            (term,) = [t for t in terms if t in sentence and t not in sentences[0]]
+            (term,) = [t for t in terms if sentence.count(t) > sentences[0].count(t)]
             scores.append(self.gains.get(term, -10.0))
         return scores
 
