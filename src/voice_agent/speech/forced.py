@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 _FLOOR = 1e-12  # a token probability of zero would make the log -inf
 _MOST_PROMPT = 120  # tokens of the prompt kept (Whisper takes 223)
-_MOST_AT_ONCE = 4  # sentences decoded together: each holds the window's attention in memory
+_MOST_AT_ONCE = 2  # sentences decoded together: each holds the attention of the whole window
 
 
 class KeepingModel(WhisperModel):  # type: ignore[misc]  # faster-whisper is untyped
