@@ -7,6 +7,7 @@ vocabulary and once without, and each sentence set is held to its own error boun
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from voice_agent.speech import (
     SpeechError,
     SpeechSettings,
     Transcript,
+    correction,
     create,
     speakable,
     vocabulary_for,
@@ -43,6 +45,7 @@ from voice_agent.speech.base import HeardWord
 from voice_agent.speech.correction import CorrectionOptions, correct
 from voice_agent.speech.forced import AudioCheck
 from voice_agent.speech.local import WhisperOptions
+from voice_agent.speech.phonemes import Phonemes
 
 TOOLS = (
     "run the tests with pytest",
@@ -264,8 +267,8 @@ async def test_the_session_names_fix_a_misheard_file_name(
     terms = session_terms(str(tmp_path))
     heard = await engine.transcribe(note, "audio/ogg", vocabulary=vocabulary_for(terms))
     assert "zephyr_client.py" in heard.text
-    for correction in heard.corrections:
-        assert heard.text[correction.offset :].startswith(correction.term)
+    for change in heard.corrections:
+        assert heard.text[change.offset :].startswith(change.term)
 
 
 async def test_a_correct_plain_sentence_is_not_corrected(engine: LocalWhisper) -> None:
@@ -302,6 +305,32 @@ async def test_a_developer_word_heard_as_plain_words_is_fixed_when_the_audio_agr
     (change,) = checked.corrections
     assert change.term == "pnpm"
     assert checked.text[change.offset :].startswith("pnpm")
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng gives the phonemes")
+async def test_a_term_near_only_in_phonemes_is_put_to_the_audio(
+    engine: LocalWhisper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scored: list[str] = []
+    real_check = AudioCheck.__call__
+
+    def spying(self: AudioCheck, sentences: Sequence[str], terms: Sequence[str]) -> list[float]:
+        scored.extend(sentences)
+        return real_check(self, sentences, terms)
+
+    monkeypatch.setattr(AudioCheck, "__call__", spying)
+    words = vocabulary_for(None)  # Redis is one of the built-in words
+    note = voice_note("check the Redis config")
+    heard = await engine.transcribe(note, "audio/ogg", vocabulary=words)
+    assert "everybody's" in heard.heard  # tiny.en: "Cack, everybody's config."
+    assert any("Redis config" in sentence for sentence in scored), scored
+    # Without espeak-ng's phonemes "everybody's" is too far from Redis to be tried.
+    scored.clear()
+    monkeypatch.setattr(correction, "PHONEMES", Phonemes(program="/nonexistent/espeak-ng"))
+    correction._sounded.cache_clear()
+    await engine.transcribe(note, "audio/ogg", vocabulary=words)
+    assert not any("Redis" in sentence for sentence in scored), scored
+    correction._sounded.cache_clear()
 
 
 async def test_a_check_the_model_cannot_score_changes_nothing(engine: LocalWhisper) -> None:
