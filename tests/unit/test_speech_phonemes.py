@@ -70,3 +70,16 @@ def test_without_espeak_there_are_no_phonemes(caplog: pytest.LogCaptureFixture) 
     assert not phonemes.available
     assert "espeak-ng could not give phonemes" in caplog.text
     assert Phonemes().of(["pytest"], language="--voices") == {}  # not a language
+
+
+def test_a_failing_program_gives_nothing_and_is_not_asked_again(tmp_path: Path) -> None:
+    log = tmp_path / "runs"
+    program = tmp_path / "espeak-ng"
+    program.write_text(f'#!/bin/sh\necho run >> "{log}"\necho one line only\n')
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    phonemes = Phonemes(str(program))
+    assert phonemes.of(["pytest", "mypy"]) == {}  # two words, one line: not trusted
+    assert phonemes.of(["mypy", "pytest"]) == {}
+    assert log.read_text().count("run") == 1
+    assert phonemes.available  # other words are still asked
+    assert phonemes.of(["ruff"]) == {"ruff": "onelineonly"}

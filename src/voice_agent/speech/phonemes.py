@@ -92,6 +92,10 @@ class Phonemes:
 
     def _learn(self, words: list[str], voice: str) -> None:
         assert self._program is not None
+        if len(self._known) + len(words) > _MOST_KEPT:
+            self._known.clear()
+        for word in words:  # asked once: a batch that failed is not asked again
+            self._known[(voice, word)] = ""
         try:
             done = subprocess.run(
                 [self._program, "-q", "--ipa", "-v", voice],
@@ -101,9 +105,12 @@ class Phonemes:
                 timeout=self._timeout,
                 check=False,
             )
-        except (OSError, subprocess.SubprocessError) as error:
+        except OSError as error:  # not there, or not a program
             self._failed = True
             logger.warning("espeak-ng could not give phonemes: %s", error)
+            return
+        except subprocess.TimeoutExpired:
+            logger.warning("espeak-ng took over %.0f s for %d words", self._timeout, len(words))
             return
         lines = done.stdout.splitlines()
         if done.returncode != 0 or len(lines) != len(words):
@@ -111,8 +118,6 @@ class Phonemes:
                 "espeak-ng gave no phonemes for %d words (exit %d)", len(words), done.returncode
             )
             return
-        if len(self._known) + len(words) > _MOST_KEPT:
-            self._known.clear()
         for word, line in zip(words, lines, strict=True):
             self._known[(voice, word)] = _MARKS.sub("", line)
 
