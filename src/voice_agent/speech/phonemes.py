@@ -101,7 +101,8 @@ class Phonemes:
                 [self._program, "-q", "--ipa", "-v", voice],
                 input="\n".join(words) + "\n",
                 capture_output=True,
-                text=True,
+                encoding="utf-8",  # IPA, whatever the locale
+                errors="replace",
                 timeout=self._timeout,
                 check=False,
             )
