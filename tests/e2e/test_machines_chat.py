@@ -9,10 +9,11 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from tests.e2e.conftest import CliHarness
 from tests.e2e.console import Terminal, user_env
-from tests.e2e.machines_world import WAIT, worker_proc
+from tests.e2e.machines_world import WAIT, Proc, worker_proc
 from tests.fakes.anthropic import Reply
 from tests.fakes.nats_server import NatsServer
 
@@ -21,19 +22,32 @@ pytestmark = pytest.mark.e2e
 ALLOW = "Allow? [y]es / [n]o / [a]lways: "
 
 
+async def connected_worker(
+    tmp_path: Path, harness: CliHarness, server: NatsServer, name: str
+) -> tuple[Proc, Msg]:
+    """``name``'s worker, started, and its first heartbeat (it is connected)."""
+    watcher = await nats.connect(
+        server.url, user="hub", password=server.hub_password, inbox_prefix="_INBOX.hub"
+    )
+    try:
+        beat = await watcher.subscribe(f"va.m.{name}.beat", max_msgs=1)
+        await watcher.flush()
+        worker = worker_proc(tmp_path, harness, server, name)
+        await worker.start()
+        try:
+            return worker, await beat.next_msg(timeout=WAIT)
+        except BaseException:
+            await worker.stop()
+            raise
+    finally:
+        await watcher.close()
+
+
 async def test_the_terminal_attaches_to_a_session_on_a_worker(
     harness: CliHarness, tmp_path: Path
 ) -> None:
     with NatsServer(tmp_path / "nats", ["alpha"]) as server:
-        watcher = await nats.connect(
-            server.url, user="hub", password=server.hub_password, inbox_prefix="_INBOX.hub"
-        )
-        beat = await watcher.subscribe("va.m.alpha.beat", max_msgs=1)
-        await watcher.flush()
-        worker = worker_proc(tmp_path, harness, server, "alpha")
-        await worker.start()
-        await beat.next_msg(timeout=WAIT)  # alpha is connected
-        await watcher.close()
+        worker, _ = await connected_worker(tmp_path, harness, server, "alpha")
         work = worker.cwd / "work"
         target = work / "from-the-terminal.txt"
         harness.fake.enqueue(
@@ -143,18 +157,8 @@ async def test_a_worker_logs_in_with_an_nkey_seed_and_only_with_its_own(
         other.chmod(0o600)
         wrong = await run(["doctor"], {**env, "NATS_NKEY_SEED_FILE": str(other)}, tmp_path)
 
-        watcher = await nats.connect(
-            server.url, user="hub", password=server.hub_password, inbox_prefix="_INBOX.hub"
-        )
-        beat = await watcher.subscribe("va.m.alpha.beat", max_msgs=1)
-        await watcher.flush()
-        worker = worker_proc(tmp_path, harness, server, "alpha")
-        await worker.start()
-        try:
-            heard = await beat.next_msg(timeout=WAIT)  # alpha serves, logged in by NKey
-        finally:
-            await worker.stop()
-            await watcher.close()
+        worker, heard = await connected_worker(tmp_path, harness, server, "alpha")
+        await worker.stop()  # alpha served, logged in by NKey
     assert "✓ NATS (worker alpha)" in checked.out, checked.out + checked.err
     assert "permissions are tight" in checked.out
     line = next(x for x in wrong.out.splitlines() if "NATS (worker alpha)" in x)
