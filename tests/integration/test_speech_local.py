@@ -41,6 +41,7 @@ from voice_agent.speech import (
     speakable,
     vocabulary_for,
 )
+from voice_agent.speech.audio import encode_ogg_opus
 from voice_agent.speech.base import HeardWord
 from voice_agent.speech.correction import CorrectionOptions, correct
 from voice_agent.speech.forced import AudioCheck
@@ -159,6 +160,35 @@ async def test_noise_gives_no_words(engine: LocalWhisper, seconds: float) -> Non
     for vocabulary in (vocabulary_for(None), ()):
         result = await engine.transcribe(noise_ogg(seconds), "audio/ogg", vocabulary=vocabulary)
         assert result.empty, result.text
+
+
+def _buzz() -> bytes:
+    """Three seconds of a clipped square wave: a buzz, no speech."""
+    return encode_ogg_opus(np.sign(np.sin(np.arange(48_000) / 5.0)).astype(np.float32))
+
+
+async def test_a_buzz_the_vocabulary_turns_into_a_loop_is_decoded_again_without_it(
+    engine: LocalWhisper,
+) -> None:
+    # Primed with a long run of one letter, tiny.en wrote this buzz as "Aaaa…", 893
+    # letters at a confidence of 0.85: a prompt the bot would have sent to Claude.
+    vocabulary = ["a" * 300, *vocabulary_for(None)]
+    heard = await engine.transcribe(_buzz(), "audio/ogg", vocabulary=vocabulary)
+    assert len(heard.text) < 40, heard.text
+    said = await engine.transcribe(
+        voice_note("commit the changes and push the branch"), "audio/ogg", vocabulary=vocabulary
+    )
+    assert word_error_rate(["commit the changes and push the branch"], [said.text]) <= 0.2
+
+
+async def test_a_segment_that_still_repeats_itself_is_dropped() -> None:
+    # Every segment counts as a loop at these bounds: the note is decoded again without
+    # the vocabulary, and what still "repeats itself" is never sent.
+    strict = LocalWhisper(SpeechSettings(), WhisperOptions(loop_above=0.1, fastest_speech=0.1))
+    note = voice_note("commit the changes and push the branch")
+    result = await strict.transcribe(note, "audio/ogg", vocabulary=vocabulary_for(None))
+    assert result.empty, result.text
+    assert result.heard == ""
 
 
 async def test_garbage_and_limits_are_audio_errors(engine: LocalWhisper) -> None:

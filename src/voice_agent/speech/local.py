@@ -9,6 +9,7 @@ ever downloaded: a directory that does not hold a model is an error.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -45,6 +46,15 @@ class WhisperOptions:
             hard audio is not decoded six times.
         no_speech_above: Segments the model judges more likely than this to hold no
             speech are dropped (Whisper's "You" on noise).
+        loop_above: A segment whose text compresses (gzip) better than this ratio
+            (Whisper's own threshold: 2.4) and that is longer than anyone could say
+            in its time (``fastest_speech``) is the decoder repeating itself: a buzz
+            primed by the vocabulary came out as "Aaaa…", 893 letters in 3 s. The
+            note is then decoded again without the vocabulary, and a segment that
+            still repeats itself is dropped, never sent. (A sentence said six times
+            over compresses as well, ratio 10, but at the pace of speech.)
+        fastest_speech: Characters a second no one speaks faster than (speech is
+            about 15; the loop above was 300).
         correction: When an unsure word is replaced by a vocabulary term.
         word_probabilities: Whether to decode the words' probabilities (needed by the
             correction; about 0.02 s on a short note). Off, nothing is corrected.
@@ -56,9 +66,13 @@ class WhisperOptions:
     condition_on_previous_text: bool = False
     temperatures: tuple[float, ...] = (0.0,)
     no_speech_above: float = 0.8
+    loop_above: float = 2.4
+    fastest_speech: float = 40.0
     correction: CorrectionOptions = field(default_factory=CorrectionOptions)
     word_probabilities: bool = True
 
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 30.0
 """Whisper decodes audio in windows of this length."""
@@ -160,6 +174,37 @@ class LocalWhisper:
         prompt = initial_prompt(words) or None
         options = self.options
         model.take_encoded()  # nothing of an earlier note is ever scored
+        kept, info = self._decode(model, decoded, prompt)
+        looped = any(self._loops(s) for s in kept)
+        if looped and prompt is not None:
+            logger.info("the decoder repeated itself; decoding the note without the vocabulary")
+            kept, info = self._decode(model, decoded, None)
+        kept = [s for s in kept if not self._loops(s)]
+        heard = " ".join(t for t in (s.text.strip() for s in kept) if t)
+        language = info.language or self.settings.language
+        confidence = _confidence(kept)
+        correcting = self.settings.correct and words and options.word_probabilities
+        if looped or not correcting:  # after a loop, the words stand as heard
+            model.take_encoded()
+            return Transcript(heard, language, decoded.duration, confidence, heard=heard)
+        spoken = [HeardWord(w.word, float(w.probability)) for s in kept for w in s.words or ()]
+        verify = self._check(model, decoded, language or "en")
+        fixed = correct(spoken, words, options.correction, verify=verify)
+        return Transcript(
+            text=fixed.text if fixed.corrections else heard,
+            language=language,
+            duration=decoded.duration,
+            confidence=confidence,
+            corrections=fixed.corrections,
+            unsure=fixed.unsure,
+            heard=heard,
+        )
+
+    def _decode(
+        self, model: Any, decoded: DecodedAudio, prompt: str | None
+    ) -> tuple[list[Any], Any]:
+        """The note's segments that hold speech, and faster-whisper's information."""
+        options = self.options
         one_window = (
             options.word_probabilities
             and decoded.duration < WINDOW_SECONDS
@@ -188,23 +233,13 @@ class LocalWhisper:
                 decoded.samples, vad_filter=options.vad_filter, **chosen
             )
         kept = [s for s in segments if s.no_speech_prob <= options.no_speech_above]
-        heard = " ".join(t for t in (s.text.strip() for s in kept) if t)
-        language = info.language or self.settings.language
-        confidence = _confidence(kept)
-        if not self.settings.correct or not words or not options.word_probabilities:
-            return Transcript(heard, language, decoded.duration, confidence, heard=heard)
-        spoken = [HeardWord(w.word, float(w.probability)) for s in kept for w in s.words or ()]
-        verify = self._check(model, decoded, language or "en")
-        fixed = correct(spoken, words, options.correction, verify=verify)
-        return Transcript(
-            text=fixed.text if fixed.corrections else heard,
-            language=language,
-            duration=decoded.duration,
-            confidence=confidence,
-            corrections=fixed.corrections,
-            unsure=fixed.unsure,
-            heard=heard,
-        )
+        return kept, info
+
+    def _loops(self, segment: Any) -> bool:
+        """Whether the decoder repeated itself in ``segment``: too much text, too alike."""
+        seconds = max(1.0, float(segment.end) - float(segment.start))
+        too_fast = len(segment.text.strip()) / seconds > self.options.fastest_speech
+        return too_fast and float(segment.compression_ratio) > self.options.loop_above
 
     def _check(self, model: Any, decoded: DecodedAudio, language: str) -> Verify | None:
         """Scores changes against the window just decoded; None when it is not at hand.
