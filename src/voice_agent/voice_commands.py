@@ -7,12 +7,14 @@ but a decision decides it instead of becoming a prompt:
   "allow", "accept", "confirm", "go ahead", "do it", "proceed", "sounds good";
 * always: "always", "always approve", "always allow", "approve always", "yes always";
 * reject: "no", "nope", "reject", "deny", "decline", "don't", "do not", "cancel that",
-  "don't do it".
+  "don't do it", "don't approve", "don't allow", "do not proceed", "not yet".
 
 "please", "thanks", "that", "it", "the request" and the like may surround them,
 and a number shown on a prompt may follow ("approve two", "reject number 1",
-"yes #3"). Anything else, or anything longer than a few words, is an ordinary
-prompt.
+"yes #3"); "this one", "that one" name no number. Several of these phrases said
+together decide when they agree ("yes, go ahead", "no, don't", "no no no"; "yes,
+always" is always); when they disagree ("yes, no") it is no decision. Anything
+else, or anything longer than a few words, is an ordinary prompt.
 
 Which request a decision decides is :func:`choose`, the one rule for every front
 end that takes decisions in words. A decision is bound to what the person saw:
@@ -62,6 +64,17 @@ _PHRASES: dict[Action, tuple[str, ...]] = {
     REJECT: (
         "don't do it",
         "do not do it",
+        "don't do",
+        "do not do",
+        "don't approve",
+        "do not approve",
+        "don't allow",
+        "do not allow",
+        "don't proceed",
+        "do not proceed",
+        "don't accept",
+        "do not accept",
+        "not yet",
         "cancel that",
         "don't",
         "do not",
@@ -134,11 +147,16 @@ def _words(text: str) -> list[str]:
     return cleaned.split()
 
 
+_POINTING = frozenset({"this", "that", "the"})  # "this one" points; it is no number
+
+
 def _take_number(words: list[str]) -> tuple[list[str], int | None]:
     number = None
     rest: list[str] = []
-    for word in words:
+    for index, word in enumerate(words):
         value = int(word) if word.isdigit() else _NUMBERS.get(word)
+        if word == "one" and index and words[index - 1] in _POINTING:
+            value = None
         if (
             value is not None
             and number is None
@@ -169,6 +187,36 @@ def parse_decision(text: str) -> Decision | None:
     for action, phrases in _PHRASES.items():
         if any(candidate in phrases for candidate in candidates):
             return Decision(action, number)
+    agreed = _agreeing(words)
+    return Decision(agreed, number) if agreed is not None else None
+
+
+_BY_LENGTH = sorted(
+    ((tuple(phrase.split()), action) for action, phrases in _PHRASES.items() for phrase in phrases),
+    key=lambda item: -len(item[0]),
+)
+
+
+def _agreeing(words: Sequence[str]) -> Action | None:
+    """The action of words that are all decision phrases (and filler) of one mind.
+
+    The longest phrase is taken first ("don't approve" is one rejection, not a
+    rejection and an approval; "do it" is one approval though "it" is filler);
+    "always" among approvals makes them "always". None otherwise.
+    """
+    rest = tuple(words)
+    found: set[Action] = set()
+    while rest:
+        match = next(((p, a) for p, a in _BY_LENGTH if rest[: len(p)] == p), None)
+        if match is None and rest[0] not in _FILLER:
+            return None
+        if match is not None:
+            found.add(match[1])
+        rest = rest[len(match[0]) if match is not None else 1 :]
+    if found == {REJECT} or found == {APPROVE}:
+        return found.pop()
+    if found and found <= {APPROVE, ALWAYS}:
+        return ALWAYS
     return None
 
 

@@ -25,7 +25,22 @@ from voice_agent.voice_commands import (
     ("text", "expected"),
     [
         ("Yes.", Decision(APPROVE)),
-        ("yeah, go ahead", None),  # two decisions in one: not a pure phrase
+        ("yeah, go ahead", Decision(APPROVE)),  # two approvals in one: they agree
+        ("yes, do it", Decision(APPROVE)),
+        ("Okay, go ahead.", Decision(APPROVE)),
+        ("No, don't.", Decision(REJECT)),
+        ("No, no, no, no.", Decision(REJECT)),
+        ("don't approve that", Decision(REJECT)),  # one rejection, not two minds
+        ("do not proceed", Decision(REJECT)),
+        ("not yet", Decision(REJECT)),
+        ("yes, always", Decision(ALWAYS)),
+        ("yes, no", None),  # they disagree: no decision
+        ("no, yes", None),
+        ("I don't know", None),
+        ("approve this one", Decision(APPROVE)),  # "this one" points; it is no number
+        ("yes, that one", Decision(APPROVE)),
+        ("reject the one", Decision(REJECT)),
+        ("approve one", Decision(APPROVE, 1)),
         ("Go ahead.", Decision(APPROVE)),
         ("Approve two.", Decision(APPROVE, 2)),
         ("approve to", Decision(APPROVE, 2)),  # "two" misheard

@@ -83,10 +83,13 @@ class Seen:
     Attributes:
         request_id: The request it asks about.
         number: The number it shows.
+        question: Whether it is one of Claude's questions (answered with its
+            buttons, never by a decision in words).
     """
 
     request_id: str
     number: int | None
+    question: bool = False
 
 
 class ApprovalDesk:
@@ -164,7 +167,7 @@ class ApprovalDesk:
         except TelegramError:
             self._prompts.pop(request.request_id, None)
             raise
-        seen = Seen(request.request_id, request.number)
+        seen = Seen(request.request_id, request.number, question=asking)
         self._remember(session.chat_id, prompt.message.message_id, seen)
         if attached is not None:
             self._remember(session.chat_id, attached.message_id, seen)

@@ -31,6 +31,12 @@ from voice_agent.voice_commands import (
     parse_decision,
 )
 
+QUESTION_BY_BUTTONS = "Claude's questions are answered with their buttons."
+NOT_SURE = (
+    "I'm not sure I heard that right, so nothing was decided. "
+    "Tap the request's buttons, or say it again."
+)
+
 Say = Callable[[str], Awaitable[object]]
 """Shows the outcome to the person (as a reply, or after the transcript's echo)."""
 
@@ -57,7 +63,16 @@ def _replied(svc: Services, where: Where, message: Message) -> Shown | NotAPromp
     if where.thread_id is not None and replied.message_id == where.thread_id:
         return None
     seen = svc.desk.prompt_of(where.chat_id, replied.message_id)
-    return NotAPrompt() if seen is None else svc.desk.shown(seen, where.chat_id)
+    if seen is None or seen.question:  # Claude's questions are answered with buttons
+        return NotAPrompt()
+    return svc.desk.shown(seen, where.chat_id)
+
+
+def _replies_to_question(svc: Services, where: Where, message: Message) -> bool:
+    """Whether ``message`` replies to one of Claude's questions."""
+    replied = message.reply_to_message
+    seen = svc.desk.prompt_of(where.chat_id, replied.message_id) if replied else None
+    return seen is not None and seen.question
 
 
 def _outcome(target: Target, outcome: Outcome) -> str:
@@ -97,6 +112,7 @@ async def decide_in_words(
     via: str,
     who: str,
     say: Say,
+    sure: bool = True,
 ) -> bool:
     """Decide a request if ``text`` is a decision meant for one; True if it was handled.
 
@@ -112,16 +128,25 @@ async def decide_in_words(
         via: ``voice`` or ``text``, for the log.
         who: The sender's name, for the edited prompt.
         say: Shows the outcome.
+        sure: False when the words may be misheard (a transcript of low
+            confidence): then nothing is decided, and the person is asked to
+            use the buttons or say it again.
     """
     decision = parse_decision(text)
     if decision is None:
         return False
+    if _replies_to_question(svc, where, message):
+        await say(f"{QUESTION_BY_BUTTONS} Nothing was decided.")
+        return True
     replied = _replied(svc, where, message)
     if not seen and not isinstance(replied, Shown):
         return False
     refused = refusal(svc, where, DECIDE, f"decision by {via}")
     if refused is not None:
         await say(refused)
+        return True
+    if not sure:
+        await say(NOT_SURE)
         return True
     shown = [svc.desk.shown(s, where.chat_id) for s in seen]
     target = choose(decision, shown, replied)

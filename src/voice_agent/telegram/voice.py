@@ -194,7 +194,8 @@ async def _hear(
         vocabulary = vocabulary_for(terms)
         transcript = await desk.transcribe(audio, mime, vocabulary)
     except SpeechError as error:
-        await message.reply_text(f"⚠️ I couldn't use that recording: {error}. Nothing was sent.")
+        reason = str(error).rstrip(". ")
+        await message.reply_text(f"⚠️ I couldn't use that recording: {reason}. Nothing was sent.")
         return
     except TelegramError as error:
         logger.warning("could not download a voice note: %s", error)
@@ -209,8 +210,10 @@ async def _hear(
     async def say(note: str) -> Message:
         return await _reply(message, decision_text, f" → {note}")
 
-    # A decision is read from the words as decoded: a correction never makes one.
+    # A decision is read from the words as decoded: a correction never makes one,
+    # and words the engine is unsure of never decide (it asks for the buttons).
     decision_text = transcript.heard or transcript.text
+    unsure = transcript.confidence is not None and transcript.confidence < desk.low_confidence
     if await decide_in_words(
         svc,
         message,
@@ -220,9 +223,10 @@ async def _hear(
         via="voice",
         who=user.first_name if user else "",
         say=say,
+        sure=not unsure,
     ):
         return
-    if transcript.confidence is not None and transcript.confidence < desk.low_confidence:
+    if unsure:
         await _ask_to_confirm(message, desk, where, transcript)
         return
     await _reply(message, transcript.text, marked=_marked(transcript))
