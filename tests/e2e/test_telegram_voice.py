@@ -110,6 +110,59 @@ async def test_a_spoken_yes_replying_to_a_prompt_decides_that_prompt_only(
     assert "Rejected by Ada" in bot.tg.message(OWNER, first.message_id).content
 
 
+@pytest.mark.parametrize(
+    ("said", "decided"), [("no, don't", "rejected #1"), ("yes, go ahead", "approved #1")]
+)
+async def test_phrases_that_agree_decide_together(bot: BotHarness, said: str, decided: str) -> None:
+    await _pending_write(bot, ["one"])
+    bot.tg.send_voice(OWNER, None, voice_note(said), duration=1)
+    await bot.reply(lambda m: m.from_bot and decided in m.content)
+    await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
+    assert len(bot.cli.fake.main_requests) == 2  # the words were not sent as a prompt
+
+
+async def test_an_unsure_spoken_yes_decides_nothing(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every transcript counts as unsure here: a misheard "yes" must never approve.
+    async with running_bot(harness, tmp_path, monkeypatch, low_confidence=1.0) as bot:
+        await _pending_write(bot, ["one"])
+        bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1)
+        await bot.reply(lambda m: m.from_bot and "not sure I heard that right" in m.content)
+        assert _pending_numbers(bot) == [1]
+        assert not any("approved" in text for text in bot.bot_texts())
+        await bot.press(await bot.approval_prompt(1), "Approve")
+        await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
+        assert len(bot.cli.fake.main_requests) == 2
+
+
+async def test_a_spoken_yes_replying_to_a_question_decides_nothing(bot: BotHarness) -> None:
+    questions = [
+        {
+            "question": "Should I delete the build directory?",
+            "header": "Delete",
+            "options": [
+                {"label": "Keep", "description": "keep it"},
+                {"label": "Delete", "description": "delete it"},
+            ],
+            "multiSelect": False,
+        }
+    ]
+    bot.cli.fake.enqueue(
+        Reply.tool_use("AskUserQuestion", {"questions": questions}), Reply.text("Kept it.")
+    )
+    bot.tg.send_text(OWNER, None, "clean up")
+    asked = await bot.reply(lambda m: m.from_bot and "Claude asks" in m.content)
+    bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1, reply_to=asked.message_id)
+    await bot.reply(lambda m: m.from_bot and "answered with their buttons" in m.content)
+    assert "Approved" not in bot.tg.message(OWNER, asked.message_id).content
+    await bot.press(bot.tg.message(OWNER, asked.message_id), "Keep")
+    await bot.reply(lambda m: m.from_bot and "Kept it." in m.content)
+    (result,) = (await bot.cli.fake.main_request(2)).tool_results()
+    assert "Keep" in result.content
+    assert not result.is_error
+
+
 async def test_silence_sends_nothing(bot: BotHarness) -> None:
     bot.tg.send_voice(OWNER, None, silence_ogg(2.0), duration=2)
     await bot.reply("I heard nothing")
