@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.e2e.conftest import CliHarness, RequestLog, make_manager
@@ -241,6 +242,26 @@ async def test_killed_cli_gives_clear_error_and_next_prompt_works(
     # The new process resumed the same conversation.
     last = harness.fake.main_requests[-1]
     assert "hello" in last.user_texts()
+
+
+async def test_a_cli_that_died_while_idle_is_started_again_for_the_next_prompt(
+    harness: CliHarness, managed: tuple[SessionManager, RequestLog]
+) -> None:
+    manager, _ = managed
+    harness.fake.enqueue(Reply.text("Before the crash."), Reply.text("Back again."))
+    await collect(manager.stream(CHAT, "hello"))
+    dead = cli_processes()
+    assert dead
+    for process in dead:
+        process.kill()
+    psutil.wait_procs(dead, timeout=10)
+    # The prompt never reached the dead process: it is sent to a new one, not lost.
+    events = await collect(manager.stream(CHAT, "are you there?"))
+    assert not isinstance(final(events), TurnError), final(events)
+    assert text_of(events) == "Back again."
+    last = harness.fake.main_requests[-1]
+    assert last.last_user_text() == "are you there?"
+    assert "hello" in last.user_texts()  # the new process resumed the conversation
 
 
 async def test_defect8_live_clients_bounded_and_evicted_sessions_resume(

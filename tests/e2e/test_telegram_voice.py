@@ -225,6 +225,43 @@ async def test_spoken_replies_when_asked(bot: BotHarness) -> None:
     await bot.reply("Spoken replies are off")
 
 
+async def test_spoken_replies_with_stt_language_auto(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # STT_LANGUAGE=auto is no espeak-ng voice: the answer is spoken in English.
+    async with running_bot(harness, tmp_path, monkeypatch, stt_language="auto") as bot:
+        bot.tg.send_text(OWNER, None, "/voice on")
+        await bot.reply("Spoken replies are on")
+        bot.cli.fake.enqueue(Reply.text("All tests pass."))
+        bot.tg.send_voice(OWNER, None, voice_note("run the tests"), duration=2)
+        spoken = await bot.reply(lambda m: m.from_bot and m.voice is not None)
+        assert spoken.voice is not None
+        assert bot.tg.download(spoken.voice.file_id)[:4] == b"OggS"
+
+
+async def test_a_voice_note_caption_reaches_claude_after_the_spoken_words(
+    bot: BotHarness,
+) -> None:
+    bot.cli.fake.enqueue(Reply.text("Only there."))
+    bot.tg.send_voice(
+        OWNER, None, voice_note("run the tests"), duration=2, caption="only in the api folder"
+    )
+    await bot.reply(lambda m: m.from_bot and "Only there." in m.content)
+    said = (await bot.cli.fake.main_request(1)).last_user_text()
+    assert "run the test" in said.lower()
+    assert "only in the api folder" in said
+    assert "caption" in said  # Claude is told which part was typed
+
+
+async def test_a_spoken_yes_with_a_caption_is_a_prompt_not_a_decision(bot: BotHarness) -> None:
+    await _pending_write(bot, ["one"])
+    bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1, caption="but not the tests")
+    await bot.reply(lambda m: m.from_bot and "Queued" in m.content)
+    assert _pending_numbers(bot) == [1]
+    await bot.press(await bot.approval_prompt(1), "Approve")
+    await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
+
+
 async def test_a_text_sent_right_after_a_voice_note_runs_after_it(bot: BotHarness) -> None:
     bot.cli.fake.script = lambda request: Reply.text(f"got: {request.last_user_text()}")
     bot.tg.send_voice(OWNER, None, voice_note("run the tests"), duration=2)

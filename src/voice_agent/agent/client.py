@@ -332,11 +332,13 @@ class LiveClient:
         """Serve one turn; returns False when the client is no longer usable."""
         parser = MessageParser(self._commands)
         finished = False
+        sent = False
         try:
             if isinstance(turn.message, str):
                 await client.query(turn.message)
             else:
                 await client.query(_single(turn.message))
+            sent = True
             # The SDK's receive_response() is an async generator: closed here, in this task.
             messages = cast(AsyncGenerator[Message, None], client.receive_response())
             async with contextlib.aclosing(messages):
@@ -357,9 +359,11 @@ class LiveClient:
             # Mark the client dead before the caller hears of it, so its next turn
             # starts a new process instead of queueing on this one.
             self._closed = True
-            turn.events.put_nowait(
-                TurnError(f"Claude Code stopped unexpectedly: {exc}", kind="cli-exited")
-            )
+            if sent:
+                error = TurnError(f"Claude Code stopped unexpectedly: {exc}", kind="cli-exited")
+            else:  # it had died while idle: the prompt never reached it
+                error = TurnError(f"Claude Code had stopped: {exc}", kind="cli-gone")
+            turn.events.put_nowait(error)
         finally:
             turn.events.put_nowait(None)
         return finished

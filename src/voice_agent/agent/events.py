@@ -112,8 +112,9 @@ class TurnError:
 
     Attributes:
         message: What went wrong, fit to show the user.
-        kind: ``cli-exited``, ``cli-start``, ``cancelled``, ``closed`` (the session
-            was closed while the turn waited) or ``internal``.
+        kind: ``cli-exited``, ``cli-gone`` (the CLI had stopped before the prompt
+            reached it: nothing was sent), ``cli-start``, ``cancelled``, ``closed``
+            (the session was closed while the turn waited) or ``internal``.
     """
 
     message: str

@@ -141,18 +141,30 @@ class TurnRunner:
                 # The cwd, plan mode or conversation changed since the process started.
                 await self.pool.close(session.key)
             try:
-                async with self.pool.lease(session.key, self._start_options(session)) as client:
-                    if session.stop_requested:  # stopped while the process was starting
-                        yield TurnResult(session.claude_session_id or "", interrupted=True)
-                        return
-                    async with contextlib.aclosing(self._serve(client, message, session)) as events:
-                        async for event in events:
-                            if isinstance(event, SessionStarted):
-                                report(event.session_id)
-                                continue
-                            if isinstance(event, TurnResult) and event.session_id:
-                                report(event.session_id)
-                            yield event
+                # A CLI that died while idle is found out when the prompt is written to
+                # it: nothing was sent, so the turn runs once more on a new process.
+                for attempt in (1, 2):
+                    gone = False
+                    async with self.pool.lease(session.key, self._start_options(session)) as client:
+                        if session.stop_requested:  # stopped while the process was starting
+                            yield TurnResult(session.claude_session_id or "", interrupted=True)
+                            return
+                        served = self._serve(client, message, session)
+                        async with contextlib.aclosing(served) as events:
+                            async for event in events:
+                                if isinstance(event, TurnError) and event.kind == "cli-gone":
+                                    gone = attempt == 1
+                                    if gone:
+                                        break
+                                if isinstance(event, SessionStarted):
+                                    report(event.session_id)
+                                    continue
+                                if isinstance(event, TurnResult) and event.session_id:
+                                    report(event.session_id)
+                                yield event
+                    if not gone:
+                        break
+                    logger.info("Claude Code of %s had stopped; starting it again", session.name)
             except AgentUnavailable as exc:
                 yield TurnError(str(exc), kind="cli-start")
             finally:

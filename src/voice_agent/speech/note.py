@@ -12,11 +12,12 @@ MAX_LISTED = 8
 """The most unsure words (and, separately, corrections) named in a note."""
 
 
-def transcript_note(transcript: Transcript) -> str:
+def transcript_note(transcript: Transcript, *, captioned: bool = False) -> str:
     """A short bracketed note to put after a spoken prompt.
 
     Args:
         transcript: The transcript the prompt came from.
+        captioned: Whether the prompt's last paragraph is the note's typed caption.
 
     Returns:
         One line, e.g. ``[Spoken; transcribed by speech recognition, so words may be
@@ -30,4 +31,6 @@ def transcript_note(transcript: Transcript) -> str:
         distinct = list(dict.fromkeys(transcript.unsure))[:MAX_LISTED]
         words = ", ".join(f'"{w}"' for w in distinct)
         parts.append(f"Unsure: {words}.")
+    if captioned:
+        parts.append("The last paragraph was typed (the voice note's caption), not spoken.")
     return "[" + " ".join(parts) + "]"

@@ -276,9 +276,15 @@ async def speak(bot: Bot, svc: Services, where: Where, answer: str) -> None:
     if svc.tts is None or not text:
         return
     try:
-        audio = await svc.tts.synthesize(text, svc.settings.stt_language.split("-")[0])
+        audio = await svc.tts.synthesize(text, _voice_language(svc.settings.stt_language))
         await bot.send_voice(
             where.chat_id, audio, message_thread_id=where.thread_id, disable_notification=True
         )
     except Exception:  # a failed voice reply must not hide the written answer
         logger.exception("could not send the spoken reply in chat %s", where.chat_id)
+
+
+def _voice_language(stt_language: str) -> str:
+    """espeak-ng's language for answers: the speech setting's, English for ``auto``."""
+    language = stt_language.split("-")[0].strip().lower()
+    return "en" if language in ("", "auto") else language

@@ -123,7 +123,7 @@ def _limits_refusal(svc: Services, seconds: float | None, size: int | None) -> s
 
 
 async def _ask_to_confirm(
-    message: Message, desk: VoiceDesk, where: Where, transcript: Transcript
+    message: Message, desk: VoiceDesk, where: Where, transcript: Transcript, words: str
 ) -> None:
     token = secrets.token_urlsafe(6)
     buttons = InlineKeyboardMarkup(
@@ -134,15 +134,15 @@ async def _ask_to_confirm(
             ]
         ]
     )
-    text = transcript.text
     question = await _reply(
         message,
-        text,
+        transcript.text,
         "\nI'm not sure I heard that right. Send it, or type the corrected text.",
         _marked(transcript),
         reply_markup=buttons,
     )
-    desk.drafts[token] = (where.queue_key, text, question, transcript_note(transcript))
+    note = transcript_note(transcript, captioned=words != transcript.text)
+    desk.drafts[token] = (where.queue_key, words, question, note)
 
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -211,10 +211,13 @@ async def _hear(
         return await _reply(message, decision_text, f" → {note}")
 
     # A decision is read from the words as decoded: a correction never makes one,
-    # and words the engine is unsure of never decide (it asks for the buttons).
+    # and words the engine is unsure of never decide (it asks for the buttons). A
+    # caption goes to Claude after the spoken words, and makes the note no decision.
+    caption = (message.caption or "").strip()
+    words = f"{transcript.text}\n\n{caption}" if caption else transcript.text
     decision_text = transcript.heard or transcript.text
     unsure = transcript.confidence is not None and transcript.confidence < desk.low_confidence
-    if await decide_in_words(
+    if not caption and await decide_in_words(
         svc,
         message,
         where,
@@ -227,11 +230,11 @@ async def _hear(
     ):
         return
     if unsure:
-        await _ask_to_confirm(message, desk, where, transcript)
+        await _ask_to_confirm(message, desk, where, transcript, words)
         return
     await _reply(message, transcript.text, marked=_marked(transcript))
-    note = transcript_note(transcript)
-    await send_words(svc, bot, update, transcript.text, spoken=True, place=place, note=note)
+    note = transcript_note(transcript, captioned=bool(caption))
+    await send_words(svc, bot, update, words, spoken=True, place=place, note=note)
 
 
 async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
