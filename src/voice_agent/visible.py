@@ -8,7 +8,9 @@ no-break space looks like a space but does not split shell words. :func:`reveal`
 writes each of them as an escape (``\u202e``, ``\u200b``, ``\r``, ``\x1b``,
 ``\u00a0``) and says whether it found any, so a prompt can add
 :data:`HIDDEN_NOTE`. Both front ends (the terminal and Telegram) use it for
-everything an approval prompt shows.
+everything an approval prompt shows. :func:`printable` is the lighter form for
+running text on a terminal: the chat's answers and what ``voice-agent sessions``
+and ``voice-agent audit`` print from the store.
 
 Pure functions: no I/O.
 """
@@ -19,7 +21,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["HIDDEN_NOTE", "Revealed", "escape_char", "has_hidden", "reveal"]
+__all__ = ["HIDDEN_NOTE", "Revealed", "escape_char", "has_hidden", "printable", "reveal"]
 
 HIDDEN_NOTE = "⚠ contains hidden characters (shown as \\u… escapes)"
 """The note a prompt adds when what it shows had hidden characters."""
@@ -115,6 +117,36 @@ def reveal(text: str, *, keep_newlines: bool = True) -> Revealed:
         out.append(escape)
         hidden = hidden or char != "\t"
     return Revealed("".join(out), hidden)
+
+
+def printable(text: str, *, keep_newlines: bool = True) -> str:
+    r"""``text`` with control characters made visible, so it cannot redraw the screen.
+
+    Escape sequences in model output could otherwise move the cursor or recolour
+    the terminal and fake what an approval prompt says. This is for running text
+    (answers, notes); approval prompts show calls with the stricter
+    :func:`reveal`.
+
+    Args:
+        text: Any text.
+        keep_newlines: Keep ``\n`` as a line break (else it is shown as ``\n``).
+
+    Returns:
+        The text with tabs as spaces and every other control or format character
+        escaped as :func:`escape_char` writes it (the zero-width
+        joiner of emoji sequences stays).
+    """
+    out: list[str] = []
+    for char in text:
+        if char == "\n" and keep_newlines:
+            out.append(char)
+        elif char == "\t":
+            out.append("    ")
+        elif unicodedata.category(char) in {"Cc", "Cf"} and char != "\u200d":
+            out.append(escape_char(char) or char)
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def has_hidden(value: object) -> bool:

@@ -14,11 +14,13 @@ import asyncio
 import builtins
 import codecs
 import contextlib
+import fcntl
 import os
 import pty
 import select
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,6 +150,11 @@ async def _finish(process: asyncio.subprocess.Process) -> Finished:
     return Finished(process.returncode, out.decode(), err.decode())
 
 
+def _take_terminal() -> None:
+    """In the child, after ``setsid``: standard input becomes its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     """``voice-agent ARGS`` on a pseudo-terminal: type at it, wait for what it shows.
 
@@ -156,13 +163,23 @@ class Terminal:
     with the terminal's ``\\r\\n`` read as ``\\n``.
     """
 
-    def __init__(self, args: Sequence[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        controlling: bool = False,
+    ) -> None:
         """Start the command.
 
         Args:
             args: The arguments after ``voice-agent``.
             env: Its environment (see :func:`user_env`).
             cwd: Where it starts.
+            controlling: Make the terminal the command's controlling terminal, as a
+                shell does, so that Ctrl-C (``\\x03``) sends it SIGINT; otherwise
+                the command has none and Ctrl-C is only a character.
         """
         self._master, slave = pty.openpty()
         self._stderr_path = cwd / f"stderr-{os.getpid()}-{self._master}.log"
@@ -175,6 +192,7 @@ class Terminal:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,  # its own session, like a login shell's job
+                preexec_fn=_take_terminal if controlling else None,
             )
         os.close(slave)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -4,23 +4,41 @@
 it runs). ``sessions delete`` is refused while a bot (or terminal chat) serves
 sessions from the store, since it would write the session back. ``export`` writes
 the reference project's multi-session JSON format, which ``SessionStorage`` can
-import again. ``audit`` prints the permission decision log, filtered by chat and
-date.
+import again; with ``-o`` it replaces the file in one step (a failed export leaves
+no half file) and never writes over the store itself. ``audit`` prints the
+permission decision log, filtered by chat and date.
+
+Everything printed that comes from the store (session names, working directories,
+tool-call summaries the model chose) goes through
+:func:`voice_agent.visible.printable`, so escape sequences in it are shown, not
+obeyed by the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import stat
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from voice_agent.sessions import SessionStorage
 from voice_agent.store.lock import StoreInUse
+from voice_agent.visible import escape_char, printable
 
 Printer = Callable[[str], None]
+
+CANCELLED = 130
+"""Exit status when the owner presses Ctrl-C at the ``delete`` question (128 + SIGINT)."""
+
+# Files beside the store that SQLite and the store lock use; an export never replaces one.
+_STORE_SIDECARS = ("-wal", "-shm", "-journal", ".lock")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,16 +76,22 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-26") from error
 
 
+def _on_screen(out: Printer) -> Printer:
+    """``out`` for one line of text from the store: control characters shown, not obeyed."""
+    return lambda line: out(printable(line, keep_newlines=False))
+
+
 def sessions_command(storage: SessionStorage, args: argparse.Namespace, out: Printer) -> int:
     """Carry out ``voice-agent sessions ...``; returns the exit status."""
     action = args.action or "list"
-    if action == "show":
-        return _show(storage, args.chat, args.name, out)
-    if action == "export":
+    if action == "export":  # JSON with ensure_ascii: no control character reaches ``out``
         return _export(storage, args.chat, args.output, out)
+    shown = _on_screen(out)
+    if action == "show":
+        return _show(storage, args.chat, args.name, shown)
     if action == "delete":
-        return _delete(storage, args.chat, args.name, args.yes, out)
-    return _list(storage, getattr(args, "chat", None), out)
+        return _delete(storage, args.chat, args.name, args.yes, shown)
+    return _list(storage, getattr(args, "chat", None), shown)
 
 
 def _chats(storage: SessionStorage, chat: int | None) -> list[int]:
@@ -126,13 +150,104 @@ def _export(storage: SessionStorage, chat: int | None, output: str | None, out: 
         if state is not None:
             data[str(chat_id)] = state.to_dict()
     text = json.dumps(data, indent=2)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        out(f"Wrote {len(data)} chat(s) to {output}.")
-    else:
+    if not output:
         out(text)
+        return 0
+    shown = printable(output, keep_newlines=False)
+    problem = _unwritable(storage, output)
+    stream = _standard_stream(output) if problem is None else None
+    if stream is not None:  # -o /dev/stdout, or the very file standard output goes to
+        stream.write(text + "\n")
+        stream.flush()
+        if stream is not sys.stdout:
+            out(f"Wrote {len(data)} chat(s) to {shown}.")
+        return 0
+    if problem is None:
+        try:
+            _write_whole(output, text + "\n")
+        except OSError as error:
+            problem = error.strerror or str(error)
+    if problem is not None:
+        print(f"voice-agent: nothing exported to {shown}: {problem}", file=sys.stderr)
+        return 1
+    out(f"Wrote {len(data)} chat(s) to {shown}.")
     return 0
+
+
+def _unwritable(storage: SessionStorage, output: str) -> str | None:
+    """Why the export may not be written to ``output``, or None when it may."""
+    if os.path.isdir(output):
+        return "it is a directory"
+    if not os.path.isdir(os.path.dirname(os.path.realpath(output))):
+        return f"there is no directory {os.path.dirname(os.path.abspath(output))}"
+    database = storage.db_path
+    store_files = [storage.path, database]
+    store_files += [database.with_name(database.name + suffix) for suffix in _STORE_SIDECARS]
+    for store_file in store_files:
+        if _same_file(output, store_file):
+            what = "the store" if store_file in (storage.path, database) else "a file of the store"
+            return f"it is {what}; export to another file"
+    return None
+
+
+def _same_file(output: str, other: Path) -> bool:
+    if os.path.realpath(output) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(output, other)  # a hard link to it, too
+    except OSError:  # either is missing
+        return False
+
+
+def _standard_stream(output: str) -> TextIO | None:
+    """Standard output or error when ``output`` is where it goes, else None."""
+    try:
+        found = os.stat(output)
+    except OSError:
+        return None
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if os.path.samestat(found, os.fstat(stream.fileno())):
+                return stream
+    return None
+
+
+def _write_whole(output: str, text: str) -> None:
+    """Write ``text`` to the file ``output`` names all at once: a temporary file, renamed.
+
+    The temporary file is beside the file itself (through symlinks), so the rename
+    replaces it in one step and a failure leaves it as it was. A file written over
+    keeps its permissions; a new one gets the usual ones (the umask's). A device or
+    pipe is written as it is.
+
+    Raises:
+        OSError: When it cannot be written.
+    """
+    try:
+        found = os.stat(output)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    else:
+        if not stat.S_ISREG(found.st_mode):
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return
+        mode = stat.S_IMODE(found.st_mode)
+    target = Path(os.path.realpath(output))
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _delete(storage: SessionStorage, chat: int, name: str, yes: bool, out: Printer) -> int:
@@ -142,9 +257,20 @@ def _delete(storage: SessionStorage, chat: int, name: str, yes: bool, out: Print
     try:
         with storage.exclusively():  # refuse before asking, and again when deleting
             pass
-        if not yes and not _confirm(f"Delete session {name!r} of chat {chat}? [y/N] ", sys.stdin):
-            out("Nothing deleted.")
-            return 1
+        if not yes:
+            try:
+                question = printable(f"Delete session {name!r} of chat {chat}? [y/N] ")
+                answer = _confirm(question, sys.stdin)
+            except KeyboardInterrupt:
+                print(flush=True)  # the shell's prompt comes back on a line of its own
+                out("Cancelled; nothing was deleted.")
+                return CANCELLED
+            if answer is None:
+                out("Cancelled; nothing was deleted.")
+                return 1
+            if not answer:
+                out("Nothing deleted.")
+                return 1
         with storage.exclusively():
             storage.delete_session(chat, name)
     except StoreInUse as busy:
@@ -154,11 +280,21 @@ def _delete(storage: SessionStorage, chat: int, name: str, yes: bool, out: Print
     return 0
 
 
-def _confirm(question: str, stream: TextIO) -> bool:
+def _confirm(question: str, stream: TextIO) -> bool | None:
+    """Ask ``question`` at the terminal: True for yes, False for no, None at end of input.
+
+    Without a terminal it is not asked (False). Ctrl-D ends the input; a line break
+    is printed then, so what follows starts on a line of its own. Ctrl-C raises
+    :class:`KeyboardInterrupt` as usual.
+    """
     if not stream.isatty():
         return False
     print(question, end="", flush=True)
-    return stream.readline().strip().lower() in {"y", "yes"}
+    answer = stream.readline()
+    if not answer.endswith("\n"):  # Ctrl-D: end of input, whatever was typed before it
+        print(flush=True)
+        return None
+    return answer.strip().lower() in {"y", "yes"}
 
 
 def audit_command(storage: SessionStorage, args: argparse.Namespace, out: Printer) -> int:
@@ -168,8 +304,9 @@ def audit_command(storage: SessionStorage, args: argparse.Namespace, out: Printe
     entries = storage.audit.entries(chat_id=args.chat, since=since, until=until, limit=args.limit)
     if args.json:
         for entry in entries:
-            out(json.dumps(entry.__dict__, ensure_ascii=False))
+            out(_json_line(entry.__dict__))
         return 0
+    out = _on_screen(out)
     if not entries:
         out("No decisions logged.")
         return 0
@@ -182,3 +319,22 @@ def audit_command(storage: SessionStorage, args: argparse.Namespace, out: Printe
             f"{entry.tool_name}: {entry.input_summary}{rule}"
         )
     return 0
+
+
+def _json_line(value: dict[str, Any]) -> str:
+    r"""``value`` as one line of JSON, every hidden character as a ``\u`` escape.
+
+    ``json.dumps`` escapes the C0 controls (ESC among them) but not DEL, the C1
+    controls (``\x9b`` starts an escape sequence too) or bidi and zero-width
+    characters; those are escaped here as well. Other text stays as it is.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(_json_escape(char) if escape_char(char) else char for char in text)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import posixpath
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from voice_agent.edit_preview import planned_diff, snippet_diff
 from voice_agent.sessions.describe import describe_call
-from voice_agent.visible import HIDDEN_NOTE, escape_char, has_hidden, reveal
+from voice_agent.visible import HIDDEN_NOTE, has_hidden, printable, reveal
 
 __all__ = ["describe_request", "printable"]
 
@@ -32,36 +31,6 @@ LINE_WIDTH = 160
 INDENT = "  "
 
 Details = Callable[[Mapping[str, Any], str | None, str | None], list[str]]
-
-
-def printable(text: str, *, keep_newlines: bool = True) -> str:
-    r"""``text`` with control characters made visible, so it cannot redraw the screen.
-
-    Escape sequences in model output could otherwise move the cursor or recolour
-    the terminal and fake what an approval prompt says. This is for running text
-    (answers, notes); approval prompts show calls with the stricter
-    :func:`voice_agent.visible.reveal`.
-
-    Args:
-        text: Any text.
-        keep_newlines: Keep ``\n`` as a line break (else it is shown as ``\n``).
-
-    Returns:
-        The text with tabs as spaces and every other control or format character
-        escaped as :func:`voice_agent.visible.escape_char` writes it (the zero-width
-        joiner of emoji sequences stays).
-    """
-    out: list[str] = []
-    for char in text:
-        if char == "\n" and keep_newlines:
-            out.append(char)
-        elif char == "\t":
-            out.append("    ")
-        elif unicodedata.category(char) in {"Cc", "Cf"} and char != "\u200d":
-            out.append(escape_char(char) or char)
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def _flat(text: str) -> str:
