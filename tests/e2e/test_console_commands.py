@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import threading
 from contextlib import closing
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 
 import voice_agent
 from tests.e2e.conftest import TURN_TIMEOUT, CliHarness
-from tests.e2e.console import Finished, Terminal, run, run_module, user_env
+from tests.e2e.console import VOICE_AGENT, Finished, Terminal, run, run_module, user_env
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram import FakeTelegram
 from voice_agent.sessions import SessionStorage, StoredSession
@@ -303,6 +305,151 @@ async def test_a_broken_store_is_reported_not_replaced(tmp_path: Path) -> None:
     assert "is unusable" in done.err
     (kept,) = store.parent.glob("sessions.db.corrupt-*")
     assert kept.read_bytes() == broken
+
+
+def _damaged_store(tmp_path: Path) -> tuple[Path, bytes]:
+    """A store of 300 sessions and 300 audit rows whose header is fine but whose middle is not.
+
+    Returns:
+        The file and its damaged bytes.
+    """
+    store = tmp_path / "data" / "sessions.db"
+    with closing(SessionStorage(store)) as storage:
+        storage.save_sessions(
+            StoredSession(CHAT, f"s{i}", "/code/" + "x" * 200, "2026-11-01T10:00:00", i, f"id-{i}")
+            for i in range(300)
+        )
+        for _ in range(300):
+            storage.audit.record(
+                AuditEntry("Bash", "echo " + "y" * 300, "denied", chat_id=CHAT, user_id=42)
+            )
+    data = bytearray(store.read_bytes())
+    for page in range(8):  # eight pages a third of the way in, the first pages untouched
+        at = len(data) // 3 + page * 4096 + 100
+        data[at : at + 2000] = b"\xaa" * 2000
+    store.write_bytes(bytes(data))
+    return store, bytes(data)
+
+
+def _kept_aside(store: Path, damaged: bytes) -> None:
+    (kept,) = store.parent.glob("sessions.db.corrupt-*")
+    assert kept.read_bytes() == damaged  # not a byte of it lost
+    assert store.read_bytes() != damaged  # and a fresh store in its place
+
+
+@pytest.mark.parametrize(
+    ("args", "out"),
+    [
+        (["sessions"], "No sessions stored.\n"),
+        (["audit"], "No decisions logged.\n"),
+        (["chat"], None),  # no input: it starts and leaves at once
+    ],
+)
+async def test_a_store_damaged_past_its_header_is_moved_aside_not_a_traceback(
+    tmp_path: Path, args: list[str], out: str | None
+) -> None:
+    store, damaged = _damaged_store(tmp_path)
+    done = await run(args, user_env(tmp_path), tmp_path)
+    assert "Traceback" not in done.err + done.out
+    assert done.status == 0, done.err
+    if out is not None:
+        assert done.out == out
+    (said,) = [line for line in done.err.splitlines() if "moved it aside" in line]
+    assert f"store file {store} is unusable (database disk image is malformed" in said
+    _kept_aside(store, damaged)
+
+
+async def test_doctor_reports_a_store_damaged_past_its_header(tmp_path: Path) -> None:
+    store, damaged = _damaged_store(tmp_path)
+    done = await run(["doctor"], user_env(tmp_path), tmp_path)
+    assert "Traceback" not in done.err + done.out
+    (line,) = [line for line in done.out.splitlines() if "Session store" in line]
+    assert line.startswith(f"! Session store: {store}: schema ")
+    assert "; moved aside: " in line
+    _kept_aside(store, damaged)
+
+
+async def test_a_directory_in_place_of_the_store_is_named(tmp_path: Path) -> None:
+    store = tmp_path / "data" / "sessions.db"
+    store.mkdir(parents=True)
+    (store / "keep.txt").write_text("mine")
+    sessions, chat, doctor = await _all(tmp_path, ["sessions"], ["chat"], ["doctor"])
+    for done in (sessions, chat):
+        assert done.status == 1
+        assert "Traceback" not in done.err
+        assert f"the store {store} is a directory, not a file; move it away" in done.err
+    (line,) = [line for line in doctor.out.splitlines() if "Session store" in line]
+    assert line == (
+        f"✗ Session store: the store {store} is a directory, not a file → move it away, "
+        "or set VOICE_AGENT_DATA_DIR to another folder"
+    )
+    assert (store / "keep.txt").read_text() == "mine"
+    assert list(store.parent.glob("*.corrupt-*")) == []
+
+
+def _read_only(folder: Path, args: list[str]) -> list[str]:
+    """``voice-agent ARGS`` with ``folder`` read-only for it (a read-only mount for root)."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return [str(VOICE_AGENT), *args]
+    if shutil.which("unshare") is None:
+        pytest.skip("root without unshare: no way to make a folder read-only")
+    mount = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
+    script = f'{mount} && exec "$0" "$@"'
+    return [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        str(VOICE_AGENT),
+        *args,
+    ]
+
+
+async def _run_command(command: list[str], env: dict[str, str], cwd: Path) -> Finished:
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        env=env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return Finished(process.returncode, out.decode(), err.decode())
+
+
+async def test_a_read_only_data_folder_is_named_and_the_advice_matches(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    kept = store.read_bytes()
+    env = user_env(tmp_path)
+    try:
+        probe = await _run_command(_read_only(store.parent, ["--version"]), env, tmp_path)
+        if probe.status != 0:
+            pytest.skip(f"cannot make a read-only mount here: {probe.err.strip()}")
+        sessions, audit, doctor = [
+            await _run_command(_read_only(store.parent, args), env, tmp_path)
+            for args in (["sessions"], ["audit"], ["doctor"])
+        ]
+    finally:
+        store.parent.chmod(0o755)
+    said = f"the data folder {store.parent} is not writable"
+    for done in (sessions, audit):
+        assert done.status == 1
+        assert "Traceback" not in done.err
+        assert done.err.startswith(f"voice-agent: {said}"), done.err
+        assert "set VOICE_AGENT_DATA_DIR to a writable folder" in done.err
+        assert "unable to open database file" not in done.err
+    (line,) = [line for line in doctor.out.splitlines() if "Session store" in line]
+    assert line.startswith(f"✗ Session store: {said}")
+    assert "move the file away" not in line
+    assert "→ fix the folder's permissions" in line
+    assert store.read_bytes() == kept
+    assert list(store.parent.glob("*.corrupt-*")) == []
 
 
 async def test_python_dash_m_is_the_same_command(tmp_path: Path) -> None:

@@ -200,18 +200,22 @@ def _data_dir(settings: Settings) -> Check:
 
 
 def _store(settings: Settings) -> tuple[Check, list[int] | None]:
+    storage: SessionStorage | None = None
     try:
         storage = SessionStorage(settings.store_path)
-    except StorageError as error:
-        return Check("Session store", "fail", str(error), "move the file away and retry"), None
-    chats = storage.list_all_chats()
-    sessions = sum(len(storage.list_sessions(chat)) for chat in chats)
-    owners = storage.owners.list()
-    detail = (
-        f"{storage.db_path}: schema {storage.schema_version}, "
-        f"{sessions} session(s) in {len(chats)} chat(s)"
-    )
-    storage.close()
+        chats = storage.list_all_chats()
+        sessions = sum(len(storage.list_sessions(chat)) for chat in chats)
+        owners = storage.owners.list()
+        detail = (
+            f"{storage.db_path}: schema {storage.schema_version}, "
+            f"{sessions} session(s) in {len(chats)} chat(s)"
+        )
+    except StorageError as error:  # the reason names the cause, the fix matches it
+        fix = error.fix or "check the disk and the file, then retry"
+        return Check("Session store", "fail", error.reason, fix), None
+    finally:
+        if storage is not None:
+            storage.close()
     if storage.moved_aside:
         moved = ", ".join(str(p) for p in storage.moved_aside)
         return Check(
