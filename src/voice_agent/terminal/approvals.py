@@ -112,6 +112,9 @@ class ApprovalDesk:
         self._decided: set[str] = set()
         self.asking = asyncio.Event()
         """Set while a question is open and has no answer yet."""
+        self.timed_out: PendingPermission | None = None
+        """The last request that timed out unanswered, until the next question is
+        asked or :meth:`forget_timeout` is called: a ``y`` typed after it answers nothing."""
 
     # -- the manager's permission listeners --------------------------------------
 
@@ -136,6 +139,7 @@ class ApprovalDesk:
             return
         what = reveal(request.description, keep_newlines=False).text
         if request.state is PermissionState.TIMEOUT:
+            self.timed_out = request
             self._console.line(f"⏱ #{request.number} {what}: not answered in time, denied")
         elif request.state is PermissionState.APPROVED:
             self._console.line(f"✓ #{request.number} {what}: approved elsewhere")
@@ -144,6 +148,19 @@ class ApprovalDesk:
             self._console.line(f"✗ #{request.number} {what}: {reason}")
 
     # -- typed lines ---------------------------------------------------------------
+
+    def is_late_answer(self, line: str) -> bool:
+        """Whether ``line`` is a lone answer (``y``, ``n``, ``a``…) to a request that timed out.
+
+        Args:
+            line: A line typed while no question is open.
+        """
+        text = line.strip()
+        return self.timed_out is not None and " " not in text and parse_answer(text) is not None
+
+    def forget_timeout(self) -> None:
+        """Read the next lone ``y`` as itself again (a prompt was typed since the timeout)."""
+        self.timed_out = None
 
     def feed(self, line: str | None) -> bool:
         """Give a typed line to the open question.
@@ -206,6 +223,7 @@ class ApprovalDesk:
             return None
         answer: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._answer = answer
+        self.timed_out = None  # a y typed now answers this question
         self.asking.set()
         self._console.write(PROMPT)
         decided = asyncio.ensure_future(request.event.wait())

@@ -1,10 +1,13 @@
 """The terminal front end: a REPL over :class:`~voice_agent.sessions.SessionManager`.
 
-At the prompt (``> ``) a line is a prompt for Claude or a slash command. While a
-turn runs its answer streams out, tool calls show on lines of their own, and
-every line typed answers the approval prompt on screen (one request at a time);
-Ctrl-C stops the turn. Ctrl-C at the prompt, ``/quit`` or the end of the input
-leave, after every Claude Code process is closed.
+At the prompt (``> ``) a line is a prompt for Claude or a slash command; at a
+terminal a paste is one line, newlines included (see
+:mod:`voice_agent.terminal.editor`). While a turn runs its answer streams out, tool
+calls show on lines of their own, and every line typed answers the approval prompt
+on screen (one request at a time); a lone ``y``, ``n`` or ``a`` typed after its
+prompt timed out is answered so and sent nowhere. Ctrl-C stops the turn. Ctrl-C at
+the prompt, ``/quit`` or the end of the input leave, after every Claude Code process
+is closed.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ TERMINAL_CHAT_ID = 0
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 BUSY_NOTE = "(a turn is running: what you type answers approval prompts; Ctrl-C stops it)"
+LATE_NOTE = "(that request already timed out; nothing was sent)"
+"""Said for a lone ``y``/``n``/``a`` typed after its approval prompt timed out."""
 
 
 async def run_chat(
@@ -166,7 +171,11 @@ class _Chat:
                 return
             self._console.typed(line)
             text = line.strip()
-            if text.startswith("/"):
+            late = self._desk.is_late_answer(text)
+            self._desk.forget_timeout()
+            if late:
+                self._console.line(LATE_NOTE)
+            elif text.startswith("/"):
                 if not await self._commands.run(text):
                     return
             elif text:
@@ -213,7 +222,7 @@ class _Chat:
                 continue
             self._console.typed(line)
             if not answered and line.strip():
-                self._console.line(BUSY_NOTE)
+                self._console.line(LATE_NOTE if self._desk.is_late_answer(line) else BUSY_NOTE)
 
     # -- Ctrl-C ----------------------------------------------------------------------
 

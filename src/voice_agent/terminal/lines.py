@@ -6,9 +6,12 @@ streams (``io.StringIO``, a regular file, a loop without ``add_reader``) never
 block for long and are read by a daemon thread. Either way the lines wait in a
 buffer until :meth:`LineReader.readline` takes them, one at a time, in order.
 
-Given ``on_interrupt``, a terminal's Ctrl-C is read as a key (see
-:mod:`voice_agent.terminal.tty`): it drops the line being typed and calls
-``on_interrupt`` at once.
+Given ``on_interrupt``, a terminal is read key by key (see
+:mod:`voice_agent.terminal.tty`) and edited by
+:class:`~voice_agent.terminal.editor.LineEditor`, which echoes to the terminal:
+no line-length cap, a paste (bracketed by the terminal, which is asked to) is one
+line with its newlines, and Ctrl-C drops the line being typed and calls
+``on_interrupt`` at once. Pipes, files and other streams are read line by line.
 """
 
 from __future__ import annotations
@@ -18,17 +21,22 @@ import codecs
 import contextlib
 import io
 import os
+import select
 import stat
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from voice_agent.terminal import tty
+from voice_agent.terminal.editor import PASTE_OFF, PASTE_ON, Key, LineEditor
 
 __all__ = ["LineReader"]
 
 _CHUNK = 65536
+_FLUSH_WAIT = 5.0
+"""Seconds a line's echo may wait for a terminal nobody reads before it is dropped."""
 
 
 class LineReader:
@@ -43,11 +51,15 @@ class LineReader:
         Args:
             stream: The input: ``sys.stdin``, a pipe opened as text, ``io.StringIO``…
             on_interrupt: Called when Ctrl-C is typed at a terminal input (which then
-                sends no SIGINT); None leaves the terminal as it is.
+                sends no SIGINT, and is edited by this reader); None leaves the
+                terminal as it is, read line by line.
         """
         self._stream = stream
         self._on_interrupt = on_interrupt
         self._saved_tty: list[Any] | None = None
+        self._editor: LineEditor | None = None
+        self._tty_out: _TerminalOutput | None = None  # the echo: to the input's terminal
+        self._echoes = False
         self._lines: deque[str] = deque()
         self._ready = asyncio.Event()
         self._eof = False
@@ -55,6 +67,7 @@ class LineReader:
         self._fd: int | None = None
         self._partial = ""
         encoding = getattr(stream, "encoding", None) or "utf-8"
+        self._encoding = encoding
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -68,7 +81,12 @@ class LineReader:
             except (NotImplementedError, OSError, ValueError):
                 fd = None
         if fd is not None and self._on_interrupt is not None:
-            self._saved_tty = tty.catch_ctrl_c(fd)
+            self._saved_tty = tty.read_keys(fd)
+        if fd is not None and self._saved_tty is not None:
+            self._editor = LineEditor(erase=tty.erase_key(self._saved_tty))
+            self._echoes = tty.echoes(self._saved_tty)
+            self._tty_out = _TerminalOutput.open(self._loop, fd)
+            self._write(PASTE_ON)
         self._fd = fd
         if fd is None:
             threading.Thread(
@@ -80,8 +98,12 @@ class LineReader:
         if self._fd is not None and self._loop is not None:
             self._loop.remove_reader(self._fd)
         if self._fd is not None and self._saved_tty is not None:
+            self._write(PASTE_OFF)
+            if self._tty_out is not None:
+                self._tty_out.close()
             tty.restore(self._fd, self._saved_tty)
             self._saved_tty = None
+        self._tty_out, self._editor = None, None
         self._fd = None
         self._aborted = True
         self._ready.set()
@@ -145,20 +167,36 @@ class LineReader:
             self._push(None)
             return
         text = self._decoder.decode(data)
-        if self._saved_tty is not None:
-            text = self._take_interrupts(text)
-        self._push(text)
+        if self._editor is None:
+            self._push(text)
+            return
+        keys = self._editor.feed(text)
+        if self._echoes:
+            self._write(self._editor.take_echo())
+        else:
+            self._editor.take_echo()
+        self._take_keys(fd, keys)
 
-    def _take_interrupts(self, text: str) -> str:
-        """Act on each Ctrl-C in ``text`` (dropping the line typed before it); the rest."""
-        assert self._on_interrupt is not None
-        while tty.CTRL_C in text:
-            before, _, text = text.partition(tty.CTRL_C)
-            *complete, _dropped = (self._partial + before).split("\n")
-            self._lines.extend(line.rstrip("\r") for line in complete)
-            self._partial = ""
-            self._on_interrupt()
-        return text
+    def _take_keys(self, fd: int, keys: list[Key]) -> None:
+        """Queue the lines the editor made; act on Ctrl-C and on Ctrl-D (the end)."""
+        if keys and self._tty_out is not None:
+            self._tty_out.flush()  # the echo of the line shows before what it leads to
+        for key in keys:
+            if key.kind == "line":
+                self._lines.append(key.text)
+            elif key.kind == "interrupt":
+                assert self._on_interrupt is not None
+                self._on_interrupt()
+            else:
+                assert self._loop is not None
+                self._loop.remove_reader(fd)
+                self._eof = True
+        self._ready.set()
+
+    def _write(self, text: str) -> None:
+        """Write ``text`` to the input's terminal (its echo, its modes)."""
+        if self._tty_out is not None and text:
+            self._tty_out.write(text.encode(self._encoding, errors="replace"))
 
     def _read_in_thread(self) -> None:
         assert self._loop is not None
@@ -180,3 +218,87 @@ def _watchable_fd(stream: TextIO) -> int | None:
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         return None
     return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else fd
+
+
+class _TerminalOutput:
+    """Writes to a terminal without blocking the event loop.
+
+    The echo of what is typed must never stop the reading: a program pasting 100 KB
+    into the terminal may read the screen only once it has written all of it. So
+    what the terminal cannot take at once waits, and is written when it can; only
+    :meth:`flush` waits for it, and for at most :data:`_FLUSH_WAIT` seconds (then
+    the rest of the echo is dropped, never the input).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, *, owned: bool) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._owned = owned
+        self._pending = bytearray()
+        self._watching = False
+
+    @classmethod
+    def open(cls, loop: asyncio.AbstractEventLoop, fd: int) -> _TerminalOutput | None:
+        """A non-blocking writer to terminal ``fd`` (None when it cannot be written).
+
+        The terminal is opened again, so that only this writer's descriptor is
+        non-blocking (not the standard output sharing ``fd``'s); failing that, ``fd``
+        itself is written, blocking, when it is open for writing.
+        """
+        with contextlib.suppress(OSError):
+            flags = os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK
+            return cls(loop, os.open(os.ttyname(fd), flags), owned=True)
+        try:
+            import fcntl
+
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY:
+                return cls(loop, fd, owned=False)
+        except (ImportError, OSError):
+            pass
+        return None
+
+    def write(self, data: bytes) -> None:
+        """Write ``data`` now, or as soon as the terminal takes it."""
+        self._pending += data
+        self._drain()
+
+    def flush(self) -> None:
+        """Wait until everything is written (or :data:`_FLUSH_WAIT` has passed)."""
+        deadline = time.monotonic() + _FLUSH_WAIT
+        self._drain()
+        while self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._pending.clear()  # nobody reads the terminal: drop the echo
+                break
+            with contextlib.suppress(OSError, ValueError):
+                select.select([], [self._fd], [], left)
+            self._drain()
+        self._unwatch()
+
+    def close(self) -> None:
+        """Flush, then close the descriptor if it was opened here."""
+        self.flush()
+        if self._owned:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+    def _drain(self) -> None:
+        while self._pending:
+            try:
+                written = os.write(self._fd, self._pending)
+            except BlockingIOError:
+                if not self._watching:
+                    self._watching = True
+                    self._loop.add_writer(self._fd, self._drain)
+                return
+            except OSError:  # the terminal is gone
+                self._pending.clear()
+                break
+            del self._pending[:written]
+        self._unwatch()
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._watching = False
+            self._loop.remove_writer(self._fd)
