@@ -13,7 +13,7 @@ import sys
 
 from voice_agent import __version__
 from voice_agent.config import Settings, SettingsError, load_settings
-from voice_agent.logs import setup_logging
+from voice_agent.logs import settings_secrets, setup_logging
 from voice_agent.ops import admin
 from voice_agent.terminal import chat as terminal_chat
 
@@ -86,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"voice-agent: {error}", file=sys.stderr)
         return 2
-    token = settings.telegram_bot_token
-    secrets = [s.get_secret_value() for s in (token, settings.nats_password) if s is not None]
-    setup_logging(settings.log_level, secrets, settings.log_format)
+    setup_logging(settings.log_level, settings_secrets(settings), settings.log_format)
     if args.command == "doctor":
         from voice_agent.ops.doctor import doctor
 

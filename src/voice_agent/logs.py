@@ -1,8 +1,10 @@
 """Logging set-up: levels, plain or JSON lines, context, and secrets kept out.
 
-* Bot tokens (``123456:AA...``), API keys (``sk-ant-...``) and ``key=value``
-  secrets are replaced by ``[redacted]`` wherever they appear, including in URLs
-  logged by libraries; httpx's per-request lines are kept at WARNING.
+* Bot tokens (``123456:AA...``), API keys (``sk-ant-...``), ``key=value``
+  secrets and the configured secrets (:func:`settings_secrets`) are replaced by
+  ``[redacted]`` wherever they appear, and the password of any
+  ``scheme://user:password@`` URL by ``***``, including in URLs logged by
+  libraries; httpx's per-request lines are kept at WARNING.
 * ``LOG_FORMAT=json`` writes one JSON object per line (time, level, logger,
   message, and the chat and session being served, when known).
 * Prompts and transcripts are logged only at DEBUG.
@@ -13,15 +15,25 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-_PATTERNS = (
-    re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot tokens
-    re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}"),  # Anthropic keys
+from voice_agent.redaction import redact, url_secrets
+
+if TYPE_CHECKING:
+    from voice_agent.config import Settings
+
+# Claude Code's credentials in the environment: never ours to log either.
+_ENVIRONMENT_SECRETS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
 )
-_ASSIGNMENT = re.compile(r"(?i)(api[_-]?key|token|authorization)(\s*[=:]\s*)([^\s,;&]+)")
 
 chat_context: contextvars.ContextVar[int | None] = contextvars.ContextVar("chat", default=None)
 session_context: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -43,11 +55,7 @@ class RedactSecrets(logging.Filter):
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced."""
-        for literal in self._literals:
-            text = text.replace(literal, "[redacted]")
-        for pattern in _PATTERNS:
-            text = pattern.sub("[redacted]", text)
-        return _ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}[redacted]", text)
+        return redact(text, self._literals)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record's message (and exception text) with secrets removed."""
@@ -62,6 +70,35 @@ class RedactSecrets(logging.Filter):
         record.chat = chat_context.get()
         record.session = session_context.get()
         return True
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret the settings and the environment hold, to redact literally.
+
+    The bot token, ``STT_API_KEY``, ``NATS_PASSWORD``, the passwords and secret query
+    values of ``WHISPER_URL``, ``NATS_URL`` and the Bot API URLs, and Claude Code's
+    credentials in the environment (``ANTHROPIC_API_KEY``, ``CLAUDE_CODE_OAUTH_TOKEN``…).
+
+    Args:
+        settings: The loaded settings.
+
+    Returns:
+        The literal secrets (empty values left out).
+    """
+    found = [
+        secret.get_secret_value()
+        for secret in (settings.telegram_bot_token, settings.stt_api_key, settings.nats_password)
+        if secret is not None
+    ]
+    for url in (
+        settings.whisper_url,
+        settings.nats_url,
+        settings.telegram_api_base_url,
+        settings.telegram_api_file_url,
+    ):
+        found += url_secrets(url)
+    found += [os.environ.get(name, "") for name in _ENVIRONMENT_SECRETS]
+    return [secret for secret in dict.fromkeys(found) if secret]
 
 
 class JsonFormatter(logging.Formatter):

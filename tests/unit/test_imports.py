@@ -25,7 +25,8 @@ PACKAGE = Path(voice_agent.__file__).parent
 # policy / store / agent / speech).
 LAYERS = {
     "voice_agent.agent": ("voice_agent.agent",),
-    "voice_agent.speech": ("voice_agent.speech",),
+    # redaction is a leaf (the standard library only): URLs and errors shown safely.
+    "voice_agent.speech": ("voice_agent.speech", "voice_agent.redaction"),
     "voice_agent.policy": ("voice_agent.policy",),
     "voice_agent.store": ("voice_agent.store",),
     "voice_agent.sessions": (
@@ -43,6 +44,7 @@ LAYERS = {
         "voice_agent.policy",
         "voice_agent.store",
         "voice_agent.speech",
+        "voice_agent.redaction",
         # Core helpers the worker runs for the hub (/diff there; an Edit's placed preview).
         "voice_agent.workdir_diff",
         "voice_agent.edit_preview",

@@ -143,3 +143,36 @@ async def test_language_from_the_server_wins_when_given() -> None:
     body = b'{"text": "hola", "language": "es"}'
     result = await engine(answering(200, body)).transcribe(voice_note("yes"), "audio/ogg")
     assert (result.text, result.language) == ("hola", "es")
+
+
+async def test_an_error_never_quotes_the_credentials_the_server_echoes() -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        auth = request.headers.get("Authorization", "")
+        body = {"error": f"bad credentials {auth} for {request.url}", "headers": auth}
+        return httpx.Response(401, json=body)
+
+    settings = SpeechSettings(
+        backend="http",
+        url="http://stt:url-pass-1@stt.test/v1?key=query-key-1",
+        protocol="openai",
+        api_key="sk-proj-http-key-1",
+    )
+    stt = HttpTranscriber(settings, httpx.AsyncClient(transport=httpx.MockTransport(echo)))
+    with pytest.raises(SpeechError) as caught:
+        await stt.transcribe(voice_note("yes"), "audio/ogg")
+    message = str(caught.value)
+    assert message.startswith("The speech server answered 401: bad credentials")
+    for secret in ("sk-proj-http-key-1", "url-pass-1", "query-key-1"):
+        assert secret not in message
+
+
+async def test_connection_errors_mask_the_password_of_the_url() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    settings = SpeechSettings(backend="http", url="http://me:url-pass-2@stt.test/inference")
+    stt = HttpTranscriber(settings, httpx.AsyncClient(transport=httpx.MockTransport(refuse)))
+    with pytest.raises(SpeechError) as caught:
+        await stt.transcribe(voice_note("yes"), "audio/ogg")
+    assert "at http://me:***@stt.test/inference (ConnectError)" in str(caught.value)
+    assert "url-pass-2" not in str(caught.value)

@@ -23,6 +23,7 @@ from nats.aio.client import Client
 
 from voice_agent.config import Settings
 from voice_agent.machines.protocol import inbox_prefix
+from voice_agent.redaction import mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ async def connect(settings: Settings, *, machine: str, role: str) -> Link:
             await connecting
     with contextlib.suppress(Exception):
         await client.close()
-    raise _failure(settings.nats_url, machine, seen)
+    raise _failure(mask_url(settings.nats_url), machine, seen)
 
 
 def _hopeless(error: BaseException) -> bool:

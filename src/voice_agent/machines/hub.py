@@ -26,6 +26,7 @@ from voice_agent.machines.protocol import Beat, ProtocolError, from_any, machine
 from voice_agent.machines.registry import Machines, MachineState
 from voice_agent.machines.remote import RemoteTurns
 from voice_agent.machines.runner import MachineRunner, Placement
+from voice_agent.redaction import mask_url
 from voice_agent.sessions.manager import SessionManager
 from voice_agent.sessions.session import Session
 from voice_agent.sessions.turns import TurnRunner
@@ -141,7 +142,7 @@ class Hub:
         else:
             self.problem = None
         self.remote = remote
-        logger.info("machines: hub connected to %s", self.settings.nats_url)
+        logger.info("machines: hub connected to %s", mask_url(self.settings.nats_url or ""))
         await asyncio.gather(
             *(remote.ping(m.name) for m in self.registry.listing() if not m.local),
             return_exceptions=True,

@@ -16,6 +16,7 @@ import nats.errors
 from voice_agent.config import Settings
 from voice_agent.machines.connection import Link, MachinesError, connect
 from voice_agent.machines.protocol import Beat, Ping, command_subject, machine_subject
+from voice_agent.redaction import mask_url
 
 VIOLATION_WAIT = 2.0
 """Seconds to wait for the server's verdict on a probe that must be refused."""
@@ -49,7 +50,7 @@ async def _refused(link: Link, subject: str) -> bool:
 
 async def probe_worker(settings: Settings) -> Probe:
     """Check this worker's connection and permissions."""
-    name = settings.machine_name
+    name, url = settings.machine_name, mask_url(settings.nats_url or "")
     try:
         link = await connect(settings, machine=name, role="doctor")
     except MachinesError as error:
@@ -67,13 +68,14 @@ async def probe_worker(settings: Settings) -> Probe:
                 f"{name}'s NATS user may send commands to workers: any machine could drive another",
                 "let only the hub's user publish va.w.> (docs/machines.md)",
             )
-        return Probe("ok", f"{name} connected to {settings.nats_url}; its permissions are tight")
+        return Probe("ok", f"{name} connected to {url}; its permissions are tight")
     finally:
         await link.close()
 
 
 async def probe_hub(settings: Settings, machines: list[str]) -> Probe:
     """Check the hub's connection, the turn stream, and the known machines."""
+    url = mask_url(settings.nats_url or "")
     try:
         link = await connect(settings, machine="hub", role="doctor")
     except MachinesError as error:
@@ -102,10 +104,9 @@ async def probe_hub(settings: Settings, machines: list[str]) -> Probe:
         if silent:
             return Probe(
                 "warn",
-                f"connected to {settings.nats_url} with JetStream{known}; "
-                f"not answering: {', '.join(silent)}",
+                f"connected to {url} with JetStream{known}; not answering: {', '.join(silent)}",
                 "start `voice-agent worker` there",
             )
-        return Probe("ok", f"connected to {settings.nats_url} with JetStream{known}")
+        return Probe("ok", f"connected to {url} with JetStream{known}")
     finally:
         await link.close()

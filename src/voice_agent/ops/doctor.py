@@ -2,7 +2,8 @@
 
 The exit status is 1 when something required is missing (token refused, no
 Claude Code CLI, no Claude credentials, data directory not writable, store
-unusable), else 0. Secrets are never printed.
+unusable), else 0. Secrets are never printed: every line goes out with the configured
+secrets redacted and URLs' passwords masked (a server's error may echo them).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from voice_agent.config import Settings
+from voice_agent.logs import settings_secrets
 from voice_agent.policy.jail import JailMode
+from voice_agent.redaction import mask_url, redact
 from voice_agent.sessions import SessionStorage
 from voice_agent.store.database import Database, StorageError
 from voice_agent.store.machines_table import MachinesTable
@@ -80,7 +83,7 @@ async def _get_me(settings: Settings) -> Check:
         return Check(
             "Telegram token",
             "fail",
-            f"cannot reach {settings.telegram_api_base_url} ({type(error).__name__})",
+            f"cannot reach {mask_url(settings.telegram_api_base_url)} ({type(error).__name__})",
             "check the network, or TELEGRAM_API_BASE_URL for a self-hosted Bot API server",
         )
     except TelegramError as error:
@@ -335,8 +338,10 @@ def doctor(settings: Settings, print_line: Callable[[str], None] = print) -> int
         1 when something required failed, else 0.
     """
     checks = run_checks(settings)
-    for check in checks:
-        print_line(check.line())
+    secrets = settings_secrets(settings)
+    for check in checks:  # what was found may quote a server: no secret in it, ever
+        shown = replace(check, detail=redact(check.detail, secrets), fix=redact(check.fix, secrets))
+        print_line(shown.line())
     failed = [c for c in checks if c.status == "fail"]
     print_line(f"{len(failed)} problem(s) found." if failed else "All required checks passed.")
     return 1 if failed else 0

@@ -11,6 +11,8 @@ openai         ``/v1/audio/transcriptions``  ``file`` + ``model``  the file as r
 =============  ===========================  ==================  ==========================
 
 The audio is decoded here first anyway: limits and silence are checked before any upload.
+Errors name the server by its masked URL and never quote a body as received: only a
+short reason, with the API key and the URL's secrets redacted (a server may echo them).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from voice_agent.redaction import mask_url, redact, url_secrets
 from voice_agent.speech.audio import DecodedAudio, decode, is_silent, to_wav
 from voice_agent.speech.base import SpeechError, SpeechSettings, Transcript
 from voice_agent.speech.registry import register
@@ -67,9 +70,11 @@ def endpoint_for(url: str, protocol: str = "auto") -> tuple[str, str]:
     try:
         parsed = httpx.URL(url.strip())
     except httpx.InvalidURL as error:
-        raise SpeechError(f"The speech server URL {url!r} is not valid.") from error
+        raise SpeechError(f"The speech server URL {mask_url(url)!r} is not valid.") from error
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise SpeechError(f"The speech server URL {url!r} must start with http:// or https://.")
+        raise SpeechError(
+            f"The speech server URL {mask_url(url)!r} must start with http:// or https://."
+        )
     path = parsed.path.rstrip("/")
     if protocol == "auto":
         protocol = next((p for p, end in PROTOCOL_PATHS.items() if path.endswith(end)), "openai")
@@ -135,6 +140,7 @@ class HttpTranscriber:
             raise SpeechError("The http speech backend needs a server URL (WHISPER_URL).")
         self.settings = settings
         self.protocol, self.endpoint = endpoint_for(settings.url, settings.protocol)
+        self._secrets = [s for s in (settings.api_key, *url_secrets(settings.url)) if s]
         self._client = client
         self._timeout = timeout
         self._timeout_per_second = timeout_per_second
@@ -166,7 +172,7 @@ class HttpTranscriber:
         prompt = initial_prompt(vocabulary) if settings.use_vocabulary else ""
         upload = await asyncio.to_thread(self._upload, audio, mime, decoded, prompt)
         answer = await self._post(upload, self._wait_for(decoded.duration))
-        text, language = _parse(answer)
+        text, language = _parse(answer, self._secrets)
         return Transcript(text.strip(), language or settings.language, decoded.duration, None)
 
     def _wait_for(self, seconds_of_audio: float) -> float:
@@ -197,11 +203,13 @@ class HttpTranscriber:
                 return await self._send(client, upload, limits)
         except httpx.TimeoutException as error:
             raise SpeechError(
-                f"The speech server at {self.endpoint} did not answer within {wait:.3g} s."
+                f"The speech server at {mask_url(self.endpoint)} did not answer within "
+                f"{wait:.3g} s."
             ) from error
         except httpx.HTTPError as error:
             raise SpeechError(
-                f"Could not reach the speech server at {self.endpoint} ({type(error).__name__})."
+                f"Could not reach the speech server at {mask_url(self.endpoint)} "
+                f"({type(error).__name__})."
             ) from error
 
     async def _send(
@@ -216,7 +224,8 @@ class HttpTranscriber:
         )
         if response.status_code >= 400:
             raise SpeechError(
-                f"The speech server answered {response.status_code}: {_cut(response.text)}"
+                f"The speech server answered {response.status_code}: "
+                f"{_reason(response, self._secrets)}"
             )
         return response
 
@@ -231,19 +240,41 @@ def _as_received(audio: bytes, mime: str, decoded: DecodedAudio) -> FileField:
     return (f"{name}.{extension}", audio, kind)
 
 
-def _parse(response: httpx.Response) -> tuple[str, str | None]:
+def _parse(response: httpx.Response, secrets: Sequence[str]) -> tuple[str, str | None]:
     try:
         body = response.json()
     except ValueError as error:
         raise SpeechError(
-            f"The speech server's answer is not JSON: {_cut(response.text)}"
+            f"The speech server's answer is not JSON: {_reason(response, secrets)}"
         ) from error
     if isinstance(body, dict) and isinstance(body.get("text"), str):
         language = body.get("language")
         return body["text"], language if isinstance(language, str) else None
     if isinstance(body, dict) and "error" in body:
-        raise SpeechError(f"The speech server reported an error: {_cut(str(body['error']))}")
-    raise SpeechError(f"The speech server's answer has no text: {_cut(response.text)}")
+        raise SpeechError(f"The speech server reported an error: {_reason(response, secrets)}")
+    raise SpeechError(f"The speech server's answer has no text: {_reason(response, secrets)}")
+
+
+def _reason(response: httpx.Response, secrets: Sequence[str]) -> str:
+    """What went wrong, short and safe to show: never the body as received.
+
+    The message of a JSON error (``{"error": "..."}``, ``{"error": {"message": ...}}``,
+    ``"message"``, ``"detail"``) when there is one, else the body's text; either way
+    with ``secrets`` (the API key, the URL's password) and anything secret-looking
+    redacted, on one line, cut short.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    reason = response.text
+    if isinstance(body, dict):
+        found = body.get("error", body.get("message", body.get("detail")))
+        if isinstance(found, dict):
+            found = found.get("message", found)
+        if isinstance(found, str | int | float):
+            reason = str(found)
+    return _cut(redact(reason, secrets)) or response.reason_phrase
 
 
 def _cut(text: str) -> str:
