@@ -121,17 +121,19 @@ async def test_phrases_that_agree_decide_together(bot: BotHarness, said: str, de
     assert len(bot.cli.fake.main_requests) == 2  # the words were not sent as a prompt
 
 
-async def test_an_unsure_spoken_yes_decides_nothing(
+async def test_an_unsure_spoken_yes_approves_nothing_but_an_unsure_no_rejects(
     harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Every transcript counts as unsure here: a misheard "yes" must never approve.
+    # Every transcript counts as unsure here: a misheard "yes" must never approve,
+    # while a misheard "no" may reject (it runs nothing).
     async with running_bot(harness, tmp_path, monkeypatch, low_confidence=1.0) as bot:
         await _pending_write(bot, ["one"])
         bot.tg.send_voice(OWNER, None, voice_note("yes"), duration=1)
         await bot.reply(lambda m: m.from_bot and "not sure I heard that right" in m.content)
         assert _pending_numbers(bot) == [1]
         assert not any("approved" in text for text in bot.bot_texts())
-        await bot.press(await bot.approval_prompt(1), "Approve")
+        bot.tg.send_voice(OWNER, None, voice_note("no"), duration=1)
+        await bot.reply(lambda m: m.from_bot and "rejected #1" in m.content)
         await bot.reply(lambda m: m.from_bot and "Done reading." in m.content)
         assert len(bot.cli.fake.main_requests) == 2
 

@@ -19,6 +19,7 @@ from voice_agent.telegram.approval_desk import Seen
 from voice_agent.telegram.roles import DECIDE, refusal
 from voice_agent.telegram.services import Services, Where
 from voice_agent.voice_commands import (
+    REJECT,
     AskWhich,
     Decide,
     Mismatch,
@@ -129,8 +130,9 @@ async def decide_in_words(
         who: The sender's name, for the edited prompt.
         say: Shows the outcome.
         sure: False when the words may be misheard (a transcript of low
-            confidence): then nothing is decided, and the person is asked to
-            use the buttons or say it again.
+            confidence): then nothing is approved, and the person is asked to
+            use the buttons or say it again (a rejection still decides: it runs
+            nothing).
     """
     decision = parse_decision(text)
     if decision is None:
@@ -145,7 +147,7 @@ async def decide_in_words(
     if refused is not None:
         await say(refused)
         return True
-    if not sure:
+    if not sure and decision.action != REJECT:  # a misheard "no" runs nothing
         await say(NOT_SURE)
         return True
     shown = [svc.desk.shown(s, where.chat_id) for s in seen]
