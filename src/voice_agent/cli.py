@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"voice-agent: {error}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings_secrets(settings), settings.log_format)
+    # The chat's screen is stderr too: its log goes to a file (warnings still show).
+    log_file = settings.voice_agent_data_dir / "chat.log" if args.command == "chat" else None
+    setup_logging(
+        settings.log_level, settings_secrets(settings), settings.log_format, log_file=log_file
+    )
     if args.command == "doctor":
         from voice_agent.ops.doctor import doctor
 

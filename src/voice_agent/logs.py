@@ -13,11 +13,14 @@
 from __future__ import annotations
 
 import contextvars
+import io
 import json
 import logging
+import logging.handlers
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voice_agent.redaction import redact, url_secrets
@@ -135,19 +138,57 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), fmt: str = "text") -> None:
+CHAT_LOG_BYTES = 1_000_000
+"""How large ``chat.log`` grows before it is rotated (two older files are kept)."""
+
+
+def setup_logging(
+    level: str = "INFO",
+    secrets: Iterable[str] = (),
+    fmt: str = "text",
+    *,
+    log_file: Path | None = None,
+) -> None:
     """Log to stderr at ``level`` with secrets redacted.
 
     Args:
         level: DEBUG, INFO, WARNING or ERROR.
         secrets: Literal secrets (the bot token…) to hide.
         fmt: ``text`` or ``json``.
+        log_file: For an interactive screen (``voice-agent chat``): the records
+            go to this file at ``level`` (rotated at :data:`CHAT_LOG_BYTES`,
+            readable by its owner only), and stderr, which is the screen, gets
+            warnings and errors only. When the file cannot be opened, stderr
+            still gets warnings and errors.
     """
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
     root.setLevel(level)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file is not None:
+        handlers[0].setLevel(max(logging.WARNING, root.level))
+        opened = _rotating(log_file)
+        if opened is not None:
+            handlers.append(opened)
+    for handler in handlers:
+        handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+        handler.addFilter(RedactSecrets(secrets))
+    root.handlers[:] = handlers
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "faster_whisper"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """A size-rotated log file created readable by its owner only (also after rotating)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(descriptor, "a", encoding=self.encoding, errors=self.errors)
+
+
+def _rotating(path: Path) -> logging.Handler | None:
+    """The chat's log file, or None when it cannot be made."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _PrivateRotatingFile(path, maxBytes=CHAT_LOG_BYTES, backupCount=2, encoding="utf-8")
+    except OSError:
+        return None

@@ -97,6 +97,23 @@ def test_chat_streams_asks_and_writes_only_what_was_allowed(
         assert storage.get_session(0, "main") is not None  # the terminal's chat, in the store
 
 
+def test_chat_keeps_its_log_off_the_screen(harness: CliHarness, tmp_path: Path) -> None:
+    # stderr is the chat's screen on a real terminal: only warnings and errors go there;
+    # the rest of the log goes to the data folder's chat.log, readable by its owner only.
+    harness.fake.enqueue(Reply.text("Hello there."))
+    with Terminal(["chat"], user_env(tmp_path, harness=harness), tmp_path) as chat:
+        chat.expect(PROMPT)
+        chat.type("say hello")
+        assert "Hello there." in chat.expect(PROMPT)
+        chat.press("\x04")
+        assert chat.wait() == 0, chat.stderr
+        screen_log = chat.stderr
+    assert " INFO " not in screen_log, screen_log
+    log = tmp_path / "data" / "chat.log"
+    assert " INFO " in log.read_text()
+    assert log.stat().st_mode & 0o077 == 0
+
+
 def test_chat_quit_leaves_with_status_0(harness: CliHarness, tmp_path: Path) -> None:
     with Terminal(
         ["chat", "--session", "scratch", "--cwd", str(tmp_path)],
