@@ -13,6 +13,7 @@ import json
 import os
 import re
 import socket
+import tomllib
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -398,6 +399,17 @@ def _field_env_name(location: tuple[int | str, ...]) -> str:
     return str(location[0]).upper() if location else "settings"
 
 
+def _utf8(path: Path) -> bool:
+    """Whether ``path`` is missing or reads as UTF-8 text."""
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings once.
 
@@ -419,5 +431,12 @@ def load_settings(**overrides: Any) -> Settings:
             location = error["loc"]
             problems.append(f"{_field_env_name(location)}: {message}" if location else message)
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"invalid settings file {config_file()}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        where = ", ".join(str(p) for p in (Path(".env"), config_file()) if not _utf8(p))
+        raise SettingsError(
+            f"invalid settings: {where or 'a settings file'} is not UTF-8 text ({exc.reason})"
+        ) from None
     except (ValueError, json.JSONDecodeError) as exc:
         raise SettingsError(f"invalid settings: {exc}") from None

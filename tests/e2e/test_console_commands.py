@@ -306,6 +306,20 @@ async def test_audit_and_its_filters(tmp_path: Path) -> None:
     assert "'yesterday' is not a date like 2026-11-26" in bad.err
 
 
+async def test_a_broken_settings_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text('stt_language = "en\n')  # an unterminated string
+    env = {**user_env(tmp_path), "VOICE_AGENT_CONFIG": str(config)}
+    toml = await run(["doctor"], env, tmp_path)
+    assert toml.status == 2
+    assert f"invalid settings file {config}:" in toml.err
+    assert "Traceback" not in toml.err
+    (tmp_path / ".env").write_bytes(b"LOG_LEVEL=\xff\xfe\n")  # not UTF-8
+    dotenv = await run(["doctor"], user_env(tmp_path), tmp_path)
+    assert dotenv.status == 2
+    assert ".env is not UTF-8 text" in dotenv.err
+
+
 async def test_an_empty_store_says_so(tmp_path: Path) -> None:
     sessions, audit = await _all(tmp_path, ["sessions", "list"], ["audit"])
     assert (sessions.status, sessions.out) == (0, "No sessions stored.\n"), sessions.err
