@@ -67,6 +67,9 @@ def _store_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         command = admin.sessions_command if args.command == "sessions" else admin.audit_command
         return command(storage, args, print)
+    except StorageError as error:  # damage the store only showed once in use
+        print(f"voice-agent: {error}", file=sys.stderr)
+        return 1
     finally:
         storage.close()
 

@@ -135,6 +135,31 @@ def test_damage_met_after_opening_names_the_file_and_leaves_it(
     assert list(tmp_path.glob("*.corrupt-*")) == []
 
 
+@pytest.mark.parametrize(
+    ("command", "runs"), [("sessions", "sessions_command"), ("audit", "audit_command")]
+)
+def test_a_command_meeting_damage_after_opening_says_so_without_a_traceback(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    runs: str,
+) -> None:
+    from voice_agent import cli
+    from voice_agent.ops import admin
+
+    def damaged(*_: object) -> int:
+        raise StoreDamaged(f"the store {tmp_path}/data/sessions.db is damaged", "recover it")
+
+    monkeypatch.setattr(admin, runs, damaged)  # damage a query met after the open check
+    monkeypatch.setenv("VOICE_AGENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VOICE_AGENT_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([command]) == 1
+    err = capsys.readouterr().err
+    assert err == f"voice-agent: the store {tmp_path}/data/sessions.db is damaged; recover it\n"
+
+
 def test_doctor_reports_damage_met_after_opening(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -373,7 +373,7 @@ def chat_command(settings: Settings, *, session: str | None, cwd: Path | None) -
 
     Returns:
         The exit status: 0 when left normally, 130 after Ctrl-C, 143 after SIGTERM
-        or SIGHUP, 1 when the store cannot be opened.
+        or SIGHUP, 1 when the store cannot be opened or fails while in use.
     """
     try:
         manager = build_manager(settings, cwd)
@@ -382,13 +382,16 @@ def chat_command(settings: Settings, *, session: str | None, cwd: Path | None) -
         return 1
     if isinstance(sys.stdout, io.TextIOWrapper):  # emoji on a non-UTF-8 terminal
         sys.stdout.reconfigure(errors="replace")
-    if cwd is not None:
-        open_session(manager, TERMINAL_CHAT_ID, session)
-        manager.set_cwd(TERMINAL_CHAT_ID, str(cwd))
     try:
+        if cwd is not None:
+            open_session(manager, TERMINAL_CHAT_ID, session)
+            manager.set_cwd(TERMINAL_CHAT_ID, str(cwd))
         return asyncio.run(run_chat(manager, chat_id=TERMINAL_CHAT_ID, session=session))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except StorageError as exc:  # damage the store only showed once in use
+        print(f"voice-agent chat: {exc}", file=sys.stderr)
+        return 1
     finally:
         if manager.storage is not None:
             manager.storage.close()
