@@ -53,6 +53,13 @@ def test_a_typical_reply_reads_as_plain_sentences() -> None:
         ("<details>Hidden <b>bold</b></details>", "Hidden bold"),
         ("a\n\n---\n\nb", "a b"),
         ("~~~\ncode\n~~~\nAfter.", "After."),
+        (
+            "Run this:\n\n    rm -rf build\n\n    make all\n\nThen it works.",
+            "Run this: Then it works.",
+        ),
+        ("    code first\n\nAfter.", "After."),
+        ("- one\n\n    more on one\n- two", "one. more on one two."),  # a list item's text
+        ("Text\n    continued, no blank line before", "Text continued, no blank line before"),
     ],
 )
 def test_markdown_is_collapsed(markdown: str, expected: str) -> None:

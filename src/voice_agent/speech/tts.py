@@ -33,9 +33,10 @@ _MAX_INLINE_CODE = 30
 def speakable(markdown: str, limit: int = 600) -> str:
     """The part of a Markdown reply worth reading aloud.
 
-    Code blocks, tables, images, URLs and inline code longer than 30 characters are
-    dropped; links keep their text; headings and list items become sentences; the rest of
-    the Markdown is removed. The result is cut at the last sentence end within ``limit``.
+    Code blocks (fenced or indented), tables, images, URLs and inline code longer
+    than 30 characters are dropped; links keep their text; headings and list items
+    become sentences; the rest of the Markdown is removed. The result is cut at the
+    last sentence end within ``limit``.
 
     Args:
         markdown: The reply as Claude wrote it.
@@ -44,7 +45,7 @@ def speakable(markdown: str, limit: int = 600) -> str:
     Returns:
         Plain sentences, or ``""`` when nothing is worth saying.
     """
-    text = _FENCE.sub("\n", markdown.replace("\r\n", "\n"))
+    text = _without_indented_code(_FENCE.sub("\n", markdown.replace("\r\n", "\n")))
     text = _INLINE_CODE.sub(_inline_code, text)
     text = _IMAGE.sub("", text)
     text = _LINK.sub(r"\1", text)
@@ -57,6 +58,30 @@ def speakable(markdown: str, limit: int = 600) -> str:
     if not any(char.isalnum() for char in joined):
         return ""
     return _cut(joined, limit)
+
+
+def _without_indented_code(text: str) -> str:
+    """``text`` without Markdown's indented code blocks.
+
+    Such a block is indented by 4 spaces or a tab, after a blank line, and not
+    inside a list item (where the indent continues the item).
+    """
+    kept: list[str] = []
+    in_code = in_list = False
+    after_blank = True
+    for line in text.split("\n"):
+        blank = not line.strip()
+        indented = line.startswith(("    ", "\t"))
+        if in_code and (blank or indented):
+            continue
+        in_code = indented and after_blank and not in_list
+        if in_code:
+            continue
+        if not blank:
+            in_list = bool(_BULLET.match(line)) or (in_list and line[:1].isspace())
+        kept.append(line)
+        after_blank = blank
+    return "\n".join(kept)
 
 
 def _inline_code(match: re.Match[str]) -> str:
