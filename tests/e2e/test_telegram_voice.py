@@ -210,6 +210,26 @@ async def test_unsure_transcript_asks_before_sending(
         assert not any("delete" in p.lower() for p in prompts)
 
 
+async def test_an_unsure_transcript_sent_after_a_new_session_goes_where_it_was_spoken(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(harness, tmp_path, monkeypatch, low_confidence=1.0) as bot:
+        bot.cli.fake.enqueue(Reply.text("Here is the diff."))
+        bot.tg.send_voice(OWNER, None, voice_note("show me the git diff"), duration=2)
+        question = await bot.reply(lambda m: m.from_bot and "not sure I heard" in m.content)
+        bot.tg.send_text(OWNER, None, "/new other")
+        await bot.reply("Session other")
+        await bot.press(question, "Send")
+        answer = await bot.reply(
+            lambda m: m.from_bot and "Here is the diff." in m.content and "tokens" in m.content
+        )
+        assert "main" in answer.content.splitlines()[-1]  # the session it was spoken to
+        assert bot.svc.manager.get_active_session_name(OWNER) == "other"
+        other = bot.svc.manager.get(OWNER, "other")
+        assert other is not None
+        assert not other.claude_session_id  # nothing ran there
+
+
 async def test_spoken_replies_when_asked(bot: BotHarness) -> None:
     if bot.svc.tts is None:
         pytest.fail("espeak-ng must be installed (.ci/run installs it)")

@@ -49,10 +49,11 @@ def _prompt_job(
     prompt: str,
     images: list[ImageAttachment] | None,
     spoken: bool,
+    session_name: str | None = None,
 ) -> Job:
     # The prompt belongs to the session it was sent to: a /switch or /new sent
     # while it waits in the queue must not carry it elsewhere.
-    name = current(svc, where).name
+    name = session_name or current(svc, where).name
 
     async def job() -> None:
         await run_prompt(bot, svc, where, prompt, images, spoken=spoken, session_name=name)
@@ -88,6 +89,7 @@ async def enqueue(
     *,
     spoken: bool = False,
     place: Place | None = None,
+    session_name: str | None = None,
 ) -> None:
     """Queue a prompt for the chat's (or topic's) session, telling the user if it must wait.
 
@@ -100,8 +102,9 @@ async def enqueue(
         spoken: Whether it came as a voice note (the answer may be spoken too).
         place: The place in the queue the message took when it arrived (a voice
             note); None queues it at the end now.
+        session_name: The session it is for; None: the chat's (or topic's) current one.
     """
-    job = _prompt_job(bot, svc, Where.of(update), prompt, images, spoken)
+    job = _prompt_job(bot, svc, Where.of(update), prompt, images, spoken, session_name)
     await _queue(svc, update, job, place)
 
 
@@ -140,6 +143,7 @@ async def send_words(
     spoken: bool = False,
     place: Place | None = None,
     note: str = "",
+    session_name: str | None = None,
 ) -> None:
     """A typed or spoken message for Claude, routed: a project switch, a prompt, or both.
 
@@ -157,6 +161,8 @@ async def send_words(
         place: The place the message took in the queue on arrival (a voice note).
         note: Put on a line of its own after the prompt (what a transcript was
             unsure of); not part of the routing, nor of a /command.
+        session_name: The session a prompt is for when no project is named; None:
+            the chat's (or topic's) current one.
     """
     where = Where.of(update)
     message = update.effective_message
@@ -174,7 +180,9 @@ async def send_words(
         return
     project = target.project
     if project is None:
-        await enqueue(svc, bot, update, prompt or text, spoken=spoken, place=place)
+        await enqueue(
+            svc, bot, update, prompt or text, spoken=spoken, place=place, session_name=session_name
+        )
         return
 
     async def switch_then_prompt() -> None:

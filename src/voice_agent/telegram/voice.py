@@ -123,7 +123,12 @@ def _limits_refusal(svc: Services, seconds: float | None, size: int | None) -> s
 
 
 async def _ask_to_confirm(
-    message: Message, desk: VoiceDesk, where: Where, transcript: Transcript, words: str
+    message: Message,
+    desk: VoiceDesk,
+    where: Where,
+    transcript: Transcript,
+    words: str,
+    session_name: str,
 ) -> None:
     token = secrets.token_urlsafe(6)
     buttons = InlineKeyboardMarkup(
@@ -142,7 +147,7 @@ async def _ask_to_confirm(
         reply_markup=buttons,
     )
     note = transcript_note(transcript, captioned=words != transcript.text)
-    desk.drafts[token] = (where.queue_key, words, question, note)
+    desk.drafts[token] = (where.queue_key, words, question, note, session_name)
 
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -230,7 +235,7 @@ async def _hear(
     ):
         return
     if unsure:
-        await _ask_to_confirm(message, desk, where, transcript, words)
+        await _ask_to_confirm(message, desk, where, transcript, words, session.name)
         return
     await _reply(message, transcript.text, marked=_marked(transcript))
     note = transcript_note(transcript, captioned=bool(caption))
@@ -248,7 +253,7 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if button is None or draft is None or draft[0] != Where.of(update).queue_key:
         await query.answer("That transcript is no longer waiting.")
         return
-    _, text, _, note = draft
+    _, text, _, note, session_name = draft
     sending = button.kind is Kind.VOICE_SEND
     body, entities = echo(text, " → sent" if sending else " → cancelled")
     try:
@@ -257,7 +262,10 @@ async def on_draft_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         logger.debug("could not update the transcript question: %s", error)
     await query.answer()
     if sending:  # it gave up its place when it asked; it joins the queue now
-        await send_words(svc, context.bot, update, text, spoken=True, note=note)
+        # To the session it was spoken to, even after a /new or /switch meanwhile.
+        await send_words(
+            svc, context.bot, update, text, spoken=True, note=note, session_name=session_name
+        )
 
 
 async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -25,13 +25,14 @@ class VoiceDesk:
         settings: How to transcribe.
         low_confidence: Below this engine confidence, ask before sending.
         drafts: Unsure transcripts by token: (the chat's or topic's queue key, text,
-            the question's message, the transcript note for the model).
+            the question's message, the transcript note for the model, the name of
+            the session it was spoken to).
         recent: The names in each session's recent tool calls, by session key.
     """
 
     settings: SpeechSettings
     low_confidence: float = 0.4
-    drafts: dict[str, tuple[Hashable, str, Message | None, str]] = field(default_factory=dict)
+    drafts: dict[str, tuple[Hashable, str, Message | None, str, str]] = field(default_factory=dict)
     recent: dict[int, RecentTerms] = field(default_factory=dict)
     _engine: SpeechToText | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
