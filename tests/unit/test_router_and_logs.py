@@ -111,3 +111,8 @@ def test_every_secret_setting_is_given_to_the_log_filter(
         assert secret in secrets
     line = RedactSecrets(secrets).redact("the STT server said: bad key stt-key-for-the-test")
     assert line == "the STT server said: bad key [redacted]"
+
+
+def test_a_short_configured_password_is_still_redacted() -> None:
+    line = RedactSecrets(["hunter2"]).redact("NATS said: authorization violation for hunter2")
+    assert "hunter2" not in line
