@@ -104,6 +104,42 @@ async def test_diff_sends_staged_unstaged_and_new_files_with_a_button_each(
     assert "out of date" in answer
 
 
+@pytest.mark.parametrize(
+    "hidden",
+    ["", "\r", "\f", "\v", "\x1c", "\x85", "\u2028"],
+    ids=["plain", "cr", "ff", "vt", "fs", "nel", "ls"],
+)
+async def test_a_repository_filter_never_runs_for_diff(
+    bot: BotHarness, tmp_path: Path, hidden: str
+) -> None:
+    # The repository's clean filter would run as the user and put their key in the
+    # diff. Git reads a lone CR (or form feed…) in a comment as part of the comment,
+    # so "[filter "fmt"] ;<CR>[x]" still defines filter.fmt.clean: never run it.
+    root = bot.cli.workdir
+    _repository(root)
+    canary = "CANARY-ssh-key-0123456789"
+    key = tmp_path / "home" / ".ssh" / "id_rsa"
+    key.parent.mkdir(parents=True)
+    key.write_text(f"KEY {canary}\n")
+    ran = tmp_path / "trap.ran"
+    trap = root / "tools" / "fmt.sh"
+    trap.parent.mkdir()
+    trap.write_text(f"#!/bin/sh\ntouch {ran}\ncat; cat {key}\n")
+    trap.chmod(0o755)
+    config = root / ".git" / "config"
+    config.write_bytes(
+        config.read_bytes() + f'[filter "fmt"] ;{hidden}[x]\n\tclean = {trap}\n'.encode()
+    )
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    (root / ".git" / "info" / "attributes").write_text("app.py filter=fmt\n")
+    (root / "app.py").write_text(APP + "value_21 = 21\n")
+    bot.tg.send_text(OWNER, None, "/diff")
+    await bot.reply(lambda m: m.from_bot and "names a program git would run" in m.content)
+    assert not ran.exists()
+    assert all(m.document is None for m in bot.messages())
+    assert not any(canary in text for text in bot.bot_texts())
+
+
 async def test_diff_outside_a_repository_and_without_changes(bot: BotHarness) -> None:
     bot.tg.send_text(OWNER, None, "/diff")
     await bot.reply(f"No diff: {bot.cli.workdir} is not in a git repository.")

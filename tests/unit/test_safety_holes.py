@@ -1383,6 +1383,25 @@ def test_unparsable_session_config_asks(project: Path) -> None:
     assert not safe("git status", project)
 
 
+@pytest.mark.parametrize("hidden", ["\r", "\f", "\v", "\x1c", "\x85", "\u2028", "\x00"])
+def test_a_program_hidden_behind_a_line_break_only_python_sees_asks(
+    project: Path, hidden: str
+) -> None:
+    # git reads these as ordinary characters of the comment, so the section stays
+    # [core] and core.fsmonitor runs; Python's splitlines would start a new [x].
+    config = project / ".git/config"
+    config.write_bytes(
+        config.read_bytes() + f"[core] ;{hidden}[x]\n\tfsmonitor = /tmp/trap.sh\n".encode()
+    )
+    assert not safe("git status", project)
+
+
+def test_a_config_with_windows_line_ends_is_read_as_git_reads_it(project: Path) -> None:
+    config = project / ".git/config"
+    config.write_bytes(config.read_bytes().replace(b"\n", b"\r\n") + b"[user]\r\n\tname = A\r\n")
+    assert safe("git status", project)
+
+
 def test_worktree_gitfile_elsewhere_asks(project: Path, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere.git"
     other.mkdir()

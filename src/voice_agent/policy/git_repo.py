@@ -124,15 +124,26 @@ _SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]\s
 _ENTRY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=(.*)|$)")
 
 
+_LINE_BREAKS_OF_OTHERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters and separators git reads as ordinary characters but Python's
+``str.splitlines`` (or a text-mode read) may take for line breaks: a lone CR in a
+comment after ``[filter "x"]`` would hide the filter's program from the check."""
+
+
 def _config_entries(text: str) -> list[tuple[str, str]] | None:
     """(``section.key``, raw value) pairs of a git config file (lower-case names).
 
-    Returns None when a line is neither a section header, a comment nor an
-    entry (a continued value, for instance): unknown means unsafe.
+    Lines end where git's end: at LF (a CR right before it is dropped). Returns
+    None when the file holds any other control character or line separator, or
+    a line is neither a section header, a comment nor an entry (a continued
+    value, for instance): unknown means unsafe.
     """
+    text = text.replace("\r\n", "\n")
+    if _LINE_BREAKS_OF_OTHERS.search(text):
+        return None
     entries: list[tuple[str, str]] = []
     section = ""
-    for raw in text.splitlines():
+    for raw in text.split("\n"):
         line = raw
         header = _SECTION.match(line)
         if header:
@@ -197,7 +208,7 @@ def config_entries(git_dir: str) -> list[tuple[str, str]] | None:
             if not os.path.lexists(path):
                 continue
             try:
-                with open(path, encoding="utf-8") as handle:
+                with open(path, encoding="utf-8", newline="") as handle:  # bytes as git reads
                     text = handle.read(CONFIG_MAX_BYTES + 1)
             except (OSError, UnicodeDecodeError):
                 return None
