@@ -157,3 +157,9 @@ async def test_accept_edits_mode_asks_for_claude_settings(project: Path) -> None
     approved, _ = await handler.request_permission("Write", {"file_path": ".claude/settings.json"})
     assert approved is False
     assert [r.input_data["file_path"] for r in asked] == [".claude/settings.json"]
+
+
+def test_a_hooks_path_with_a_cr_in_it_is_still_guarded(project: Path) -> None:
+    # git's value is "hooks<CR>x", one directory name; a text-mode read would see "hooks".
+    (project / ".git" / "config").write_bytes(b"[core]\n\thooksPath = hooks\rx\n")
+    assert runs_code_later("hooks\rx/pre-commit", str(project))

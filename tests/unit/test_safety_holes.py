@@ -11,6 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -573,6 +574,11 @@ RG_CASES = [
     RgCase("glob *.env", {"prod.env": "C"}, False, True, "*.env"),
     RgCase("glob * brings .git back", {".git/config": "C"}, False, True, "*"),
     RgCase("glob .env", {".env": "C"}, False, True, ".env"),
+    # ripgrep's lines end at LF (a CR before it dropped): "x<CR>.env" is one pattern.
+    RgCase("lone CR in a pattern", {".gitignore": "x\r.env\n", ".env": "C"}, False, True),
+    RgCase("FS in a pattern", {".gitignore": "x\x1c.env\n", ".env": "C"}, False, True),
+    RgCase("LS in a pattern", {".gitignore": "x\u2028.env\n", ".env": "C"}, False, True),
+    RgCase("Windows line ends", {".gitignore": "x\r\n.env\r\n", ".env": "C"}, True, False),
 ]
 
 
@@ -1399,6 +1405,22 @@ def test_a_program_hidden_behind_a_line_break_only_python_sees_asks(
 def test_a_config_with_windows_line_ends_is_read_as_git_reads_it(project: Path) -> None:
     config = project / ".git/config"
     config.write_bytes(config.read_bytes().replace(b"\n", b"\r\n") + b"[user]\r\n\tname = A\r\n")
+    assert safe("git status", project)
+
+
+def test_a_gitfile_whose_path_holds_a_cr_asks(project: Path, tmp_path: Path) -> None:
+    # git reads "gitdir: store<CR>evil" as one path, the trapped copy; a text-mode
+    # read stops at the clean "store".
+    store = tmp_path / "store.git"
+    shutil.copytree(project / ".git", store)
+    evil = tmp_path / "store.git\revil"
+    shutil.copytree(project / ".git", evil)
+    with (evil / "config").open("a") as handle:
+        handle.write("[core]\n\tfsmonitor = /tmp/trap.sh\n")
+    shutil.rmtree(project / ".git")
+    (project / ".git").write_bytes(f"gitdir: {store}\revil\n".encode())
+    assert not safe("git status", project)
+    (project / ".git").write_bytes(f"gitdir: {store}\r\n".encode())  # Windows line end
     assert safe("git status", project)
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 
 from voice_agent.policy.git_repo import discover, is_git_dir
+from voice_agent.policy.lf_lines import lf_lines
 from voice_agent.policy.secret_names import is_secret_path
 
 #: Directories whose files configure programs that run by themselves.
@@ -121,11 +122,14 @@ def _in_hooks_path(path: str) -> bool:
     found = discover(_existing_dir(os.path.dirname(path)))
     if found.kind != "worktree":
         return False
+    config = os.path.join(found.git_dir, "config")
     try:
-        with open(os.path.join(found.git_dir, "config"), encoding="utf-8", errors="replace") as f:
+        with open(config, encoding="utf-8", errors="replace", newline="") as f:  # as git reads
             text = f.read(_CONFIG_LIMIT)
     except OSError:
         return False
+    if lf_lines(text) is None:
+        return True  # read otherwise by git: any hooks path may hide there
     for match in _HOOKS_PATH.finditer(text):
         value = os.path.expanduser(match.group(1).strip().strip('"'))
         hooks = os.path.normpath(os.path.join(found.top, value))

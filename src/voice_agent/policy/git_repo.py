@@ -15,6 +15,8 @@ import struct
 from dataclasses import dataclass
 from typing import Literal
 
+from voice_agent.policy.lf_lines import lf_lines
+
 #: Largest index (entries) and index file (bytes) this module reads.
 INDEX_LIMIT = 100_000
 INDEX_MAX_BYTES = 64 * 1024 * 1024
@@ -61,10 +63,13 @@ class Discovery:
 
 def _gitfile_target(dotgit: str) -> str | None:
     try:
-        with open(dotgit, encoding="utf-8") as handle:
-            line = handle.readline(4096).strip()
+        with open(dotgit, encoding="utf-8", newline="") as handle:  # as git reads it
+            lines = lf_lines(handle.readline(4096))
     except (OSError, UnicodeDecodeError):
         return None
+    if lines is None:  # a CR inside the path: git would use another directory
+        return None
+    line = lines[0].strip()
     if not line.startswith("gitdir:"):
         return None
     target = line[len("gitdir:") :].strip()
@@ -124,26 +129,20 @@ _SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]\s
 _ENTRY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=(.*)|$)")
 
 
-_LINE_BREAKS_OF_OTHERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-"""Control characters and separators git reads as ordinary characters but Python's
-``str.splitlines`` (or a text-mode read) may take for line breaks: a lone CR in a
-comment after ``[filter "x"]`` would hide the filter's program from the check."""
-
-
 def _config_entries(text: str) -> list[tuple[str, str]] | None:
     """(``section.key``, raw value) pairs of a git config file (lower-case names).
 
-    Lines end where git's end: at LF (a CR right before it is dropped). Returns
-    None when the file holds any other control character or line separator, or
-    a line is neither a section header, a comment nor an entry (a continued
-    value, for instance): unknown means unsafe.
+    Lines end where git's end (:func:`voice_agent.policy.lf_lines.lf_lines`).
+    Returns None when the file holds any other control character or line
+    separator, or a line is neither a section header, a comment nor an entry (a
+    continued value, for instance): unknown means unsafe.
     """
-    text = text.replace("\r\n", "\n")
-    if _LINE_BREAKS_OF_OTHERS.search(text):
+    lines = lf_lines(text)
+    if lines is None:
         return None
     entries: list[tuple[str, str]] = []
     section = ""
-    for raw in text.split("\n"):
+    for raw in lines:
         line = raw
         header = _SECTION.match(line)
         if header:

@@ -25,6 +25,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from voice_agent.policy.lf_lines import lf_lines
+
 _CUSTOM = (".rgignore", ".ignore")
 _GIT = ".gitignore"
 _MAX_BYTES = 64 * 1024
@@ -82,13 +84,14 @@ def _lines(path: str) -> list[str] | None:
     if not os.path.lexists(path):
         return []
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8", newline="") as handle:  # as ripgrep reads it
             text = handle.read(_MAX_BYTES + 1)
     except (OSError, UnicodeDecodeError):
         return None
-    if len(text) > _MAX_BYTES:
+    lines = lf_lines(text) if len(text) <= _MAX_BYTES else None
+    if lines is None:
         return None
-    return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return [ln for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
 def _literal(line: str) -> tuple[str, bool, bool] | None:
