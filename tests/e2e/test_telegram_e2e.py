@@ -646,6 +646,30 @@ async def test_files_both_ways(bot: BotHarness, tmp_path: Path) -> None:
     await bot.reply("looks like a secret")
 
 
+async def test_an_upload_never_goes_through_a_planted_link(bot: BotHarness, tmp_path: Path) -> None:
+    # A repository carries uploads/notes.txt -> ~/.ssh/authorized_keys (not there yet).
+    bot.cli.fake.script = lambda request: Reply.text("ok")
+    outside = tmp_path / "home" / ".ssh" / "authorized_keys"
+    outside.parent.mkdir(parents=True)
+    uploads = bot.cli.workdir / "uploads"
+    uploads.mkdir()
+    (uploads / "notes.txt").symlink_to(outside)
+    bot.tg.send_document(OWNER, None, b"ssh-ed25519 AAAA attacker", "notes.txt", "text/plain")
+    await bot.reply("Saved as uploads/notes-2.txt")
+    assert not outside.exists()
+    assert (uploads / "notes-2.txt").read_bytes() == b"ssh-ed25519 AAAA attacker"
+    long_name = "漢" * 130 + ".txt"  # 390 bytes: more than a file name may hold
+    bot.tg.send_document(OWNER, None, b"text", long_name, "text/plain")
+    saved = await bot.reply(lambda m: m.from_bot and "Saved as uploads/" in m.content)
+    assert ".txt in main" in saved.content
+    (uploads / "notes-2.txt").unlink()
+    (uploads / "notes.txt").unlink()
+    uploads.rmdir()
+    uploads.symlink_to(bot.cli.workdir / ".git", target_is_directory=True)
+    bot.tg.send_document(OWNER, None, b"#!/bin/sh\n", "config", "text/plain")
+    await bot.reply("is a symbolic link, so nothing is written through it")
+
+
 async def test_changed_files_are_listed_with_fetch_buttons(bot: BotHarness) -> None:
     target = bot.cli.workdir / "made.txt"
     bot.cli.fake.enqueue(

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
@@ -39,21 +40,44 @@ _UNSAFE = re.compile(r"[^\w.+-]+")
 _fetchable: dict[str, str] = {}  # button token -> absolute path
 
 
+_NAME_BYTES = 200  # file systems take 255 bytes; room for "-2" and the like
+_SUFFIX_BYTES = 16
+
+
 def safe_name(name: str) -> str:
-    """A file name that cannot leave the directory or hide: no separators, no leading dots."""
+    """A file name that cannot leave the directory or hide: no separators, no leading dots.
+
+    Long names are cut to 200 bytes (not characters: 130 CJK characters are 390
+    bytes), keeping their extension.
+    """
     base = os.path.basename(name.replace("\\", "/")) or "file"
     cleaned = _UNSAFE.sub("_", base).lstrip(".") or "file"
-    return cleaned[:120]
+    stem, suffix = os.path.splitext(cleaned)
+    if len(suffix.encode()) > _SUFFIX_BYTES:
+        stem, suffix = cleaned, ""
+    room = _NAME_BYTES - len(suffix.encode())
+    return (stem.encode()[:room].decode("utf-8", "ignore") or "file") + suffix
 
 
-def _free_path(directory: Path, name: str) -> Path:
-    target = directory / name
+def _write_new(directory: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` to a new file in ``directory``: never over a file or through a link.
+
+    ``O_EXCL`` refuses any name that exists, a dangling symlink included (a link
+    planted in ``uploads/`` must never carry the bytes outside), so the next free
+    name (``notes-2.txt``…) is taken instead.
+    """
     stem, suffix = os.path.splitext(name)
-    counter = 2
-    while target.exists():
-        target = directory / f"{stem}-{counter}{suffix}"
-        counter += 1
-    return target
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    for counter in itertools.count(1):
+        target = directory / (name if counter == 1 else f"{stem}-{counter}{suffix}")
+        try:
+            descriptor = os.open(target, flags, 0o644)
+        except FileExistsError:
+            continue
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        return target
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def save_upload(cwd: str, name: str, data: bytes) -> str:
@@ -63,11 +87,12 @@ def save_upload(cwd: str, name: str, data: bytes) -> str:
         ValueError: The upload directory would be outside ``cwd``.
     """
     directory = Path(cwd) / UPLOAD_DIR
+    if directory.is_symlink():  # a repository's link could point anywhere, .git/hooks too
+        raise ValueError(f"{UPLOAD_DIR} is a symbolic link, so nothing is written through it")
     directory.mkdir(exist_ok=True)
     if not is_within(str(directory), [cwd]):
         raise ValueError("the uploads directory points outside the working directory")
-    target = _free_path(directory, safe_name(name))
-    target.write_bytes(data)
+    target = _write_new(directory, safe_name(name), data)
     return os.path.relpath(target, cwd)
 
 
