@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import re
 import threading
@@ -18,6 +19,7 @@ from tests.fakes.anthropic import Reply
 from tests.fakes.telegram_types import StoredMessage
 from voice_agent.sessions import StickyApproval
 from voice_agent.telegram.callbacks import Kind, encode
+from voice_agent.telegram.prompts import EDITS_IGNORED
 
 pytestmark = pytest.mark.e2e
 
@@ -668,6 +670,23 @@ async def test_an_upload_never_goes_through_a_planted_link(bot: BotHarness, tmp_
     uploads.symlink_to(bot.cli.workdir / ".git", target_is_directory=True)
     bot.tg.send_document(OWNER, None, b"#!/bin/sh\n", "config", "text/plain")
     await bot.reply("is a symbolic link, so nothing is written through it")
+
+
+async def test_an_edited_message_runs_nothing_again(bot: BotHarness) -> None:
+    bot.cli.fake.enqueue(Reply.text("first answer"), Reply.text("second answer"))
+    sent = bot.tg.send_text(OWNER, None, "delete the build dir")
+    await bot.reply(final_answer(bot, "first answer"))
+    (bot.cli.workdir / "a.txt").write_text("hello")
+    get = bot.tg.send_text(OWNER, None, "/get a.txt")
+    await bot.reply(lambda m: m.from_bot and m.document is not None)
+    for count, (message, text) in enumerate(
+        ((sent, "delete the build dir please"), (get, "/get a.txt")), start=1
+    ):
+        edited = {**copy.deepcopy(message.message), "text": text, "edit_date": 1_900_000_000}
+        bot.tg.inject_update({"edited_message": edited})
+        await bot.tg.wait_for(lambda n=count: bot.bot_texts().count(EDITS_IGNORED) == n, 30)
+    assert len(bot.cli.fake.main_requests) == 1  # the prompt was not sent again
+    assert len(bot.tg.calls("sendDocument")) == 1  # nor the file
 
 
 async def test_changed_files_are_listed_with_fetch_buttons(bot: BotHarness) -> None:

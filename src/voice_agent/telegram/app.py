@@ -220,6 +220,8 @@ def wire(application: Application) -> None:  # type: ignore[type-arg]
     """
     application.add_handler(CommandHandler("pair", prompts.pair_command), group=-2)
     application.add_handler(TypeHandler(Update, gate_check), group=-1)
+    # Before every other handler of the group: an edit runs nothing, commands included.
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, prompts.on_edited))
     for handler in _command_handlers():
         application.add_handler(handler)
     buttons = {

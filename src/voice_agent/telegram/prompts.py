@@ -231,6 +231,23 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_words(svc, context.bot, update, message.text)
 
 
+EDITS_IGNORED = (
+    "✏️ I don't act on edited messages, so nothing was run again. "
+    "Send the corrected text as a new message."
+)
+
+
+async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message: never run (again); the sender is told to send it anew.
+
+    Telegram sends an edit of any earlier message, even one long done: running it
+    would repeat a prompt or a command (``/get``, a decision) without warning.
+    """
+    message = update.edited_message or update.edited_channel_post
+    if message is not None:
+        await message.reply_text(EDITS_IGNORED)
+
+
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An unknown /command: sent to Claude Code as a slash command (see :func:`command_refusal`)."""
     message = update.effective_message
