@@ -689,6 +689,19 @@ async def test_an_edited_message_runs_nothing_again(bot: BotHarness) -> None:
     assert len(bot.tg.calls("sendDocument")) == 1  # nor the file
 
 
+async def test_a_streamed_answer_deleted_on_the_phone_goes_on_in_a_new_message(
+    bot: BotHarness,
+) -> None:
+    body = "The important result is 42. " + "more detail " * 40 + "FINAL LINE"
+    bot.cli.fake.enqueue(Reply.text(body, chunk_size=20, chunk_delay=0.05))
+    bot.tg.send_text(OWNER, None, "go")
+    streamed = await bot.reply(lambda m: m.from_bot and "important" in m.content)
+    bot.tg.message(OWNER, streamed.message_id).deleted = True  # the user deleted it
+    answer = await bot.reply(final_answer(bot, "FINAL LINE"))
+    assert answer.message_id != streamed.message_id
+    assert "The important result is 42." in answer.content  # nothing of it is lost
+
+
 async def test_changed_files_are_listed_with_fetch_buttons(bot: BotHarness) -> None:
     target = bot.cli.workdir / "made.txt"
     bot.cli.fake.enqueue(

@@ -355,6 +355,11 @@ class StreamingReply:
             if "not modified" in str(error):
                 sent.shown = chunk
                 return
+            if _message_gone(error):  # deleted on the phone, or too old to edit
+                logger.info("the streamed answer cannot be edited (%s); sending it anew", error)
+                again = await self._send(chunk)
+                sent.message, sent.plain, sent.shown = again.message, again.plain, chunk
+                return
             if not _formatting_refused(error):
                 raise
             self.stats.plain_fallbacks += 1
@@ -382,6 +387,15 @@ class StreamingReply:
 def _formatting_refused(error: BadRequest) -> bool:
     text = str(error).lower()
     return "entit" in text or "parse" in text
+
+
+def _message_gone(error: BadRequest) -> bool:
+    """Whether Telegram refused an edit because the message is no longer there to edit."""
+    text = str(error).lower()
+    return any(
+        sign in text
+        for sign in ("message to edit not found", "message_id_invalid", "message can't be edited")
+    )
 
 
 __all__ = ["StreamStats", "StreamingReply", "render_plain"]
