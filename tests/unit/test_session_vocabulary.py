@@ -145,6 +145,31 @@ def test_a_worktree_git_file_is_followed(tmp_path: Path) -> None:
     assert "hotfix-login" in directory_terms(str(work))
 
 
+def test_links_inside_git_never_lend_their_names(tmp_path: Path) -> None:
+    # A repository links refs/heads and refs/remotes to private folders of the home.
+    store = tmp_path / "home" / ".password-store"
+    (store / "bank").mkdir(parents=True)
+    (store / "bank" / "acme-bank-login.gpg").write_text("x")
+    (store / "prod-db-root.gpg").write_text("x")
+    project = tmp_path / "home" / "proj"
+    (project / ".git" / "refs").mkdir(parents=True)
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (project / ".git" / "refs" / "heads").symlink_to(store, target_is_directory=True)
+    (project / ".git" / "refs" / "remotes").symlink_to(store, target_is_directory=True)
+    (project / "app.py").write_text("x = 1\n")
+    terms = directory_terms(str(project))
+    assert not [t for t in terms if "bank" in t or "prod-db" in t or "acme" in t], terms
+    assert "main" in terms  # HEAD still names the branch
+    (project / ".git" / "refs" / "heads").unlink()
+    (project / ".git" / "refs" / "heads").mkdir()
+    (project / ".git" / "refs" / "heads" / "feature").symlink_to(store, target_is_directory=True)
+    (project / ".git" / "refs" / "heads" / "login").symlink_to(store / "prod-db-root.gpg")
+    (project / ".git" / "refs" / "heads" / "hotfix").write_text("0" * 40 + "\n")
+    terms = directory_terms(str(project))
+    assert "hotfix" in terms
+    assert not [t for t in terms if "bank" in t or "prod-db" in t or "login" in t], terms
+
+
 def test_many_entries_are_capped(tmp_path: Path) -> None:
     for i in range(300):
         (tmp_path / f"module_{i:03d}.py").write_text("")

@@ -384,8 +384,7 @@ def _branch_names(git: Path) -> Iterator[str]:
     head = _git_text(git / "HEAD") or ""
     if head.startswith("ref: refs/heads/"):
         yield head.removeprefix("ref: refs/heads/").strip()
-    heads = git / "refs" / "heads"
-    loose = (p.relative_to(heads).as_posix() for p in sorted(heads.rglob("*")) if p.is_file())
+    loose = _loose_refs(git / "refs" / "heads")
     packed = (
         line.split(" refs/heads/", 1)[1].strip()
         for line in (_git_text(git / "packed-refs") or "").splitlines()
@@ -397,11 +396,37 @@ def _branch_names(git: Path) -> Iterator[str]:
             yield branch.rsplit("/", 1)[-1]
 
 
+def _loose_refs(heads: Path) -> list[str]:
+    """The branch files under ``refs/heads``, never through a symbolic link.
+
+    A repository may link ``refs/heads`` (or a folder in it) to any directory, a
+    password store for one: its file names must never become speech hints.
+    """
+    if not _real_dir(heads):
+        return []
+    found: list[str] = []
+    for folder, folders, files in os.walk(heads):  # os.walk never follows links
+        folders[:] = sorted(f for f in folders if _real_dir(Path(folder) / f))
+        for name in sorted(files):
+            if not (Path(folder) / name).is_symlink():
+                found.append((Path(folder) / name).relative_to(heads).as_posix())
+        if len(found) >= _MAX_BRANCHES:
+            break
+    return found[:_MAX_BRANCHES]
+
+
 def _remote_names(git: Path) -> Iterator[str]:
     """Remote names from the ``refs/remotes`` directories (``origin``, ``upstream``)."""
     remotes = git / "refs" / "remotes"
-    if remotes.is_dir():
-        yield from sorted(p.name for p in remotes.iterdir() if p.is_dir())
+    if _real_dir(remotes):
+        with os.scandir(remotes) as entries:
+            names = [e.name for e in itertools.islice(entries, _MAX_ENTRIES_SCANNED)]
+        yield from sorted(n for n in names if _real_dir(remotes / n))
+
+
+def _real_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory and not a symbolic link to one."""
+    return path.is_dir() and not path.is_symlink()
 
 
 def _entry_names(root: Path) -> Iterator[str]:
