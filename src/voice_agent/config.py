@@ -17,6 +17,7 @@ import tomllib
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tzlocal
@@ -30,6 +31,7 @@ from pydantic_settings import (
 )
 
 from voice_agent.policy.jail import Jail, JailMode
+from voice_agent.redaction import mask_url
 
 if TYPE_CHECKING:
     from voice_agent.speech.base import SpeechSettings
@@ -38,6 +40,8 @@ IdSet = Annotated[frozenset[int], NoDecode]
 
 MACHINE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 """Machine names: lower-case letters, digits and dashes (one NATS subject token)."""
+NATS_SCHEMES = frozenset({"nats", "tls", "ws", "wss"})
+"""The schemes of a ``NATS_URL`` (nats-py's: plain, TLS, WebSocket, secure WebSocket)."""
 
 
 def default_machine_name() -> str:
@@ -218,8 +222,8 @@ class Settings(BaseSettings):
     )
     nats_url: str | None = Field(
         default=None,
-        description="NATS server of several machines (nats://host:4222, tls://…); unset: "
-        "this machine alone, no NATS.",
+        description="NATS server of several machines (nats://host:4222, tls://, ws://, wss://; "
+        "one URL); unset: this machine alone, no NATS.",
     )
     machine_name: str = Field(
         default_factory=default_machine_name,
@@ -303,6 +307,37 @@ class Settings(BaseSettings):
     def zone(self) -> tzinfo:
         """The time zone of scheduled prompts: ``TIMEZONE``, else the system's own."""
         return ZoneInfo(self.timezone) if self.timezone else tzlocal.get_localzone()
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats_url(cls, value: str | None) -> str | None:
+        """One ``nats://``, ``tls://``, ``ws://`` or ``wss://`` URL with a host; blank: unset."""
+        if value is None or not value.strip():
+            return None
+        url = value.strip()
+        shown = mask_url(url)  # the message is printed: never the password
+        if "," in url:
+            raise ValueError(
+                f"{shown!r} is a list; give one server URL (nats://host:4222): "
+                "voice-agent connects to one NATS server"
+            )
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if (
+            parts is None
+            or not url.startswith(tuple(f"{scheme}://" for scheme in NATS_SCHEMES))
+            or not parts.hostname
+            or any(c.isspace() for c in url)
+            or port == 0
+        ):
+            raise ValueError(
+                f"{shown!r} is not a NATS server URL: expected nats://host:4222 "
+                "(or tls://, ws://, wss://)"
+            )
+        return url
 
     @field_validator("log_level")
     @classmethod

@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from voice_agent.agent.events import AgentEvent
 from voice_agent.config import Settings
 from voice_agent.machines.asks import AskDesk
-from voice_agent.machines.connection import Link, MachinesError, connect
+from voice_agent.machines.connection import QUICK_CONNECT, Link, MachinesError, connect
 from voice_agent.machines.protocol import Beat, ProtocolError, from_any, machine_of
 from voice_agent.machines.registry import Machines, MachineState
 from voice_agent.machines.remote import RemoteTurns
@@ -79,6 +79,7 @@ class Hub:
         self._link: Link | None = None
         self._asks: AskDesk | None = None
         self._runner: MachineRunner | None = None
+        self._connecting: asyncio.Task[None] | None = None
         if settings.serve_local:
             self.registry.add_local(
                 self.name,
@@ -98,17 +99,28 @@ class Hub:
         return self._link
 
     async def start(
-        self, manager: SessionManager, chats: Callable[[int], bool] = telegram_chat
+        self,
+        manager: SessionManager,
+        chats: Callable[[int], bool] = telegram_chat,
+        *,
+        wait: bool = True,
     ) -> None:
         """Connect as the hub and serve the machines' heartbeats and requests.
 
-        A failure is logged and kept in :attr:`problem`; local sessions go on
-        working, and remote ones say NATS is not connected.
+        With ``wait`` (the bot), a server that cannot be reached is waited for in
+        the background (this returns after a few seconds at most; the connection
+        logs one line, then one a minute) and the hub serves once it is there. A
+        failure is logged and kept in :attr:`problem`; local sessions go on
+        working, and remote ones say NATS is not connected. Without ``wait``
+        (``chat --machine``), the server is tried for a few seconds and a failure
+        is only kept in :attr:`problem`, for the caller to show (the log gets it
+        at INFO).
 
         Args:
             manager: The sessions whose permission requests this hub answers.
             chats: Which chats' requests it answers (default: Telegram's, never 0:
                 the terminal's chat, which a terminal attached to a machine answers).
+            wait: Wait for the server as long as it takes.
         """
         for chat in manager.sessions.values():
             for session in chat.values():
@@ -116,11 +128,25 @@ class Hub:
                 if machine is not None:
                     session.permission_handler.keep_rules = False
                     self.registry.known(machine)
+        if not wait:
+            await self._connect(manager, chats, wait=False, report=logging.INFO)
+            return
+        url = mask_url(self.settings.nats_url or "")
+        self.problem = f"waiting for the NATS server {url}; see the hub's log"
+        self._connecting = asyncio.get_running_loop().create_task(
+            self._connect(manager, chats, wait=True, report=logging.ERROR)
+        )
+        await asyncio.wait({self._connecting}, timeout=QUICK_CONNECT)
+
+    async def _connect(
+        self, manager: SessionManager, chats: Callable[[int], bool], *, wait: bool, report: int
+    ) -> None:
+        """Connect, then set up the stream and subscriptions; ``report``: a failure's level."""
         try:
-            link = await connect(self.settings, machine=HUB, role="hub")
+            link = await connect(self.settings, machine=HUB, role="hub", wait=wait)
         except MachinesError as error:
             self.problem = str(error)
-            logger.error("machines: %s", error)
+            logger.log(report, "machines: %s", error)
             return
         self._link = link
         remote = RemoteTurns(link, self.registry, self.settings.nats_request_timeout)
@@ -132,13 +158,13 @@ class Hub:
             await link.client.flush(timeout=math.ceil(self.settings.nats_request_timeout))
         except Exception as error:  # a half-set-up hub must say why, not limp on
             self.problem = f"{type(error).__name__}: {error}"
-            logger.error("machines: could not set up the hub on NATS: %s", self.problem)
+            logger.log(report, "machines: could not set up the hub on NATS: %s", self.problem)
             await link.close()
             self._link = None
             return
         if link.violations:
             self.problem = f"NATS refused the hub: {link.violations[0]}"
-            logger.error("machines: %s", self.problem)
+            logger.log(report, "machines: %s", self.problem)
         else:
             self.problem = None
         self.remote = remote
@@ -150,6 +176,10 @@ class Hub:
 
     async def aclose(self) -> None:
         """Stop answering and disconnect; turns running elsewhere go on there."""
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
         if self._asks is not None:
             await self._asks.aclose()
         self.remote = None

@@ -423,11 +423,28 @@ def build_manager(settings: Settings) -> SessionManager:
 async def serve(settings: Settings, stop: asyncio.Event, version: str) -> int:
     """Connect, serve until ``stop`` is set, then close everything.
 
+    A server that cannot be reached is waited for (a worker may start before
+    its hub's server), until ``stop``; one that refuses the credentials or
+    whose certificate is not trusted ends the worker.
+
     Returns:
         The exit status: 0 after a clean stop, 2 when NATS could not be used.
     """
+    connecting = asyncio.ensure_future(
+        connect(settings, machine=settings.machine_name, role="worker", wait=True)
+    )
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        link = await connect(settings, machine=settings.machine_name, role="worker")
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not connecting.done():  # told to stop while waiting for the server
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        return 0
+    try:
+        link = connecting.result()
     except MachinesError as error:
         print(f"voice-agent worker: {error}", file=sys.stderr, flush=True)
         return 2

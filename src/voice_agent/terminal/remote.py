@@ -101,7 +101,7 @@ async def attach(settings: Settings, machine: str, session: str | None) -> int:
     try:
         hub = Hub(settings, storage.database, __version__)
         manager = _manager(settings, storage, hub)
-        await hub.start(manager, chats=lambda chat_id: chat_id == TERMINAL_CHAT)
+        await hub.start(manager, chats=lambda chat_id: chat_id == TERMINAL_CHAT, wait=False)
         try:
             remote = hub.remote
             beat = await remote.ping(machine) if remote is not None else hub.problem or ""
