@@ -18,6 +18,7 @@ from tests.e2e.telegram_harness import OWNER, BotHarness, running_bot, team_bot
 from tests.fakes.anthropic import Reply
 from tests.fakes.telegram_types import StoredMessage
 from voice_agent.sessions import StickyApproval
+from voice_agent.telegram.app import NOT_RUN, STOPPED_MID_TURN
 from voice_agent.telegram.callbacks import Kind, encode
 from voice_agent.telegram.prompts import EDITS_IGNORED
 
@@ -748,6 +749,28 @@ async def test_daily_budget_stops_new_turns(
         bot.tg.send_text(OWNER, None, "second")
         await bot.reply("budget for this chat")
         assert len(bot.cli.fake.main_requests) == 1
+
+
+async def test_a_stop_mid_turn_says_what_was_cut_off_and_not_run(
+    harness: CliHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+
+    release = threading.Event()
+    harness.fake.enqueue(Reply.text("partial answer " * 20, chunk_size=8, hang=release))
+    try:
+        async with FakeTelegram(token=DEFAULT_TOKEN) as tg:
+            tg.private_chat(OWNER, "Ada")
+            async with running_bot(harness, tmp_path, monkeypatch, tg=tg) as bot:
+                bot.tg.send_text(OWNER, None, "long job")
+                await bot.reply(lambda m: m.from_bot and "partial" in m.content)
+                bot.tg.send_text(OWNER, None, "and then this")
+                await bot.reply("Queued")
+            said = [m.content for m in tg.messages(OWNER) if m.from_bot]
+    finally:
+        release.set()
+    assert f"{STOPPED_MID_TURN}\n{NOT_RUN.format(1)}" in said
+    assert [r.last_user_text() for r in harness.fake.main_requests] == ["long job"]
 
 
 async def test_pending_approval_lapses_across_a_restart(

@@ -7,7 +7,8 @@ import sys
 from dataclasses import replace
 from functools import partial
 
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -55,6 +56,7 @@ from voice_agent.telegram.schedule_desk import ScheduleDesk
 from voice_agent.telegram.services import SERVICES_KEY, Services, Where, services
 from voice_agent.telegram.state.chat_settings import ChatSettingsTable
 from voice_agent.telegram.voice import VoiceDesk
+from voice_agent.telegram.workers import Stopped
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +169,30 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     """Close every turn and Claude Code process while the bot can still edit messages."""
     svc = application.bot_data[SERVICES_KEY]
     assert isinstance(svc, Services)
-    await svc.workers.close()
+    stopped = await svc.workers.close()
+    await _say_what_stopped(application.bot, stopped)
     await svc.manager.aclose()
     if svc.machines is not None:
         await svc.machines.aclose()  # turns on other machines go on; the next run picks them up
+
+
+STOPPED_MID_TURN = "⏹ The bot stopped in the middle of this turn: the answer above is incomplete."
+NOT_RUN = "⏹ {} queued prompt(s) were not run. Send them again once the bot is back."
+
+
+async def _say_what_stopped(bot: Bot, stopped: Stopped) -> None:
+    """Tell each chat (or topic) what the shutdown cut off or never ran."""
+    for key in dict.fromkeys([*stopped.running, *stopped.dropped]):
+        chat_id, thread_id = key if isinstance(key, tuple) else (key, None)
+        lines = []
+        if key in stopped.running:
+            lines.append(STOPPED_MID_TURN)
+        if stopped.dropped.get(key):
+            lines.append(NOT_RUN.format(stopped.dropped[key]))
+        try:
+            await bot.send_message(chat_id, "\n".join(lines), message_thread_id=thread_id)
+        except TelegramError as error:
+            logger.warning("could not tell chat %s what the shutdown stopped: %s", chat_id, error)
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +160,32 @@ class ChatWorkers:
             place.release()
         return len(dropped)
 
-    async def close(self) -> None:
-        """Cancel every worker (at shutdown)."""
+    async def close(self) -> Stopped:
+        """Cancel every worker (at shutdown), and say what that stopped.
+
+        Returns:
+            The keys whose job was cut off while running, and how many places
+            each key still had waiting (those never run).
+        """
+        stopped = Stopped(
+            running=[key for key, place in self._running.items() if place.settled],
+            dropped={key: len(queue) for key, queue in self._queues.items() if queue},
+        )
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        return stopped
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What :meth:`ChatWorkers.close` stopped.
+
+    Attributes:
+        running: The keys whose running job was cut off.
+        dropped: How many queued places each key had (never run).
+    """
+
+    running: list[Hashable]
+    dropped: dict[Hashable, int]
