@@ -111,6 +111,35 @@ async def test_approve_by_button(bot: BotHarness) -> None:
     assert edited.callback_data == []
 
 
+async def test_a_prompt_refused_for_its_formatting_is_shown_plain(bot: BotHarness) -> None:
+    bot.tg.fail_next(
+        "sendMessage",
+        400,
+        description="Bad Request: can't parse entities: unsupported start tag",
+        when=lambda p: "Approval" in str(p.get("text", "")),
+    )
+    prompt = await _write_turn(bot, "plain.txt")
+    assert await bot.press(prompt, "Approve") == ""
+    await bot.reply(final_answer(bot, "Finished."))
+    assert (bot.cli.workdir / "plain.txt").exists()
+
+
+async def test_a_prompt_that_cannot_be_shown_denies_and_says_so(bot: BotHarness) -> None:
+    target = bot.cli.workdir / "hidden.txt"
+    bot.cli.fake.enqueue(
+        Reply.tool_use("Write", {"file_path": str(target), "content": "x\n"}),
+        Reply.text("Finished."),
+    )
+    bot.tg.fail_next("sendMessage", 500, when=lambda p: "Approval" in str(p.get("text", "")))
+    bot.tg.send_text(OWNER, None, "create hidden.txt")
+    said = await bot.reply(
+        lambda m: m.from_bot and "approval prompt could not be shown" in m.content
+    )
+    assert "Write (#1)" in said.content
+    await bot.reply(final_answer(bot, "Finished."))
+    assert not target.exists()
+
+
 async def test_reject_by_button(bot: BotHarness) -> None:
     prompt = await _write_turn(bot, "nope.txt")
     await bot.press(prompt, "Reject")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from telegram import Bot, Message
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from voice_agent.edit_preview import read_target, target_path
 from voice_agent.sessions import PendingPermission, Session, SessionManager
@@ -153,19 +153,33 @@ class ApprovalDesk:
         self._prompts[request.request_id] = prompt
         chunk = render(markdown)[0]
         attached: Message | None = None
+        markup = question_keyboard(request, Choices()) if asking else keyboard(request)
         try:
             if view is not None and view.attachment is not None:
                 attached = await self._send_attachment(session, request, view.attachment, thread)
-            prompt.message = await self._bot.send_message(
-                session.chat_id,
-                chunk.text,
-                entities=list(chunk.entities) or None,
-                reply_markup=question_keyboard(request, Choices()) if asking else keyboard(request),
-                message_thread_id=thread,
-                reply_to_message_id=attached.message_id if attached is not None else None,
-            )
-        except TelegramError:
+            reply_to = attached.message_id if attached is not None else None
+            try:
+                prompt.message = await self._bot.send_message(
+                    session.chat_id,
+                    chunk.text,
+                    entities=list(chunk.entities) or None,
+                    reply_markup=markup,
+                    message_thread_id=thread,
+                    reply_to_message_id=reply_to,
+                )
+            except BadRequest as error:
+                if "entit" not in str(error).lower() and "parse" not in str(error).lower():
+                    raise
+                prompt.message = await self._bot.send_message(  # the formatting refused: plain
+                    session.chat_id,
+                    chunk.text,
+                    reply_markup=markup,
+                    message_thread_id=thread,
+                    reply_to_message_id=reply_to,
+                )
+        except TelegramError as error:
             self._prompts.pop(request.request_id, None)
+            await self._say_not_shown(session, request, thread, error)
             raise
         seen = Seen(request.request_id, request.number, question=asking)
         self._remember(session.chat_id, prompt.message.message_id, seen)
@@ -199,6 +213,21 @@ class ApprovalDesk:
         self._messages[(chat_id, message_id)] = seen
         while len(self._messages) > REMEMBERED_MESSAGES:
             del self._messages[next(iter(self._messages))]
+
+    async def _say_not_shown(
+        self, session: Session, request: PendingPermission, thread: int | None, error: Exception
+    ) -> None:
+        """Tell the chat a request was denied because its prompt could not be shown."""
+        assert self._bot is not None
+        text = (
+            f"⚠️ Claude asked to use {request.tool_name} (#{request.number}), but the "
+            f"approval prompt could not be shown ({error}), so it was denied and did not "
+            "run. Ask Claude to try again."
+        )
+        try:
+            await self._bot.send_message(session.chat_id, text, message_thread_id=thread)
+        except TelegramError as again:
+            logger.warning("could not say that request %s was denied: %s", request.number, again)
 
     def seen_in(self, chat_id: int, thread_id: int | None, by: datetime | None) -> list[Seen]:
         """The prompts waiting in one place that were on screen at ``by``, oldest first.
