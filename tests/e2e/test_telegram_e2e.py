@@ -140,6 +140,17 @@ async def test_a_prompt_that_cannot_be_shown_denies_and_says_so(bot: BotHarness)
     assert not target.exists()
 
 
+async def test_closing_a_session_with_a_pending_request_ends_its_prompt(
+    bot: BotHarness,
+) -> None:
+    prompt = await _write_turn(bot, "closed.txt")
+    bot.tg.send_text(OWNER, None, "/new other")
+    await bot.reply("Session other")
+    bot.tg.send_text(OWNER, None, "/close main")
+    await bot.tg.wait_for(lambda: not bot.tg.message(OWNER, prompt.message_id).callback_data, 30)
+    assert not (bot.cli.workdir / "closed.txt").exists()
+
+
 async def test_reject_by_button(bot: BotHarness) -> None:
     prompt = await _write_turn(bot, "nope.txt")
     await bot.press(prompt, "Reject")

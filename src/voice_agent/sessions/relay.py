@@ -25,6 +25,7 @@ class PermissionRelay:
             sessions: The manager's live mapping of sessions.
         """
         self._sessions = sessions
+        self._asking: dict[str, Session] = {}  # by request id, until resolved
         self.on_request: RequestListener | None = None
         self.on_resolved: RequestListener | None = None
 
@@ -33,14 +34,20 @@ class PermissionRelay:
     ) -> None:
         """Pass a session's new permission request to the front end's listener."""
         session = self._session_of(handler)
+        if session is not None:
+            self._asking[request.request_id] = session
         if self.on_request is not None and session is not None:
             await self.on_request(session, request)
 
     async def permission_resolved(
         self, handler: PermissionHandler, request: PendingPermission
     ) -> None:
-        """Pass a decided permission request to the front end's listener."""
-        session = self._session_of(handler)
+        """Pass a decided permission request to the front end's listener.
+
+        Also when its session was closed meanwhile (``/close``): its prompt still
+        has to say how the request ended.
+        """
+        session = self._asking.pop(request.request_id, None) or self._session_of(handler)
         if self.on_resolved is not None and session is not None:
             await self.on_resolved(session, request)
 
