@@ -687,6 +687,9 @@ async def test_files_both_ways(bot: BotHarness, tmp_path: Path) -> None:
     (bot.cli.workdir / ".env").write_text("TOKEN=1")
     bot.tg.send_text(OWNER, None, "/get .env")
     await bot.reply("looks like a secret")
+    bot.tg.send_text(OWNER, None, "/get " + "d/" * 2045)  # 4,090 characters
+    refused = await bot.reply(lambda m: m.from_bot and m.content.startswith("I won't send d/d/"))
+    assert "…: " in refused.content
 
 
 async def test_an_upload_never_goes_through_a_planted_link(bot: BotHarness, tmp_path: Path) -> None:

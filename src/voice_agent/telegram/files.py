@@ -40,6 +40,7 @@ _UNSAFE = re.compile(r"[^\w.+-]+")
 _fetchable: dict[str, str] = {}  # button token -> absolute path
 
 
+_SHOWN_PATH = 300  # characters of a refused path echoed back (a message holds 4,096)
 _NAME_BYTES = 200  # file systems take 255 bytes; room for "-2" and the like
 _SUFFIX_BYTES = 16
 
@@ -151,7 +152,8 @@ async def get_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     reason = no_files_there(machine) if machine else None
     reason = reason or await send_file(context.bot, where, path, session.cwd)
     if reason is not None:
-        await message.reply_text(f"I won't send {path}: {reason}.")
+        shown = path if len(path) <= _SHOWN_PATH else f"{path[:_SHOWN_PATH]}…"
+        await message.reply_text(f"I won't send {shown}: {reason}.")
 
 
 def no_files_there(machine: str) -> str:
