@@ -56,7 +56,7 @@ def seen_now(svc: Services, where: Where, message: Message) -> list[Seen]:
     return svc.desk.seen_in(where.chat_id, where.thread_id, message.date)
 
 
-def _replied(svc: Services, where: Where, message: Message) -> Shown | NotAPrompt | None:
+def _replied(svc: Services, where: Where, message: Message) -> Seen | NotAPrompt | None:
     """The prompt ``message`` replies to; NotAPrompt for another message; None for no reply."""
     replied = message.reply_to_message
     if replied is None or replied.forum_topic_created is not None:
@@ -64,16 +64,7 @@ def _replied(svc: Services, where: Where, message: Message) -> Shown | NotAPromp
     if where.thread_id is not None and replied.message_id == where.thread_id:
         return None
     seen = svc.desk.prompt_of(where.chat_id, replied.message_id)
-    if seen is None or seen.question:  # Claude's questions are answered with buttons
-        return NotAPrompt()
-    return svc.desk.shown(seen, where.chat_id)
-
-
-def _replies_to_question(svc: Services, where: Where, message: Message) -> bool:
-    """Whether ``message`` replies to one of Claude's questions."""
-    replied = message.reply_to_message
-    seen = svc.desk.prompt_of(where.chat_id, replied.message_id) if replied else None
-    return seen is not None and seen.question
+    return NotAPrompt() if seen is None else seen
 
 
 def _outcome(target: Target, outcome: Outcome) -> str:
@@ -137,10 +128,11 @@ async def decide_in_words(
     decision = parse_decision(text)
     if decision is None:
         return False
-    if _replies_to_question(svc, where, message):
+    reply = _replied(svc, where, message)
+    if isinstance(reply, Seen) and reply.question:  # answered with its buttons only
         await say(f"{QUESTION_BY_BUTTONS} Nothing was decided.")
         return True
-    replied = _replied(svc, where, message)
+    replied = svc.desk.shown(reply, where.chat_id) if isinstance(reply, Seen) else reply
     if not seen and not isinstance(replied, Shown):
         return False
     refused = refusal(svc, where, DECIDE, f"decision by {via}")

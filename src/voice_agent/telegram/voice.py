@@ -128,6 +128,7 @@ async def _ask_to_confirm(
     where: Where,
     transcript: Transcript,
     words: str,
+    note: str,
     session_name: str,
 ) -> None:
     token = secrets.token_urlsafe(6)
@@ -146,7 +147,6 @@ async def _ask_to_confirm(
         _marked(transcript),
         reply_markup=buttons,
     )
-    note = transcript_note(transcript, captioned=words != transcript.text)
     desk.drafts[token] = (where.queue_key, words, question, note, session_name)
 
 
@@ -234,11 +234,11 @@ async def _hear(
         sure=not unsure,
     ):
         return
+    note = transcript_note(transcript, captioned=bool(caption))
     if unsure:
-        await _ask_to_confirm(message, desk, where, transcript, words, session.name)
+        await _ask_to_confirm(message, desk, where, transcript, words, note, session.name)
         return
     await _reply(message, transcript.text, marked=_marked(transcript))
-    note = transcript_note(transcript, captioned=bool(caption))
     await send_words(svc, bot, update, words, spoken=True, place=place, note=note)
 
 
