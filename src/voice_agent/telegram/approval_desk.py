@@ -50,7 +50,7 @@ from voice_agent.telegram.approval_view import (
 )
 from voice_agent.telegram.callbacks import Button, Kind
 from voice_agent.telegram.diff_image import diff_png
-from voice_agent.telegram.render import render
+from voice_agent.telegram.render import formatting_refused, render
 from voice_agent.telegram.state.open_prompts import OpenPrompt, OpenPromptsTable
 from voice_agent.voice_commands import Shown
 
@@ -168,7 +168,7 @@ class ApprovalDesk:
                     reply_to_message_id=reply_to,
                 )
             except BadRequest as error:
-                if "entit" not in str(error).lower() and "parse" not in str(error).lower():
+                if not formatting_refused(error):
                     raise
                 prompt.message = await self._bot.send_message(  # the formatting refused: plain
                     session.chat_id,

@@ -60,6 +60,7 @@ from urllib.parse import urlsplit
 
 import telegram
 import telegramify_markdown
+from telegram.error import BadRequest
 from telegramify_markdown import MessageEntity as _LibEntity
 from telegramify_markdown.config import RenderConfig
 
@@ -183,6 +184,19 @@ def split_for_streaming(
     """
     complete, rest = _layout(_clean(markdown), _checked(limit))
     return complete, (rest[0] if rest else None)
+
+
+def formatting_refused(error: BadRequest) -> bool:
+    """Whether Telegram refused a message for its formatting (its entities), not its content.
+
+    Args:
+        error: What Telegram answered.
+
+    Returns:
+        True when sending the same text without entities should work.
+    """
+    text = str(error).lower()
+    return "entit" in text or "parse" in text
 
 
 def render_plain(text: str, limit: int = TELEGRAM_LIMIT) -> list[Chunk]:

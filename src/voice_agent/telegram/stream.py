@@ -41,7 +41,13 @@ from dataclasses import dataclass, field
 from telegram import Bot, Message
 from telegram.error import BadRequest, TelegramError
 
-from voice_agent.telegram.render import Chunk, render, render_plain, split_for_streaming
+from voice_agent.telegram.render import (
+    Chunk,
+    formatting_refused,
+    render,
+    render_plain,
+    split_for_streaming,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +335,7 @@ class StreamingReply:
             )
             return _Sent(message, chunk)
         except BadRequest as error:
-            if not _formatting_refused(error):
+            if not formatting_refused(error):
                 raise
             self.stats.plain_fallbacks += 1
             message = await self.bot.send_message(
@@ -360,7 +366,7 @@ class StreamingReply:
                 again = await self._send(chunk)
                 sent.message, sent.plain, sent.shown = again.message, again.plain, chunk
                 return
-            if not _formatting_refused(error):
+            if not formatting_refused(error):
                 raise
             self.stats.plain_fallbacks += 1
             sent.plain = True
@@ -382,11 +388,6 @@ class StreamingReply:
             )
         except TelegramError as error:
             logger.warning("could not attach the answer document: %s", error)
-
-
-def _formatting_refused(error: BadRequest) -> bool:
-    text = str(error).lower()
-    return "entit" in text or "parse" in text
 
 
 def _message_gone(error: BadRequest) -> bool:
