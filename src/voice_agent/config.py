@@ -395,6 +395,11 @@ class Settings(BaseSettings):
         """The session store file."""
         return self.session_storage_path or self.voice_agent_data_dir / "sessions.db"
 
+    @property
+    def shown_nats_url(self) -> str:
+        """``NATS_URL`` as safe to print or log (its password masked); ``""`` when unset."""
+        return mask_url(self.nats_url or "")
+
 
 # What Claude Code reads from its environment, when found in .env instead.
 _CLAUDE_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "AWS_", "GOOGLE_", "VERTEX_", "MCP_", "DISABLE_")

@@ -26,7 +26,6 @@ from nats.aio.client import Client
 
 from voice_agent.config import Settings
 from voice_agent.machines.protocol import inbox_prefix
-from voice_agent.redaction import mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +152,7 @@ async def connect(settings: Settings, *, machine: str, role: str, wait: bool = F
     """
     if not settings.nats_url:
         raise MachinesError("NATS_URL is not set: several machines need a NATS server")
-    url = mask_url(settings.nats_url)
+    url = settings.shown_nats_url
     link: Link | None = None
     seen: list[Exception] = []  # what went wrong while connecting, last one last
     hopeless = asyncio.Event()  # refused credentials or certificate: retrying cannot help

@@ -26,7 +26,6 @@ from voice_agent.machines.protocol import Beat, ProtocolError, from_any, machine
 from voice_agent.machines.registry import Machines, MachineState
 from voice_agent.machines.remote import RemoteTurns
 from voice_agent.machines.runner import MachineRunner, Placement
-from voice_agent.redaction import mask_url
 from voice_agent.sessions.manager import SessionManager
 from voice_agent.sessions.session import Session
 from voice_agent.sessions.turns import TurnRunner
@@ -131,7 +130,7 @@ class Hub:
         if not wait:
             await self._connect(manager, chats, wait=False, report=logging.INFO)
             return
-        url = mask_url(self.settings.nats_url or "")
+        url = self.settings.shown_nats_url
         self.problem = f"waiting for the NATS server {url}; see the hub's log"
         self._connecting = asyncio.get_running_loop().create_task(
             self._connect(manager, chats, wait=True, report=logging.ERROR)
@@ -168,7 +167,7 @@ class Hub:
         else:
             self.problem = None
         self.remote = remote
-        logger.info("machines: hub connected to %s", mask_url(self.settings.nats_url or ""))
+        logger.info("machines: hub connected to %s", self.settings.shown_nats_url)
         await asyncio.gather(
             *(remote.ping(m.name) for m in self.registry.listing() if not m.local),
             return_exceptions=True,

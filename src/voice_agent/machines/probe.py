@@ -16,7 +16,6 @@ import nats.errors
 from voice_agent.config import Settings
 from voice_agent.machines.connection import Link, MachinesError, connect
 from voice_agent.machines.protocol import Beat, Ping, command_subject, machine_subject
-from voice_agent.redaction import mask_url
 
 VIOLATION_WAIT = 2.0
 """Seconds to wait for the server's verdict on a probe that must be refused."""
@@ -50,7 +49,7 @@ async def _refused(link: Link, subject: str) -> bool:
 
 async def probe_worker(settings: Settings) -> Probe:
     """Check this worker's connection and permissions."""
-    name, url = settings.machine_name, mask_url(settings.nats_url or "")
+    name, url = settings.machine_name, settings.shown_nats_url
     try:
         link = await connect(settings, machine=name, role="doctor")
     except MachinesError as error:
@@ -75,7 +74,7 @@ async def probe_worker(settings: Settings) -> Probe:
 
 async def probe_hub(settings: Settings, machines: list[str]) -> Probe:
     """Check the hub's connection, the turn stream, and the known machines."""
-    url = mask_url(settings.nats_url or "")
+    url = settings.shown_nats_url
     try:
         link = await connect(settings, machine="hub", role="doctor")
     except MachinesError as error:

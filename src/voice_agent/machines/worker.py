@@ -57,7 +57,6 @@ from voice_agent.machines.protocol import (
     turn_subject,
 )
 from voice_agent.machines.rules import rules_reply, stored_rules
-from voice_agent.redaction import mask_url
 from voice_agent.sessions import ImageAttachment, PendingPermission, Session, SessionManager
 from voice_agent.sessions.decisions import Decision, Scope, apply
 from voice_agent.sessions.pending import PermissionState
@@ -461,7 +460,7 @@ async def serve(settings: Settings, stop: asyncio.Event, version: str) -> int:
         return 2
     print(
         f"voice-agent worker {worker.name}: serving {settings.default_cwd} "
-        f"through {mask_url(settings.nats_url or '')}",
+        f"through {settings.shown_nats_url}",
         file=sys.stderr,
         flush=True,
     )

@@ -329,12 +329,4 @@ def _json_line(value: dict[str, Any]) -> str:
     characters; those are escaped here as well. Other text stays as it is.
     """
     text = json.dumps(value, ensure_ascii=False)
-    return "".join(_json_escape(char) if escape_char(char) else char for char in text)
-
-
-def _json_escape(char: str) -> str:
-    code = ord(char)
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    code -= 0x10000
-    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return "".join(json.dumps(char)[1:-1] if escape_char(char) else char for char in text)

@@ -18,7 +18,6 @@ from voice_agent.agent.options import AgentSettings
 from voice_agent.config import Settings, claude_environment
 from voice_agent.machines.hub import TERMINAL_CHAT, Hub
 from voice_agent.machines.protocol import RulesAction, RulesReply
-from voice_agent.redaction import mask_url
 from voice_agent.sessions.manager import SessionManager
 from voice_agent.sessions.session import Session
 from voice_agent.sessions.storage import SessionStorage
@@ -119,9 +118,7 @@ async def attach(settings: Settings, machine: str, session: str | None) -> int:
             if found is None:
                 created = manager.get_or_create(TERMINAL_CHAT, cwd=beat.cwd, name=name)
                 hub.placement.bind(created, machine)
-            print(
-                f"Attached to 🖥 {machine} through {mask_url(settings.nats_url or '')}.", flush=True
-            )
+            print(f"Attached to 🖥 {machine} through {settings.shown_nats_url}.", flush=True)
             return await run_chat(  # its files are on the machine: never read here
                 manager,
                 chat_id=TERMINAL_CHAT,

@@ -21,9 +21,7 @@ import contextlib
 import os
 from typing import Any
 
-__all__ = ["CTRL_C", "echoes", "erase_key", "read_keys", "restore"]
-
-CTRL_C = "\x03"
+__all__ = ["echoes", "erase_key", "read_keys", "restore"]
 
 try:
     import termios
