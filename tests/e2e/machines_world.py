@@ -54,6 +54,15 @@ class Proc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    async def wait_for_log(self, text: str) -> None:
+        """Wait until ``text`` is in the output (fails if the process ends or WAIT passes)."""
+        deadline = time.monotonic() + WAIT
+        while text not in self.log:
+            assert self.process is not None
+            assert self.process.returncode is None, self.log
+            assert time.monotonic() < deadline, self.log
+            await asyncio.sleep(0.1)
+
     async def start(self) -> None:
         out = self.log_path.open("ab")  # the child writes to it; ours closes at once
         try:

@@ -8,13 +8,11 @@ unreachable servers whose URLs hold a password, and ``doctor``, ``worker`` and
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.server
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.console import run, user_env
-from tests.e2e.machines_world import WAIT, Proc
+from tests.e2e.machines_world import Proc
 from tests.fakes.nats_server import NatsServer
 from tests.fakes.telegram import FakeTelegram
 
@@ -126,15 +124,6 @@ async def test_doctor_masks_the_passwords_of_unreachable_servers(tmp_path: Path)
     assert f"cannot reach the NATS server nats://alpha:***@127.0.0.1:{nats}" in shown
 
 
-async def _wait_for(proc: Proc, text: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while text not in proc.log:
-        assert proc.process is not None
-        assert proc.process.returncode is None, proc.log
-        assert time.monotonic() < deadline, proc.log
-        await asyncio.sleep(0.1)
-
-
 async def test_nats_credentials_in_the_url_are_masked_by_doctor_the_worker_and_the_hub(
     tmp_path: Path,
 ) -> None:
@@ -164,8 +153,8 @@ async def test_nats_credentials_in_the_url_are_masked_by_doctor_the_worker_and_t
             try:
                 await worker.start()
                 await hub.start()
-                await _wait_for(worker, "serving")
-                await _wait_for(hub, "hub connected to")
+                await worker.wait_for_log("serving")
+                await hub.wait_for_log("hub connected to")
             finally:
                 await worker.stop()
                 await hub.stop()

@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e.conftest import CliHarness
 from tests.e2e.console import run, user_env
-from tests.e2e.machines_world import OWNER, WAIT, Proc, hub_proc, worker_proc
+from tests.e2e.machines_world import OWNER, WAIT, hub_proc, worker_proc
 from tests.fakes.nats_server import NatsServer
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 
@@ -38,15 +38,6 @@ def _closed_port() -> int:
 def _log_lines(text: str, level: str) -> list[str]:
     """The log lines of ``level`` in ``text`` (``… WARNING voice_agent.…: …``)."""
     return [line for line in text.splitlines() if f" {level} voice_agent." in line]
-
-
-async def _wait_for(proc: Proc, text: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while text not in proc.log:
-        assert proc.process is not None
-        assert proc.process.returncode is None, proc.log
-        assert time.monotonic() < deadline, proc.log
-        await asyncio.sleep(0.1)
 
 
 async def test_doctor_says_once_that_the_nats_server_cannot_be_reached(tmp_path: Path) -> None:
@@ -117,7 +108,7 @@ async def test_a_worker_started_before_its_server_waits_for_it_and_then_serves(
     worker = worker_proc(tmp_path, harness, server, "alpha")
     await worker.start()
     try:
-        await _wait_for(worker, WAITING)
+        await worker.wait_for_log(WAITING)
         await asyncio.sleep(5)  # a few more tries (one every 2 s; it used to log each)
         assert worker.process is not None
         assert worker.process.returncode is None, worker.log
@@ -125,7 +116,7 @@ async def test_a_worker_started_before_its_server_waits_for_it_and_then_serves(
         assert len(warnings) == 1, worker.log
         assert f"{WAITING} {server.url} (ConnectionRefusedError" in warnings[0]
         with server:
-            await _wait_for(worker, f"serving {worker.cwd / 'work'} through {server.url}")
+            await worker.wait_for_log(f"serving {worker.cwd / 'work'} through {server.url}")
             assert len(_log_lines(worker.log, "WARNING")) == 1, worker.log
             assert await worker.stop() == 0, worker.log
     finally:
@@ -139,7 +130,7 @@ async def test_a_worker_waiting_for_its_server_stops_cleanly(
     worker = worker_proc(tmp_path, harness, server, "alpha")
     await worker.start()
     try:
-        await _wait_for(worker, WAITING)
+        await worker.wait_for_log(WAITING)
         assert worker.process is not None
         worker.process.send_signal(signal.SIGTERM)
         assert await worker.exited() == 0, worker.log
@@ -157,7 +148,7 @@ async def test_the_hub_answers_while_it_waits_for_its_server_and_connects_when_i
         hub = hub_proc(tmp_path, harness, server, tg)
         await hub.start()
         try:
-            await _wait_for(hub, WAITING)
+            await hub.wait_for_log(WAITING)
             tg.send_text(OWNER, None, "/machines")
             listing = await tg.wait_for_message(OWNER, "🖥 Machines", WAIT)
             assert f"NATS: {WAITING} {server.url}" in listing.content
@@ -165,7 +156,7 @@ async def test_the_hub_answers_while_it_waits_for_its_server_and_connects_when_i
             warnings = [line for line in _log_lines(hub.log, "WARNING") if "NATS" in line]
             assert len(warnings) == 1, hub.log
             with server:
-                await _wait_for(hub, f"hub connected to {server.url}")
+                await hub.wait_for_log(f"hub connected to {server.url}")
                 since = time.monotonic()
                 tg.send_text(OWNER, None, "/machines")
                 listing = await tg.wait_for_message(OWNER, "🖥 Machines", WAIT, since=since)
